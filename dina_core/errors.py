@@ -1,0 +1,22 @@
+"""User-facing errors: the CLI and the app show their message, never a traceback."""
+
+from __future__ import annotations
+
+
+class DinaError(Exception):
+    """Base class for errors caused by the user's input rather than a bug."""
+
+
+class DatasetError(DinaError):
+    """A dataset file or source folder does not hold what DINA expects.
+
+    The message always names the file, the field, what was expected and what was found.
+    """
+
+    def __init__(self, path, field: str, expected: str, found: str):
+        self.path, self.field, self.expected, self.found = str(path), field, expected, found
+        super().__init__(f"{self.path}: field '{field}': expected {expected}, found {found}")
+
+
+class CheckpointError(DinaError):
+    """A run folder or checkpoint is missing, corrupt or does not match the data."""

@@ -1,0 +1,26 @@
+"""Retrieval models: DINA (feature-map alignment) and the linear two-tower baseline.
+
+``build_model(kind, config, n_neurons, image_shape)`` rebuilds either from the plain
+dict stored in a checkpoint, so checkpoints never pickle objects.
+"""
+
+from __future__ import annotations
+
+from .config import ModelConfig
+from .dina import GLOBAL, DinaModel
+from .linear import LinearConfig, LinearTwoTower
+from .two_tower import TwoTowerModel
+
+MODEL_KINDS = {"dina": (DinaModel, ModelConfig), "linear": (LinearTwoTower, LinearConfig)}
+
+
+def build_model(kind: str, config: dict, n_neurons: int, image_shape: tuple[int, int]) -> TwoTowerModel:
+    """Construct a model of ``kind`` ('dina' | 'linear') from its config dict."""
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(MODEL_KINDS)}")
+    model_cls, config_cls = MODEL_KINDS[kind]
+    return model_cls(config_cls.from_dict(config), n_neurons, image_shape)
+
+
+__all__ = ["GLOBAL", "DinaModel", "LinearConfig", "LinearTwoTower", "ModelConfig", "TwoTowerModel",
+           "MODEL_KINDS", "build_model"]

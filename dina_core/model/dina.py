@@ -1,0 +1,86 @@
+"""The DINA model: an image CNN and a neural tower aligned at intermediate feature maps."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .image_tower import ImageTower
+from .neural_tower import NeuralTower
+from .two_tower import TwoTowerModel
+
+GLOBAL = "global"
+
+
+class DinaModel(TwoTowerModel):
+    """Dual-tower model aligned location by location at chosen image-tower stages.
+
+    At an aligned stage s, the image tower's map (B, C_s, h, w) and the neural tower's
+    predicted map (B, C_s, h, w) are each projected by a 1x1 convolution into a shared
+    latent space (B, L, h, w), flattened to (B, L*h*w) and L2-normalised; their dot
+    product is the similarity, and its per-location terms form the alignment map.
+    """
+
+    def __init__(self, config: ModelConfig, n_neurons: int, image_shape: tuple[int, int]):
+        levels = config.aligned_stages + ((GLOBAL,) if config.global_level else ())
+        weights = config.stage_weights + ((config.global_weight,) if config.global_level else ())
+        super().__init__(levels, weights, config.init_temperature)
+        self.config = config
+        self.n_neurons = int(n_neurons)
+        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
+        self.image_tower = ImageTower(config.stage_channels)
+        map_shapes = {}
+        for stage in config.aligned_stages:
+            index = self.image_tower.stage_names.index(stage) + 1
+            map_shapes[stage] = (self.image_tower.stage_channels[stage], *ImageTower.map_shape(self.image_shape, index))
+        self.map_shapes = map_shapes
+        self.neural_tower = NeuralTower(n_neurons, config.trunk_dim, map_shapes,
+                                        config.global_dim if config.global_level else None, config.neuron_dropout)
+        self.image_proj = nn.ModuleDict({s: nn.Conv2d(c, config.latent_channels, 1) for s, (c, _, _) in map_shapes.items()})
+        self.neural_proj = nn.ModuleDict({s: nn.Conv2d(c, config.latent_channels, 1) for s, (c, _, _) in map_shapes.items()})
+        last = self.image_tower.stage_names[-1]
+        self.image_global = (nn.Linear(self.image_tower.stage_channels[last], config.global_dim)
+                             if config.global_level else None)
+
+    # --- maps -------------------------------------------------------------------------------
+    def image_latent_maps(self, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """images (B, 1, H, W) -> (latent maps {stage: (B, L, h, w)}, tower maps {stage: (B, C_s, h, w)})."""
+        tower = self.image_tower(images)
+        return {s: self.image_proj[s](tower[s]) for s in self.map_shapes}, tower
+
+    def response_latent_maps(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None
+                             ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor | None]:
+        """responses (B, n) -> (latent maps {stage: (B, L, h, w)}, predicted maps {stage: (B, C_s, h, w)}, pooled)."""
+        predicted, pooled = self.neural_tower(responses, neuron_mask)
+        return {s: self.neural_proj[s](predicted[s]) for s in self.map_shapes}, predicted, pooled
+
+    def alignment_map(self, images: torch.Tensor, responses: torch.Tensor, stage: str,
+                      neuron_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-location similarity terms (B, h, w) of paired images and responses at ``stage``.
+
+        Summing a map over (h, w) gives exactly that pair's similarity at the stage.
+        """
+        img, _ = self.image_latent_maps(images)
+        neu, _, _ = self.response_latent_maps(responses, neuron_mask)
+        b = img[stage].shape[0]
+        zi = F.normalize(img[stage].reshape(b, -1), dim=-1).view_as(img[stage])
+        zn = F.normalize(neu[stage].reshape(b, -1), dim=-1).view_as(neu[stage])
+        return (zi * zn).sum(dim=1)
+
+    # --- TwoTowerModel ----------------------------------------------------------------------
+    def image_levels(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        latent, tower = self.image_latent_maps(images)
+        out = {s: z.flatten(1) for s, z in latent.items()}
+        if self.image_global is not None:
+            out[GLOBAL] = self.image_global(tower[self.image_tower.stage_names[-1]].mean(dim=(2, 3)))
+        return out
+
+    def response_levels(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None
+                        ) -> dict[str, torch.Tensor]:
+        latent, _, pooled = self.response_latent_maps(responses, neuron_mask)
+        out = {s: z.flatten(1) for s, z in latent.items()}
+        if pooled is not None:
+            out[GLOBAL] = pooled
+        return out

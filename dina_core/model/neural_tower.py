@@ -1,0 +1,47 @@
+"""Neural tower: population response -> predicted image-tower feature maps."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class NeuralTower(nn.Module):
+    """A linear trunk over the population and one head per aligned level.
+
+    On real data a linear trunk (plus neuron dropout and weight decay) generalised
+    better than a wide MLP with a few thousand training images, so the trunk is a
+    single linear map followed by LayerNorm. Each stage head predicts a feature
+    map in the image tower's own channel space, (C_s, h_s, w_s), so the predicted
+    maps can be compared channel by channel with the image tower's maps.
+    """
+
+    def __init__(self, n_neurons: int, trunk_dim: int, map_shapes: dict[str, tuple[int, int, int]],
+                 global_dim: int | None, neuron_dropout: float):
+        super().__init__()
+        self.neuron_dropout = nn.Dropout(neuron_dropout)
+        self.trunk = nn.Sequential(nn.Linear(n_neurons, trunk_dim), nn.LayerNorm(trunk_dim))
+        self.map_shapes = dict(map_shapes)
+        self.heads = nn.ModuleDict({
+            stage: nn.Linear(trunk_dim, c * h * w) for stage, (c, h, w) in self.map_shapes.items()
+        })
+        self.global_head = nn.Linear(trunk_dim, global_dim) if global_dim else None
+
+    def forward(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None
+                ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """Predict feature maps from responses.
+
+        Args:
+            responses: (B, n_neurons) normalised responses (z-scored per neuron on train).
+            neuron_mask: optional (n_neurons,) or (B, n_neurons) 0/1 weights; masked neurons
+                are set to their train mean (0 after z-scoring), so pruning needs no weight copies.
+
+        Returns:
+            ({stage: (B, C_s, h_s, w_s)}, global features (B, global_dim) or None).
+        """
+        if neuron_mask is not None:
+            responses = responses * neuron_mask.to(responses.dtype)
+        trunk = self.trunk(self.neuron_dropout(responses))
+        maps = {stage: head(trunk).view(-1, *self.map_shapes[stage]) for stage, head in self.heads.items()}
+        pooled = self.global_head(trunk) if self.global_head is not None else None
+        return maps, pooled

@@ -1,0 +1,176 @@
+"""The training loop: AdamW, warm-up + cosine, early stopping on validation retrieval.
+
+The loop knows nothing of any UI: it reports through ``on_step`` (the CLI draws a
+progress bar from it, the app an ``st.progress``) and polls ``should_stop``.
+Batches are index tensors into data already resident on the device, so a step has
+no host-side work beyond indexing. Per-epoch seeds make CPU runs reproducible and
+a resumed run identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from ..model.two_tower import TwoTowerModel
+from .config import TrainConfig
+from .device import autocast
+from .loss import multilevel_info_nce
+from .prepare import PreparedData
+from .validation import validation_top1
+
+
+@dataclass
+class StepInfo:
+    """What ``on_step`` receives after every optimiser step."""
+
+    epoch: int  # 0-based epoch of this step
+    step: int  # 1-based global step
+    total_steps: int  # steps if training runs all epochs
+    loss: float  # total training loss of this batch
+    lr: float
+    elapsed_s: float  # wall time since this call to fit started
+    eta_s: float  # estimated seconds left if training runs all epochs
+    val_top1: float | None = None  # set on the last step of an epoch
+
+
+@dataclass
+class FitResult:
+    """Outcome of ``fit``; the model holds the best weights (by validation top-1) on return."""
+
+    history: list[dict] = field(default_factory=list)  # one row per epoch
+    best_epoch: int = -1
+    best_val_top1: float = float("-inf")
+    stopped_early: bool = False
+    interrupted: bool = False
+
+
+def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
+    """Linear warm-up to ``peak`` over ``warmup_steps``, then cosine decay to zero."""
+    if step < warmup_steps:
+        return peak * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Decay matrices and kernels only: biases, norms and temperatures are left alone (CLIP practice)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.ndim >= 2 and "logit_scale" not in name else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _pairing(data: PreparedData, train: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """Image shown with each training trial; permuted among trials for the shuffled-pairing null."""
+    images = data.image_index[train]
+    if config.shuffle_pairs:
+        g = torch.Generator().manual_seed(config.seed + 7919)
+        images = images[torch.randperm(len(images), generator=g).to(images.device)]
+    return images
+
+
+def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
+        on_step: Callable[[StepInfo], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        save_state: Callable[[dict], None] | None = None,
+        resume_state: dict | None = None) -> FitResult:
+    """Train ``model`` contrastively on the train tier of ``data``.
+
+    Args:
+        model: any TwoTowerModel, already on the device of ``data``.
+        data: prepared recording; its 'validation' trials drive early stopping.
+        config: training hyper-parameters.
+        on_step: called after every step with a StepInfo.
+        should_stop: polled every step; True ends training cleanly (best weights kept).
+        save_state: called at the end of every epoch with a resumable state dict
+            (tensors and plain types only, loadable with ``weights_only=True``).
+        resume_state: a dict previously given to ``save_state``; training continues after it.
+
+    Returns:
+        FitResult; the model is left in eval mode holding the best weights.
+    """
+    device = data.images.device
+    train = torch.as_tensor(data.tier_trials["train"], device=device)
+    paired_images = _pairing(data, train, config)
+    steps_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = max(1, int(config.warmup_epochs * steps_per_epoch))
+    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
+
+    result, best_state, bad_epochs, start_epoch = FitResult(), None, 0, 0
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model"])
+        optimizer.load_state_dict(resume_state["optimizer"])
+        best_state = resume_state["best_model"]
+        result.history = list(resume_state["history"])
+        result.best_epoch = int(resume_state["best_epoch"])
+        result.best_val_top1 = float(resume_state["best_val_top1"])
+        bad_epochs = int(resume_state["bad_epochs"])
+        start_epoch = int(resume_state["epoch"]) + 1
+
+    start_time, start_step = time.perf_counter(), start_epoch * steps_per_epoch
+    step = start_step
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout draws, reproducible per epoch
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed + epoch)).to(device)
+        epoch_start, loss_sum, level_sums, val = time.perf_counter(), 0.0, {}, None
+        for b in range(steps_per_epoch):
+            batch = order[b * config.batch_size:(b + 1) * config.batch_size]
+            if len(batch) < 2:
+                continue
+            lr = lr_at(step, total_steps, warmup_steps, config.lr)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            image_ids = paired_images[batch]
+            with autocast(device, config.amp):
+                outputs = model(data.images[image_ids], data.responses[train[batch]])
+            loss, per_level = multilevel_info_nce(outputs, model.level_weights, image_ids)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            loss_sum += float(loss.detach())
+            for level, value in per_level.items():
+                level_sums[level] = level_sums.get(level, 0.0) + value
+            last = b == steps_per_epoch - 1
+            val = validation_top1(model, data) if last else None
+            if on_step is not None:
+                elapsed = time.perf_counter() - start_time
+                eta = elapsed / (step - start_step) * (total_steps - step)
+                on_step(StepInfo(epoch, step, total_steps, float(loss.detach()), lr, elapsed, eta, val))
+            if should_stop is not None and should_stop():
+                result.interrupted = True
+                break
+        if result.interrupted:
+            break
+        if val is None:
+            val = validation_top1(model, data)
+        result.history.append({
+            "epoch": epoch, "train_loss": loss_sum / steps_per_epoch, "val_top1": val, "lr": lr,
+            "seconds": time.perf_counter() - epoch_start,
+            **{f"loss_{k}": v / steps_per_epoch for k, v in level_sums.items()},
+        })
+        if val > result.best_val_top1:
+            result.best_val_top1, result.best_epoch, bad_epochs = val, epoch, 0
+            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        else:
+            bad_epochs += 1
+        if save_state is not None:
+            save_state({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                        "best_model": best_state, "best_epoch": result.best_epoch,
+                        "best_val_top1": result.best_val_top1, "bad_epochs": bad_epochs,
+                        "history": result.history})
+        if bad_epochs >= config.patience:
+            result.stopped_early = True
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return result

@@ -1,0 +1,109 @@
+"""From a DinaData recording to normalised tensors resident on the training device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data.format import DinaData
+from ..data.preprocess import ImageNormalizer, ResponseNormalizer
+
+
+@dataclass
+class Preprocessing:
+    """Everything fit on the train tier that evaluation must apply identically.
+
+    Attributes:
+        response_normalizer: per-neuron z-scoring fit on train trials.
+        image_normalizer: scalar pixel mean/std fit on train images.
+        neuron_indices: (n_selected,) columns of the recording the model sees, or None for all.
+    """
+
+    response_normalizer: ResponseNormalizer
+    image_normalizer: ImageNormalizer
+    neuron_indices: np.ndarray | None = None
+
+    @classmethod
+    def fit(cls, data: DinaData, neuron_indices: np.ndarray | None = None) -> "Preprocessing":
+        train = data.tier_mask("train")
+        responses = data.responses[train] if neuron_indices is None else data.responses[train][:, neuron_indices]
+        images = data.images[np.unique(data.image_index[train])]
+        return cls(ResponseNormalizer.fit(responses), ImageNormalizer.fit(images),
+                   None if neuron_indices is None else np.asarray(neuron_indices, dtype=np.int64))
+
+    def responses(self, responses: np.ndarray) -> np.ndarray:
+        """(n, n_neurons) raw -> (n, n_selected) float32 normalised."""
+        if self.neuron_indices is not None:
+            responses = responses[:, self.neuron_indices]
+        return self.response_normalizer.transform(responses).astype(np.float32, copy=False)
+
+    def images(self, images: np.ndarray) -> np.ndarray:
+        """(n, H, W) grey levels -> (n, 1, H, W) float32 normalised."""
+        return self.image_normalizer.transform(images).astype(np.float32, copy=False)[:, None]
+
+    def to_dict(self) -> dict:
+        return {
+            "response_normalizer": self.response_normalizer.to_dict(),
+            "image_normalizer": self.image_normalizer.to_dict(),
+            "neuron_indices": None if self.neuron_indices is None else self.neuron_indices.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Preprocessing":
+        indices = values.get("neuron_indices")
+        return cls(ResponseNormalizer.from_dict(values["response_normalizer"]),
+                   ImageNormalizer.from_dict(values["image_normalizer"]),
+                   None if indices is None else np.asarray(indices, dtype=np.int64))
+
+
+@dataclass
+class PreparedData:
+    """Normalised recording on one device.
+
+    Attributes:
+        images: (n_images, 1, H, W) float32 normalised stimuli.
+        responses: (n_trials, n_selected) float32 normalised responses.
+        image_index: (n_trials,) int64 row of ``images`` per trial.
+        tier_trials: {'train' | 'validation' | 'test': (n,) int64 trial indices}.
+    """
+
+    images: torch.Tensor
+    responses: torch.Tensor
+    image_index: torch.Tensor
+    tier_trials: dict[str, np.ndarray]
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.responses.shape[1])
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return int(self.images.shape[2]), int(self.images.shape[3])
+
+
+def split_trials(data: DinaData, validation_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """Trial indices per tier; when the file has no validation trials, hold out whole train images."""
+    tiers = {t: np.flatnonzero(data.tier_mask(t)) for t in ("train", "validation", "test")}
+    if len(tiers["validation"]) == 0:
+        train_images = np.unique(data.image_index[tiers["train"]])
+        rng = np.random.default_rng(seed)
+        n_held = max(1, int(round(validation_fraction * len(train_images))))
+        held = rng.choice(train_images, size=n_held, replace=False)
+        is_held = np.isin(data.image_index[tiers["train"]], held)
+        tiers["validation"] = tiers["train"][is_held]
+        tiers["train"] = tiers["train"][~is_held]
+    return tiers
+
+
+def prepare(data: DinaData, preprocessing: Preprocessing, device: torch.device | str = "cpu",
+            validation_fraction: float = 0.1, seed: int = 0) -> PreparedData:
+    """Normalise the whole recording once and move it to ``device`` (no per-batch host work)."""
+    device = torch.device(device)
+    return PreparedData(
+        images=torch.from_numpy(preprocessing.images(data.images)).to(device),
+        responses=torch.from_numpy(preprocessing.responses(data.responses)).to(device),
+        image_index=torch.from_numpy(np.asarray(data.image_index, dtype=np.int64)).to(device),
+        tier_trials=split_trials(data, validation_fraction, seed),
+    )

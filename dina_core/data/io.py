@@ -1,0 +1,160 @@
+"""Read DINA dataset files (layout in ``format.py``) into memory, checked.
+
+Every function opens the file, validates it and closes it before returning: no HDF5
+handle outlives a call, so Streamlit reruns and DataLoader workers never share one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from dina_core.data.format import TIERS, DinaData
+from dina_core.data.validate import (check_finite, check_structure, check_trials,
+                                     datasets_in, read_strings, validate_file)
+from dina_core.errors import DatasetError
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[h5py.File]:
+    """Open ``path`` read-only, turning "missing" and "not HDF5" into DatasetError."""
+    if not path.exists():
+        raise DatasetError(path, "<file>", "an existing DINA dataset file (.h5)", "no such file")
+    if path.is_dir():
+        raise DatasetError(path, "<file>", "a DINA dataset file (.h5)", "a folder")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise DatasetError(path, "<file>", "an HDF5 file", f"a file HDF5 cannot open ({err})")
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def _attr(value):
+    """An HDF5 attribute as a plain Python value; JSON objects/lists written by
+    ``write_dataset`` for non-scalar attributes are decoded back."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _read(ds: h5py.Dataset) -> np.ndarray:
+    return read_strings(ds) if h5py.check_string_dtype(ds.dtype) else ds[()]
+
+
+def validate_dataset(path: str | os.PathLike) -> None:
+    """Fully check the file at ``path`` (structure, indices, tiers, NaN/Inf) without keeping it.
+
+    Raises:
+        DatasetError: naming the file, the field, what was expected and what was found.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        validate_file(f, path)
+
+
+def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> DinaData:
+    """Load and check a whole DINA dataset file.
+
+    Args:
+        path: the ``.h5`` file.
+        load_ground_truth: also read ``/ground_truth`` (simulated data only); skip it to
+            save memory when only training.
+
+    Returns:
+        The recording; images as float32 (n_images, H, W), responses float32
+        (n_trials, n_neurons), image_index int64, text arrays as numpy ``<U`` arrays.
+
+    Raises:
+        DatasetError: if the file is missing, not HDF5, or breaks the format.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        sizes = check_structure(f, path)
+        image_index = f["/trials/image_index"][()].astype(np.int64)
+        tiers = read_strings(f["/trials/tier"])
+        check_trials(path, image_index, tiers, sizes.n_images)
+        images = f["/stimuli/images"][()].astype(np.float32, copy=False)
+        check_finite(path, "/stimuli/images", images)
+        responses = f["/trials/responses"][()].astype(np.float32, copy=False)
+        check_finite(path, "/trials/responses", responses)
+        behavior, columns = None, []
+        if "/trials/behavior" in f:
+            behavior = f["/trials/behavior"][()].astype(np.float32, copy=False)
+            columns = list(json.loads(f["/trials/behavior"].attrs["columns"]))
+        ground_truth = None
+        if load_ground_truth and "/ground_truth" in f:
+            ground_truth = {name: _read(ds) for name, ds in datasets_in(f, "/ground_truth")}
+        return DinaData(
+            images=images, responses=responses, image_index=image_index, tiers=tiers,
+            attrs={key: _attr(value) for key, value in f.attrs.items()
+                   if key not in ("format", "format_version")},
+            image_source=read_strings(f["/stimuli/source"]) if "/stimuli/source" in f else None,
+            neurons={name: _read(ds) for name, ds in datasets_in(f, "/neurons")},
+            behavior=behavior, behavior_columns=columns,
+            extra={name: _read(ds) for name, ds in datasets_in(f, "/trials/extra")},
+            ground_truth=ground_truth,
+        )
+
+
+def _repeat_stats(image_index: np.ndarray) -> dict | None:
+    counts = np.bincount(image_index)
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        return None
+    return {"min": int(counts.min()), "median": float(np.median(counts)),
+            "max": int(counts.max())}
+
+
+def dataset_summary(path: str | os.PathLike) -> dict:
+    """Describe a dataset file cheaply: responses and images are never loaded.
+
+    Checks the structure, indices and tiers (not NaN/Inf: use ``validate_dataset``).
+
+    Returns:
+        dict with name, source, citation, license, response_unit (``None`` if absent),
+        format_version, n_images, image_shape (H, W), n_neurons, n_trials,
+        trials_per_tier and images_per_tier ({tier: count} for each of TIERS),
+        test_repeats ({min, median, max} trials per test image, or None),
+        has_ground_truth, has_behavior, behavior_columns, file_size_bytes.
+
+    Raises:
+        DatasetError: if the file is missing, not HDF5, or breaks the format.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        sizes = check_structure(f, path)
+        image_index = f["/trials/image_index"][()].astype(np.int64)
+        tiers = read_strings(f["/trials/tier"])
+        check_trials(path, image_index, tiers, sizes.n_images)
+        has_behavior = "/trials/behavior" in f
+        summary = {key: _attr(f.attrs[key]) if key in f.attrs else None
+                   for key in ("name", "source", "citation", "license", "response_unit")}
+        summary.update(
+            format_version=_attr(f.attrs["format_version"]),
+            n_images=sizes.n_images, image_shape=sizes.image_shape,
+            n_neurons=sizes.n_neurons, n_trials=sizes.n_trials,
+            trials_per_tier={t: int((tiers == t).sum()) for t in TIERS},
+            images_per_tier={t: int(np.unique(image_index[tiers == t]).size) for t in TIERS},
+            test_repeats=_repeat_stats(image_index[tiers == "test"]),
+            has_ground_truth="/ground_truth" in f, has_behavior=has_behavior,
+            behavior_columns=json.loads(f["/trials/behavior"].attrs["columns"])
+            if has_behavior else [],
+            file_size_bytes=path.stat().st_size,
+        )
+    return summary

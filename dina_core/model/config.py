@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields
 class ModelConfig:
     """Architecture of the DINA dual-tower model (and of its global-only ablation)."""
 
-    stage_channels: tuple[int, ...] = (32, 48, 64)  # image tower width per stage; each stage halves H and W
+    stage_channels: tuple[int, ...] = (16, 32, 48)  # image tower width per stage; each stage halves H and W (sized for 2 CPU cores)
     aligned_stages: tuple[str, ...] = ("stage1", "stage2")  # feature maps aligned location by location
     stage_weights: tuple[float, ...] = (1.0, 1.0)  # weight of each aligned stage in loss and retrieval score
     global_level: bool = False  # also align a pooled whole-image embedding (the "traditional" alignment)

@@ -104,7 +104,7 @@ def check_compatible(run: Run, data: DinaData, source: str = "data") -> None:
 
 def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = "dina",
               model_config: dict | None = None, train_config: TrainConfig | None = None,
-              neuron_indices: np.ndarray | None = None, resume: bool = False,
+              neuron_indices: np.ndarray | None = None, resume: bool = False, metadata: dict | None = None,
               on_step: Callable[[StepInfo], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> tuple[Run, FitResult]:
     """Fit preprocessing on the train tier, build a model, train it, save it.
@@ -117,6 +117,7 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         train_config: TrainConfig (defaults when None).
         neuron_indices: optional subset of neurons the model sees.
         resume: continue from ``out_dir/state.pt`` when present.
+        metadata: extra entries for the run's metadata (e.g. the data file's path).
         on_step, should_stop: forwarded to ``fit``.
     """
     train_config = train_config or TrainConfig()
@@ -128,8 +129,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(device)
     model_config = model.config.to_dict()
     fingerprint = data_fingerprint(data)
-    metadata = {"dina_version": __version__, "torch_version": torch.__version__, "data_fingerprint": fingerprint,
-                "data_name": str(data.attrs.get("name", "")), "device": str(device)}
+    metadata = {"dina_version": __version__, "torch_version": str(torch.__version__), "data_fingerprint": fingerprint,
+                "data_name": str(data.attrs.get("name", "")), "device": str(device), **(metadata or {})}
 
     state_path = Path(out_dir) / STATE_FILE if out_dir is not None else None
     resume_state = None

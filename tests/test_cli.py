@@ -1,0 +1,58 @@
+"""The `dina` command line end to end on small data, and its clear errors."""
+
+import json
+
+import pytest
+
+from dina_core.cli import main
+from sensorium_fixture import write_sensorium_folder
+
+
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "small.h5"
+    assert main(["simulate", str(path), "--size", "small", "--seed", "3"]) == 0
+    return path
+
+
+def test_info_prints_summary(small_file, capsys):
+    assert main(["info", str(small_file)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["n_neurons"] == 200 and summary["has_ground_truth"]
+
+
+def test_train_then_evaluate(small_file, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(small_file), "--out", str(run), "--epochs", "2", "--device", "cpu"]) == 0
+    assert (run / "model.pt").exists() and (run / "run.json").exists()
+    out = tmp_path / "eval.json"
+    assert main(["evaluate", str(run), "--json", str(out)]) == 0  # data path recorded by `train`
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["direction"], r["responses"]) for r in rows} == {
+        ("neural_to_image", "single_trial"), ("neural_to_image", "averaged"),
+        ("image_to_neural", "single_trial"), ("image_to_neural", "averaged")}
+    assert "top-1" in capsys.readouterr().out
+
+
+def test_import_sensorium_then_info(tmp_path, capsys):
+    import numpy as np
+    src = write_sensorium_folder(tmp_path / "static", n_trials=60, n_neurons=25, image_shape=(12, 20),
+                                 rng=np.random.default_rng(0))
+    out = tmp_path / "imported.h5"
+    assert main(["import", "sensorium", str(src), str(out)]) == 0
+    assert main(["info", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["n_neurons"] == 25
+
+
+def test_bad_inputs_exit_2_with_a_message(tmp_path, capsys):
+    not_h5 = tmp_path / "notes.h5"
+    not_h5.write_text("hello")
+    assert main(["info", str(not_h5)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "notes.h5" in err
+    assert main(["evaluate", str(tmp_path / "missing_run")]) == 2
+    assert "not found" in capsys.readouterr().err
+    bad_config = tmp_path / "config.json"
+    bad_config.write_text(json.dumps({"train": {"epochz": 3}}))
+    assert main(["train", str(not_h5), "--out", str(tmp_path / "r"), "--config", str(bad_config)]) == 2
+    assert "epochz" in capsys.readouterr().err

@@ -18,11 +18,11 @@ def test_stage_names_and_map_shapes(model):
     names = dict(model.named_modules())
     for name in ("image_tower.stem", "image_tower.stage1", "image_tower.stage2", "image_tower.stage3"):
         assert name in names
-    assert model.map_shapes == {"stage1": (32, 18, 32), "stage2": (48, 9, 16)}
+    assert model.map_shapes == {"stage1": (16, 18, 32), "stage2": (32, 9, 16)}
     maps = model.image_tower(torch.zeros(2, 1, 36, 64))
-    assert maps["stage3"].shape == (2, 64, 5, 8)
+    assert maps["stage3"].shape == (2, 48, 5, 8)
     _, predicted, _ = model.response_latent_maps(torch.zeros(2, 40))
-    assert predicted["stage2"].shape == (2, 48, 9, 16)
+    assert predicted["stage2"].shape == (2, 32, 9, 16)
 
 
 def test_alignment_map_sums_to_stage_similarity(model):
@@ -68,3 +68,14 @@ def test_build_model_rebuilds_both_kinds():
     assert linear.encode_image(torch.zeros(2, 1, 20, 30)).shape == (2, 8)
     with pytest.raises(ValueError):
         ModelConfig(aligned_stages=("stage9",), stage_weights=(1.0,))
+
+
+def test_factorized_head_matches_its_formula():
+    from dina_core.model.neural_tower import FactorizedMapHead
+    torch.manual_seed(0)
+    head = FactorizedMapHead(trunk_dim=6, channels=3, height=4, width=5)
+    with torch.no_grad():
+        head.bias.normal_()
+    trunk = torch.randn(2, 6)
+    expected = torch.einsum("bt,tc,tp->bcp", trunk, head.features, head.spatial) + head.bias
+    assert torch.allclose(head(trunk), expected.view(2, 3, 4, 5), atol=1e-5)

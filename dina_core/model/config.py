@@ -17,6 +17,7 @@ class ModelConfig:
     latent_channels: int = 16  # channels per location in the shared latent space (1x1 projections)
     global_dim: int = 128  # size of the pooled global embedding
     trunk_dim: int = 256  # neural tower trunk width: a linear map of the population, as measured best on real data
+    factorized_heads: bool = True  # neural heads as spatial x feature factors: far fewer weights than a full map
     neuron_dropout: float = 0.2  # drop whole neurons while training so no single cell carries the match
     init_temperature: float = 0.07  # InfoNCE temperature at start; learned per level afterwards
 

@@ -37,7 +37,8 @@ class DinaModel(TwoTowerModel):
             map_shapes[stage] = (self.image_tower.stage_channels[stage], *ImageTower.map_shape(self.image_shape, index))
         self.map_shapes = map_shapes
         self.neural_tower = NeuralTower(n_neurons, config.trunk_dim, map_shapes,
-                                        config.global_dim if config.global_level else None, config.neuron_dropout)
+                                        config.global_dim if config.global_level else None, config.neuron_dropout,
+                                        config.factorized_heads)
         self.image_proj = nn.ModuleDict({s: nn.Conv2d(c, config.latent_channels, 1) for s, (c, _, _) in map_shapes.items()})
         self.neural_proj = nn.ModuleDict({s: nn.Conv2d(c, config.latent_channels, 1) for s, (c, _, _) in map_shapes.items()})
         last = self.image_tower.stage_names[-1]

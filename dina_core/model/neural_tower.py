@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+
+class FactorizedMapHead(nn.Module):
+    """Trunk (B, T) -> map (B, C, h, w) where each trunk unit paints one feature vector at one spatial profile.
+
+    map[b, c, y, x] = sum_t trunk[b, t] * features[t, c] * spatial[t, y, x] + bias[c, y, x].
+    Like the factorised readouts of neural system identification run in reverse, it has
+    T * (C + h * w) weights instead of T * C * h * w, which generalises from a few thousand
+    training images where a full linear head overfits.
+    """
+
+    def __init__(self, trunk_dim: int, channels: int, height: int, width: int):
+        super().__init__()
+        self.shape = (channels, height, width)
+        self.features = nn.Parameter(torch.randn(trunk_dim, channels) / math.sqrt(trunk_dim))
+        self.spatial = nn.Parameter(torch.randn(trunk_dim, height * width) / math.sqrt(height * width))
+        self.bias = nn.Parameter(torch.zeros(channels, height * width))
+
+    def forward(self, trunk: torch.Tensor) -> torch.Tensor:
+        painted = (trunk[:, :, None] * self.features).transpose(1, 2)  # (B, C, T)
+        return (painted @ self.spatial + self.bias).view(-1, *self.shape)
 
 
 class NeuralTower(nn.Module):
@@ -17,13 +40,14 @@ class NeuralTower(nn.Module):
     """
 
     def __init__(self, n_neurons: int, trunk_dim: int, map_shapes: dict[str, tuple[int, int, int]],
-                 global_dim: int | None, neuron_dropout: float):
+                 global_dim: int | None, neuron_dropout: float, factorized: bool = True):
         super().__init__()
         self.neuron_dropout = nn.Dropout(neuron_dropout)
         self.trunk = nn.Sequential(nn.Linear(n_neurons, trunk_dim), nn.LayerNorm(trunk_dim))
         self.map_shapes = dict(map_shapes)
         self.heads = nn.ModuleDict({
-            stage: nn.Linear(trunk_dim, c * h * w) for stage, (c, h, w) in self.map_shapes.items()
+            stage: FactorizedMapHead(trunk_dim, c, h, w) if factorized else nn.Linear(trunk_dim, c * h * w)
+            for stage, (c, h, w) in self.map_shapes.items()
         })
         self.global_head = nn.Linear(trunk_dim, global_dim) if global_dim else None
 

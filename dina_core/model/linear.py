@@ -19,7 +19,7 @@ class LinearConfig:
     """Size and regularisation of the linear two-tower baseline."""
 
     embed_dim: int = 128  # shared embedding size
-    neuron_dropout: float = 0.2  # same regulariser as DINA's neural tower, for a fair comparison
+    neuron_dropout: float = 0.5  # same regulariser as DINA's neural tower, for a fair comparison
     init_temperature: float = 0.07  # InfoNCE temperature at start; learned afterwards
 
     def to_dict(self) -> dict:

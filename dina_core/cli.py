@@ -117,7 +117,9 @@ def cmd_benchmark(args) -> None:
     bars: dict[str, tuple] = {}
 
     def on_step(name, info):
-        bars.setdefault(name, _progress_bar(f"train {name}"))[1](info)
+        if name not in bars:
+            bars[name] = _progress_bar(f"train {name}")
+        bars[name][1](info)
 
     metrics = run_benchmark(data, args.out, train_config=train_config, on_step=on_step,
                             on_model=lambda name: tqdm.write(f"== {name}"))

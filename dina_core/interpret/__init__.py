@@ -1,0 +1,16 @@
+"""Interpretability of trained DINA models: what aligns, where, and with which neurons.
+
+Modules (import the one you need; this package imports nothing heavy on its own):
+
+* ``alignment``: per-location alignment maps, the two towers' feature maps side by side,
+  and alignability (each channel's and location's share of the true pair's similarity,
+  contrasted against mismatched pairs).
+* ``attribution``: Captum attributions of a pair's similarity (or retrieval margin) to
+  image pixels and to neurons, with the model in eval mode and no hooks left behind.
+* ``regions``: connected regions of a 2-D map above a documented threshold.
+* ``ground_truth``: on simulated data, do attribution peaks fall inside the receptive
+  fields of the neurons that the image drives most?
+
+Every function takes tensors as produced by ``Run.prepare`` and returns numpy arrays
+with the shapes stated in its docstring.
+"""

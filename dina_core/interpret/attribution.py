@@ -1,0 +1,254 @@
+"""Captum attributions of a pair's similarity to image pixels and to neurons.
+
+Every method follows Captum's pattern: build it with ``(forward_func[, layer])`` and
+call ``.attribute(inputs, baselines=..., additional_forward_args=...)``. The forward
+functions are small closures over the model:
+
+* ``similarity_forward``: image -> its similarity with a fixed response embedding
+  (passed per row as an additional forward argument, so Captum expands it with the inputs);
+* ``margin_forward``: image -> similarity to its own response minus the mean (or max) of
+  its similarities to the other candidate responses: the evidence retrieval acts on;
+* ``response_forward``: response -> its similarity with a fixed image embedding.
+
+Calls run with the model in eval mode (restored afterwards) inside ``hooks_removed``,
+which deletes any module hook added during the call, even when an attribution raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from captum.attr import (GradientShap, InputXGradient, IntegratedGradients, LayerAttribution, LayerGradCam,
+                         Occlusion, Saliency)
+from scipy.ndimage import gaussian_filter
+
+from ..model import TwoTowerModel
+from ..model.inference import eval_mode
+
+SPATIAL_METHODS = ("integrated_gradients", "saliency", "gradient_shap", "occlusion", "grad_cam")
+NEURON_METHODS = {"integrated_gradients": IntegratedGradients, "saliency": Saliency,
+                  "input_x_gradient": InputXGradient}
+TARGETS = ("similarity", "margin")
+BASELINES = ("mean_grey", "blurred")
+_USES_BASELINE = ("integrated_gradients", "occlusion", "gradient_shap")
+OCCLUSION_PER_EVAL = 32  # occluded copies per forward pass: one image per pass is ~20x slower on CPU
+SHAP_NOISE_SD = 0.1  # GradientShap's input noise, in normalised pixel units (pixel sd is 1)
+PairForward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (inputs, per-row fixed tensor) -> (B,)
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+_HOOK_EXTRAS = ("_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_forward_pre_hooks_with_kwargs")
+
+
+@contextlib.contextmanager
+def hooks_removed(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Remove, on exit and even on error, every module hook registered on ``model`` inside the block."""
+    before = {(id(m), name): set(getattr(m, name)) for m in model.modules() for name in _HOOK_DICTS}
+    try:
+        yield model
+    finally:
+        for m in model.modules():
+            for name in _HOOK_DICTS:
+                hooks = getattr(m, name)
+                for key in set(hooks) - before.get((id(m), name), set()):
+                    del hooks[key]
+                    for extra in _HOOK_EXTRAS:
+                        getattr(m, extra, {}).pop(key, None)
+
+
+def similarity_forward(model: TwoTowerModel, level: str | None = None) -> PairForward:
+    """forward(images (B, 1, H, W), response_embeddings (B, D)) -> (B,) similarity of each pair at ``level``."""
+    def forward(images: torch.Tensor, response_embeddings: torch.Tensor) -> torch.Tensor:
+        return (model.encode_image(images, level=level) * response_embeddings).sum(dim=-1)
+    return forward
+
+
+def margin_forward(model: TwoTowerModel, candidates: torch.Tensor, level: str | None = None,
+                   reduce: str = "mean") -> PairForward:
+    """forward(images (B, 1, H, W), true_index (B,) int) -> (B,) retrieval margin.
+
+    ``candidates`` (N, D) are response embeddings; an image's margin is its similarity to
+    ``candidates[true_index]`` minus the mean (``reduce='mean'``) or the max (``'max'``)
+    of its similarities to the other N - 1 candidates.
+    """
+    if reduce not in ("mean", "max"):
+        raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
+    if len(candidates) < 2:
+        raise ValueError("a margin needs at least 2 candidates")
+
+    def forward(images: torch.Tensor, true_index: torch.Tensor) -> torch.Tensor:
+        scores = model.encode_image(images, level=level) @ candidates.T  # (B, N)
+        own = scores.gather(1, true_index[:, None])[:, 0]
+        if reduce == "mean":
+            return own - (scores.sum(dim=1) - own) / (len(candidates) - 1)
+        is_own = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, true_index[:, None], True)
+        return own - scores.masked_fill(is_own, float("-inf")).max(dim=1).values
+    return forward
+
+
+def response_forward(model: TwoTowerModel, level: str | None = None) -> PairForward:
+    """forward(responses (B, n_neurons), image_embeddings (B, D)) -> (B,) similarity of each pair."""
+    def forward(responses: torch.Tensor, image_embeddings: torch.Tensor) -> torch.Tensor:
+        return (model.encode_response(responses, level=level) * image_embeddings).sum(dim=-1)
+    return forward
+
+
+def make_baseline(images: torch.Tensor, kind: str = "mean_grey", blur_sigma: float = 4.0) -> torch.Tensor:
+    """Reference images for path and occlusion methods.
+
+    Args:
+        images: (B, 1, H, W) normalised stimuli.
+        kind: 'mean_grey': zeros, i.e. the train images' mean grey level after normalisation;
+            'blurred': each image Gaussian-blurred with sd ``blur_sigma`` pixels, which keeps
+            its coarse luminance but removes the edges and textures V1 responds to.
+
+    Returns:
+        (B, 1, H, W) tensor on the images' device and dtype.
+    """
+    if kind == "mean_grey":
+        return torch.zeros_like(images)
+    if kind == "blurred":
+        blurred = gaussian_filter(images.detach().cpu().numpy(), sigma=(0, 0, blur_sigma, blur_sigma), mode="nearest")
+        return torch.from_numpy(blurred).to(images.device, images.dtype)
+    raise ValueError(f"baseline must be one of {BASELINES}, got {kind!r}")
+
+
+def _check_choice(value: str, choices, what: str) -> None:
+    if value not in choices:
+        raise ValueError(f"{what} must be one of {tuple(choices)}, got {value!r}")
+
+
+def spatial_attribution(model: TwoTowerModel, images: torch.Tensor, responses: torch.Tensor, method: str, *,
+                        stage: str | None = None, target: str = "similarity", reduce: str = "mean",
+                        baseline: str = "mean_grey", blur_sigma: float = 4.0, n_steps: int = 32,
+                        n_samples: int = 16, window: tuple[int, int] = (6, 6), stride: tuple[int, int] = (3, 3),
+                        layer: str | None = None, batch_size: int = 16, seed: int = 0) -> np.ndarray:
+    """Attribute each pair's similarity (or margin) to the image's pixels.
+
+    Args:
+        model: a trained two-tower model.
+        images: (B, 1, H, W) normalised stimuli.
+        responses: (B, n_neurons) normalised responses, row i paired with image i. With
+            ``target='margin'`` all B rows are each image's candidates.
+        method: 'integrated_gradients' | 'saliency' (signed gradient) | 'gradient_shap' |
+            'occlusion' | 'grad_cam' (ReLU'd LayerGradCam at ``layer``, bilinearly upsampled).
+        stage: level whose similarity is explained; None for the combined retrieval score.
+        target: 'similarity' or 'margin' (true pair minus the ``reduce`` of the others).
+        reduce: 'mean' or 'max', for ``target='margin'``.
+        baseline: 'mean_grey' or 'blurred' (see ``make_baseline``); used by integrated
+            gradients, occlusion and GradientShap (whose reference distribution is the
+            baselines of all B images), ignored by saliency and grad_cam.
+        blur_sigma: sd in pixels of the blurred baseline.
+        n_steps: integration steps of integrated gradients.
+        n_samples: random references per image for GradientShap.
+        window: occlusion patch (height, width) in pixels.
+        stride: occlusion step (rows, columns) in pixels.
+        layer: image-tower module for grad_cam ('stage1', ...); default ``stage``, else the
+            model's deepest aligned stage.
+        batch_size: images per ``attribute`` call.
+        seed: seeds GradientShap's sampling (the global RNG is left untouched).
+
+    Returns:
+        (B, H, W) float32 attributions, in similarity units per pixel (grad_cam: per-pixel
+        relevance on the layer's scale). For integrated gradients each map sums to
+        f(image) - f(baseline) up to the integration error.
+    """
+    _check_choice(method, SPATIAL_METHODS, "method")
+    _check_choice(target, TARGETS, "target")
+    _check_choice(baseline, BASELINES, "baseline")
+    device = next(model.parameters()).device
+    images = images.detach().to(device)
+    rng_devices = [device] if device.type == "cuda" else []
+    with eval_mode(model), hooks_removed(model), torch.random.fork_rng(devices=rng_devices):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            embeddings = model.encode_response(responses.detach().to(device), level=stage)
+        if target == "similarity":
+            forward, extra = similarity_forward(model, stage), embeddings
+        else:
+            forward = margin_forward(model, embeddings, stage, reduce)
+            extra = torch.arange(len(images), device=device)
+        references = make_baseline(images, baseline, blur_sigma) if method in _USES_BASELINE else None
+        parts = []
+        for i in range(0, len(images), batch_size):
+            batch = images[i:i + batch_size].clone().requires_grad_()
+            args = (extra[i:i + batch_size],)
+            ref = None if references is None else references[i:i + batch_size]
+            parts.append(_attribute(model, forward, method, batch, args, ref, references, stage=stage,
+                                    n_steps=n_steps, n_samples=n_samples, window=window, stride=stride,
+                                    layer=layer).detach().float().cpu())
+    return torch.cat(parts)[:, 0].numpy()
+
+
+def _attribute(model: TwoTowerModel, forward: Callable, method: str, batch: torch.Tensor, args: tuple,
+               ref: torch.Tensor | None, all_refs: torch.Tensor | None, *, stage: str | None, n_steps: int,
+               n_samples: int, window: tuple[int, int], stride: tuple[int, int], layer: str | None) -> torch.Tensor:
+    """One Captum call on a batch -> (b, 1, H, W) attributions."""
+    if method == "integrated_gradients":
+        return IntegratedGradients(forward).attribute(batch, baselines=ref, additional_forward_args=args,
+                                                      n_steps=n_steps)
+    if method == "saliency":
+        return Saliency(forward).attribute(batch, additional_forward_args=args, abs=False)
+    if method == "gradient_shap":
+        return GradientShap(forward).attribute(batch, baselines=all_refs, additional_forward_args=args,
+                                               n_samples=n_samples, stdevs=SHAP_NOISE_SD)
+    if method == "occlusion":
+        return Occlusion(forward).attribute(batch, sliding_window_shapes=(1, *window), strides=(1, *stride),
+                                            baselines=ref, additional_forward_args=args,
+                                            perturbations_per_eval=OCCLUSION_PER_EVAL)
+    module = getattr(model.image_tower, layer or stage or model.config.aligned_stages[-1])
+    cam = LayerGradCam(forward, module).attribute(batch, additional_forward_args=args, relu_attributions=True)
+    return LayerAttribution.interpolate(cam, tuple(batch.shape[2:]), interpolate_mode="bilinear")
+
+
+def neuron_attribution(model: TwoTowerModel, images: torch.Tensor, responses: torch.Tensor,
+                       method: str = "integrated_gradients", *, stage: str | None = None, n_steps: int = 32,
+                       batch_size: int = 64) -> np.ndarray:
+    """Attribute each pair's similarity to the neurons of its response.
+
+    Args:
+        model: a trained two-tower model.
+        images: (B, 1, H, W) normalised stimuli.
+        responses: (B, n_neurons) normalised responses (z-scored on train), paired row by row.
+        method: 'integrated_gradients' (baseline: zeros, i.e. every neuron at its train
+            mean, the state a pruned neuron is set to), 'saliency' (signed gradient) or
+            'input_x_gradient'.
+        stage: level whose similarity is explained; None for the combined score.
+        n_steps: integration steps of integrated gradients.
+        batch_size: pairs per ``attribute`` call.
+
+    Returns:
+        (B, n_neurons) float32; for integrated gradients each row sums to the pair's
+        similarity minus its similarity with an all-mean response.
+    """
+    _check_choice(method, NEURON_METHODS, "method")
+    device = next(model.parameters()).device
+    responses = responses.detach().to(device)
+    with eval_mode(model), hooks_removed(model):
+        with torch.no_grad():
+            embeddings = torch.cat([model.encode_image(images[i:i + batch_size].to(device), level=stage)
+                                    for i in range(0, len(images), batch_size)])
+        explainer = NEURON_METHODS[method](response_forward(model, stage))
+        kwargs = {"integrated_gradients": {"n_steps": n_steps}, "saliency": {"abs": False}}.get(method, {})
+        parts = [explainer.attribute(responses[i:i + batch_size].clone().requires_grad_(),
+                                     additional_forward_args=(embeddings[i:i + batch_size],), **kwargs)
+                 .detach().float().cpu() for i in range(0, len(responses), batch_size)]
+    return torch.cat(parts).numpy()
+
+
+def mean_neuron_importance(model: TwoTowerModel, images: torch.Tensor, responses: torch.Tensor,
+                           batch_size: int = 64) -> np.ndarray:
+    """Mean absolute integrated-gradients attribution of each neuron over paired test data.
+
+    Args:
+        model: a trained two-tower model.
+        images: (N, 1, H, W) normalised stimuli.
+        responses: (N, n_neurons) normalised responses (repeat-averaged), paired row by row.
+        batch_size: pairs per ``attribute`` call.
+
+    Returns:
+        (n_neurons,) float32, >= 0: how much each neuron moves the combined similarity of true pairs.
+    """
+    return np.abs(neuron_attribution(model, images, responses, "integrated_gradients",
+                                     batch_size=batch_size)).mean(axis=0)

@@ -61,21 +61,73 @@ def cmd_simulate(args) -> None:
     data = simulate_recording(config)
     write_dataset(args.out, data)
     print(f"wrote {args.out}: {data.n_images} images, {data.n_neurons} neurons, {data.n_trials} trials")
+    if args.traces:
+        import importlib.util
+        from .simulate.trace_writers import write_trace_recording
+        files = write_trace_recording(data, args.traces, nwb=importlib.util.find_spec("pynwb") is not None)
+        print(f"wrote raw traces of the same trials: {files.suite2p}, {files.stimulus_table}, {files.images}, "
+              f"{files.nwb or '(no NWB file: pip install pynwb)'}")
+
+
+def _add_trace_options(p: argparse.ArgumentParser) -> None:
+    """One option per TraceConfig field; dina_core/traces/config.py says why each exists."""
+    from dataclasses import fields
+    from .traces.config import CHOICES, TraceConfig
+    group = p.add_argument_group("trace preprocessing (suite2p, nwb)")
+    for f in fields(TraceConfig):
+        if isinstance(f.default, tuple):
+            group.add_argument("--" + f.name.replace("_", "-"), nargs="+", metavar="S",
+                               help=f"START END seconds from onset (default {f.default[0]:g} {f.default[1]:g})"
+                               + ("; 'none' skips" if f.name == "prestim_window_s" else ""))
+        else:
+            group.add_argument("--" + f.name.replace("_", "-"), type=type(f.default),
+                               choices=CHOICES.get(f.name), help=f"default {f.default}")
+
+
+def _trace_config(args) -> "TraceConfig":
+    from dataclasses import fields
+    from .traces.config import TraceConfig
+    values = {f.name: getattr(args, f.name) for f in fields(TraceConfig) if getattr(args, f.name) is not None}
+    try:
+        for name, value in values.items():
+            if isinstance(value, list):
+                values[name] = None if [v.lower() for v in value] == ["none"] else tuple(float(v) for v in value)
+        return TraceConfig.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise DinaError(f"trace options: {exc}") from exc
 
 
 def cmd_import(args) -> None:
+    bars: dict[str, tqdm] = {}
+
+    def progress(done: int, total: int, stage: str) -> None:
+        unit = "neuron" if stage == "traces" else "file"
+        bar = bars.setdefault(stage, tqdm(total=total, desc=stage, unit=unit))
+        bar.n = done
+        bar.refresh()
+
+    table = {"image_column": args.column, "tier_column": args.tier_column,
+             "validation_fraction": args.validation_fraction, "progress": progress}
     if args.source_format == "sensorium":
         from .data.sensorium import import_sensorium
-        bars: dict[str, tqdm] = {}
-
-        def progress(done: int, total: int, stage: str) -> None:
-            bar = bars.setdefault(stage, tqdm(total=total, desc=stage, unit="file"))
-            bar.n = done
-            bar.refresh()
-
         import_sensorium(args.src, args.out, final_test=args.final_test, progress=progress)
-        for bar in bars.values():
-            bar.close()
+    elif args.source_format == "suite2p":
+        from .data.suite2p import import_suite2p
+        if not args.stimuli or not args.images:
+            raise DinaError("dina import suite2p needs --stimuli TABLE.csv and --images (folder, .npy or .h5)")
+        try:
+            threshold = None if args.iscell_threshold.lower() == "none" else float(args.iscell_threshold)
+        except ValueError:
+            raise DinaError(f"--iscell-threshold must be a number or 'none', not {args.iscell_threshold!r}") from None
+        import_suite2p(args.src, args.out, stimuli=args.stimuli, images=args.images, config=_trace_config(args),
+                       iscell_threshold=threshold, um_per_pixel=args.um_per_pixel or 1.0,
+                       onset_column=args.onset_column, onset_unit=args.onset_unit, **table)
+    else:
+        from .data.nwb import import_nwb
+        import_nwb(args.src, args.out, config=_trace_config(args), series=args.series, table=args.table,
+                   images=args.images, um_per_pixel=args.um_per_pixel, **table)
+    for bar in bars.values():
+        bar.close()
     print(f"wrote {args.out}")
 
 
@@ -152,14 +204,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", choices=("demo", "small"), default="demo")
     p.add_argument("--seed", type=int)
     p.add_argument("--neurons", type=int)
+    p.add_argument("--traces", metavar="DIR", help="also write the raw recording behind OUT: DIR/suite2p, "
+                   "DIR/stimulus_table.csv, DIR/images.npy, DIR/recording.nwb")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("import", help="convert a recording to a DINA dataset file")
-    p.add_argument("source_format", choices=("sensorium",))
-    p.add_argument("src", help="Sensorium static folder or its .zip")
+    p.add_argument("source_format", choices=("sensorium", "suite2p", "nwb"))
+    p.add_argument("src", help="Sensorium static folder or .zip; suite2p folder; NWB file")
     p.add_argument("out")
     p.add_argument("--final-test", choices=("drop", "test"), default="drop",
                    help="Sensorium 'final_test' trials: drop them or score them as test")
+    p.add_argument("--stimuli", help="suite2p: stimulus table CSV (onset frame or time, image id, [tier])")
+    p.add_argument("--images", help="suite2p: image folder, .npy or .h5 stack; nwb: images container name")
+    p.add_argument("--table", help="nwb: TimeIntervals table of presentations (default stimulus_presentations, trials)")
+    p.add_argument("--series", help="nwb: traces as 'Interface' or 'Interface/Series' (default DfOverF, else Fluorescence)")
+    p.add_argument("--column", help="image id column of the table (default image_id / image_index / frame ...)")
+    p.add_argument("--tier-column", help="tier column of the table (default 'tier' if present)")
+    p.add_argument("--onset-column", help="suite2p: onset column (default onset_frame, ..., onset_time)")
+    p.add_argument("--onset-unit", choices=("frames", "seconds"), help="unit of --onset-column")
+    p.add_argument("--iscell-threshold", default="0.5", help="suite2p: minimum cell probability; 'none' keeps "
+                   "suite2p's (curated) labels")
+    p.add_argument("--um-per-pixel", type=float, help="pixel size in micrometres (nwb default: the imaging plane's)")
+    p.add_argument("--validation-fraction", type=float, default=0.1,
+                   help="tables without tiers: share of once-shown images held out for validation")
+    _add_trace_options(p)
     p.set_defaults(func=cmd_import)
 
     for name, func, help_text in (("train", cmd_train, "train a model on a dataset file"),

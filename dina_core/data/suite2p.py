@@ -1,0 +1,196 @@
+"""Import a suite2p output folder, a stimulus table and the images as a DINA dataset.
+
+Source layout (suite2p's own output; one folder per imaging plane)::
+
+    suite2p/plane0/F.npy       float32 (n_rois, n_frames) ROI fluorescence
+    suite2p/plane0/Fneu.npy    float32 (n_rois, n_frames) neuropil fluorescence
+    suite2p/plane0/spks.npy    float32 (n_rois, n_frames) deconvolved events (optional
+                               unless ``signal='events'``)
+    suite2p/plane0/iscell.npy  (n_rois, 2): [is-cell label (0/1, curated in the GUI),
+                               classifier probability]
+    suite2p/plane0/stat.npy    object array of n_rois dicts ('med': (y, x) centre pixel,
+                               'ypix', 'xpix', 'lam', ...)
+    suite2p/plane0/ops.npy     a pickled dict ('fs': frame rate per plane, Hz, ...)
+    suite2p/plane1/...         further planes: neurons are concatenated, plane by plane
+
+``stat.npy`` and ``ops.npy`` are pickles (suite2p saves them with ``np.save`` of Python
+objects), so they are loaded with ``allow_pickle=True``: a pickle can run code, so only
+import folders you trust. The traces are memory-mapped and read one chunk of neurons at a
+time. Stimulus table and image formats: :mod:`dina_core.data.stimuli`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from dina_core.data.stimuli import read_images, read_stimulus_table
+from dina_core.errors import DatasetError
+from dina_core.traces.dataset import build_dataset, write_checked
+from dina_core.traces.extract import Progress
+from dina_core.traces.config import TraceConfig
+from dina_core.traces.recording import TracePlane, TraceRecording
+
+CITATION = ("Pachitariu M. et al. (2017) Suite2p: beyond 10,000 neurons with standard "
+            "two-photon microscopy. bioRxiv 061507.")
+
+
+def _plane_folders(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise DatasetError(folder, "<folder>", "a suite2p output folder", "no such folder")
+    if (folder / "F.npy").exists() or (folder / "ops.npy").exists():
+        return [folder]  # a single plane folder given directly
+    planes = [p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"plane\d+", p.name)]
+    if not planes:
+        contents = ", ".join(sorted(p.name for p in folder.iterdir())) or "empty"
+        raise DatasetError(folder, "plane0/F.npy", "suite2p plane folders (plane0, plane1, ...)",
+                           f"none (contents: {contents})")
+    return sorted(planes, key=lambda p: int(p.name[5:]))
+
+
+def _load(path: Path, *, pickled: bool = False, mmap: bool = False):
+    if not path.is_file():
+        raise DatasetError(path.parent, path.name, "a suite2p output file", "nothing (it is missing)")
+    try:
+        return np.load(path, allow_pickle=pickled, mmap_mode="r" if mmap else None)
+    except Exception as err:  # truncated, not .npy, pickled: numpy raises various types
+        raise DatasetError(path.parent, path.name, "a .npy file written by suite2p",
+                           f"a file numpy cannot load ({err})") from None
+
+
+def _traces(folder: Path, name: str, shape: tuple[int, int] | None) -> np.ndarray:
+    values = _load(folder / name, mmap=True)
+    if values.ndim != 2 or values.dtype.kind not in "fiu":
+        raise DatasetError(folder, name, "a numeric array (n_rois, n_frames)",
+                           f"shape {values.shape}, type {values.dtype}")
+    if shape is not None and values.shape != shape:
+        raise DatasetError(folder, name, f"shape {shape} (n_rois, n_frames) like F.npy",
+                           f"shape {values.shape}")
+    return values
+
+
+def _cells(folder: Path, n_rois: int, threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
+    iscell = _load(folder / "iscell.npy")
+    if iscell.ndim != 2 or iscell.shape[1] < 2 or iscell.shape[0] != n_rois:
+        raise DatasetError(folder, "iscell.npy", f"shape ({n_rois}, 2): one row per ROI of "
+                           "F.npy, [label, probability]", f"shape {iscell.shape}")
+    prob = iscell[:, 1].astype(np.float32)
+    keep = iscell[:, 0] > 0.5 if threshold is None else prob >= threshold
+    return np.flatnonzero(keep).astype(np.int64), prob
+
+
+def _positions(folder: Path, n_rois: int, rows: np.ndarray) -> np.ndarray:
+    """(n_kept, 2) float64 ROI centres ``(x, y)`` in pixels, from stat's 'med' (y, x)."""
+    stat = _load(folder / "stat.npy", pickled=True)
+    if stat.shape != (n_rois,):
+        raise DatasetError(folder, "stat.npy", f"{n_rois} ROI dicts, one per row of F.npy",
+                           f"shape {stat.shape}")
+    try:
+        med = np.asarray([stat[i]["med"] for i in rows.tolist()], dtype=np.float64).reshape(-1, 2)
+    except (KeyError, TypeError, IndexError, ValueError):
+        raise DatasetError(folder, "stat.npy", "dicts with 'med' = (y, x) pixels",
+                           "entries without a usable 'med'") from None
+    return med[:, ::-1]
+
+
+def _frame_rate(folder: Path) -> float:
+    ops = _load(folder / "ops.npy", pickled=True)
+    ops = ops.item() if isinstance(ops, np.ndarray) and ops.dtype == object and ops.ndim == 0 else ops
+    fs = ops.get("fs") if isinstance(ops, dict) else None
+    if not isinstance(fs, (int, float, np.number)) or not fs > 0:
+        raise DatasetError(folder, "ops.npy['fs']", "a positive frame rate in Hz", repr(fs))
+    return float(fs)
+
+
+def load_suite2p(folder: str | os.PathLike, *, iscell_threshold: float | None = 0.5,
+                 um_per_pixel: float = 1.0) -> TraceRecording:
+    """Read a suite2p folder (layout in the module docstring) as a memory-mapped recording.
+
+    Args:
+        folder: the ``suite2p`` folder (holding ``plane0``, ...) or one plane folder.
+        iscell_threshold: keep ROIs whose classifier probability (iscell column 1) is
+            >= this; None keeps suite2p's own labels (column 0, which GUI curation edits).
+        um_per_pixel: pixel size, micrometres, for ``positions_um``.
+
+    Returns:
+        The recording; neurons carry ``positions_um`` (n, 2) = stat 'med' (x, y) x
+        ``um_per_pixel``, ``plane``, ``roi`` (row in the plane's arrays) and ``iscell_prob``.
+
+    Raises:
+        DatasetError: a missing file, arrays whose shapes disagree (F vs Fneu/spks frames,
+            iscell or stat rows), planes with different frame counts, no 'fs' in ops.npy,
+            or no ROI passing the threshold.
+    """
+    folder = Path(folder)
+    planes: list[TracePlane] = []
+    frame_rates: list[float] = []
+    neurons: dict[str, list] = {"positions_um": [], "plane": [], "roi": [], "iscell_prob": []}
+    for k, plane_dir in enumerate(_plane_folders(folder)):
+        f = _traces(plane_dir, "F.npy", None)
+        if planes and f.shape[1] != planes[0].fluorescence.shape[1]:
+            raise DatasetError(plane_dir, "F.npy", f"{planes[0].fluorescence.shape[1]} frames "
+                               "like the first plane (planes are imaged together)",
+                               f"{f.shape[1]} frames")
+        spks = _traces(plane_dir, "spks.npy", f.shape) if (plane_dir / "spks.npy").exists() else None
+        rows, prob = _cells(plane_dir, f.shape[0], iscell_threshold)
+        planes.append(TracePlane(fluorescence=f, neuropil=_traces(plane_dir, "Fneu.npy", f.shape),
+                                 events=spks, rows=rows))
+        neurons["positions_um"].append(_positions(plane_dir, f.shape[0], rows) * um_per_pixel)
+        neurons["plane"].append(np.full(rows.size, k, np.int64))
+        neurons["roi"].append(rows)
+        neurons["iscell_prob"].append(prob[rows])
+        frame_rates.append(_frame_rate(plane_dir))
+    if sum(p.rows.size for p in planes) == 0:
+        raise DatasetError(folder, "iscell.npy", f"ROIs with probability >= {iscell_threshold}"
+                           if iscell_threshold is not None else "ROIs labelled as cells", "none")
+    description = {"format": "suite2p", "folder": str(folder), "planes": len(planes),
+                   "rois_per_plane": [int(p.fluorescence.shape[0]) for p in planes],
+                   "cells_per_plane": [int(p.rows.size) for p in planes],
+                   "iscell_threshold": iscell_threshold, "um_per_pixel": um_per_pixel}
+    return TraceRecording(fs=frame_rates[0], planes=planes, source=str(folder),
+                          neurons={k: np.concatenate(v) for k, v in neurons.items()},
+                          description=description)
+
+
+def import_suite2p(folder: str | os.PathLike, out_path: str | os.PathLike, *,
+                   stimuli: str | os.PathLike, images: str | os.PathLike,
+                   config: TraceConfig | None = None, iscell_threshold: float | None = 0.5,
+                   um_per_pixel: float = 1.0, onset_column: str | None = None,
+                   onset_unit: str | None = None, image_column: str | None = None,
+                   tier_column: str | None = None, validation_fraction: float = 0.1,
+                   progress: Progress | None = None) -> Path:
+    """Convert a suite2p folder plus stimulus table and images into a checked DINA file.
+
+    Args:
+        folder: the ``suite2p`` folder or one plane folder.
+        out_path: the ``.h5`` file to write (atomically).
+        stimuli: the stimulus table CSV (:func:`~dina_core.data.stimuli.read_stimulus_table`).
+        images: image folder, ``.npy`` or ``.h5`` stack.
+        config: preprocessing and windows (default :class:`TraceConfig`).
+        iscell_threshold, um_per_pixel: see :func:`load_suite2p`.
+        onset_column, onset_unit, image_column, tier_column: table columns when they
+            differ from the defaults.
+        validation_fraction: for tables without a tier column.
+        progress: optional ``callback(done, total, stage)``.
+
+    Returns:
+        ``out_path`` as a Path, after reading it back through the validator.
+
+    Raises:
+        DatasetError: on any malformed input, naming the file and field.
+    """
+    config = config or TraceConfig()
+    recording = load_suite2p(folder, iscell_threshold=iscell_threshold, um_per_pixel=um_per_pixel)
+    table = read_stimulus_table(stimuli, onset_column=onset_column, onset_unit=onset_unit,
+                                image_column=image_column, tier_column=tier_column)
+    stack, ids = read_images(images)
+    name = Path(folder).resolve().parent.name or Path(folder).name
+    data, _ = build_dataset(
+        recording, table, stack, ids, config, images_source=str(images), progress=progress,
+        validation_fraction=validation_fraction,
+        attrs={"name": name, "source": f"suite2p folder {folder}", "citation": CITATION,
+               "license": "see the recording's own licence; this file is a derived copy"})
+    return write_checked(out_path, data, stimuli)

@@ -1,0 +1,132 @@
+"""Assemble a DINA dataset from a raw recording, its stimulus table and its images.
+
+Shared by the suite2p and NWB importers. The dataset's ``preprocessing`` root attribute
+(JSON) records everything needed to redo it: the :class:`TraceConfig`, the steps with
+their frame counts, how the traces, table, images and tiers were read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import dina_core
+from dina_core.data.format import DinaData, write_dataset
+from dina_core.data.io import validate_dataset
+from dina_core.data.stimuli import StimulusTable, assign_tiers, match_images
+from dina_core.data.validate import check_trials
+from dina_core.errors import DatasetError
+from dina_core.traces.extract import (Progress, TrialResponses, extract_responses,
+                                      onsets_from_times, window_frames)
+from dina_core.traces.config import TraceConfig
+from dina_core.traces.preprocess import describe_steps
+from dina_core.traces.recording import TraceRecording
+
+
+def trial_onsets(recording: TraceRecording, table: StimulusTable) -> np.ndarray:
+    """(n_trials,) int64 onset frame of each presentation (times mapped through frame times)."""
+    if table.onset_frames is not None:
+        return table.onset_frames.astype(np.int64)
+    return onsets_from_times(table.onset_times_s, recording.fs, recording.frame_times)
+
+
+def trial_tiers(table: StimulusTable, image_index: np.ndarray,
+                validation_fraction: float) -> tuple[np.ndarray, str]:
+    """Tiers from the table, else by the repeat rule of :mod:`dina_core.data.stimuli`."""
+    if table.tiers is not None:
+        return table.tiers, f"from the stimulus table column {table.columns['tier']!r}"
+    if np.bincount(image_index).max() < 2:
+        raise DatasetError(table.source, "tier", "a tier column, or images shown more than "
+                           "once (they become the test tier)",
+                           "no tier column and every image shown once")
+    return (assign_tiers(image_index, validation_fraction),
+            f"images shown more than once -> test; once-shown images in a fixed random order "
+            f"(seed 0), the first {validation_fraction:.0%} of them -> validation, rest -> train")
+
+
+def response_unit(config: TraceConfig, recording: TraceRecording) -> str:
+    """The dataset's ``response_unit``: signal and windows in words."""
+    if config.signal == "events":
+        signal = "deconvolved events (a.u.)"
+    elif recording.has("dff") or config.baseline_method != "none":
+        signal = "dF/F"
+    else:
+        signal = "fluorescence (a.u.)"
+    a, b = config.response_window_s
+    unit = f"{signal}, mean over {a:g} to {b:g} s after onset"
+    if config.prestim_window_s is not None:
+        unit += " minus mean over {:g} to {:g} s".format(*config.prestim_window_s)
+    return unit
+
+
+def preprocessing_record(recording: TraceRecording, table: StimulusTable, config: TraceConfig,
+                         images_source: str, tier_rule: str) -> dict:
+    """The ``preprocessing`` attribute: a JSON-ready account of how the dataset was made."""
+    fs = recording.fs
+    return {
+        "dina_version": dina_core.__version__,
+        "recording": {**recording.description, "fs_hz": fs, "n_frames": recording.n_frames,
+                      "n_neurons": recording.n_neurons},
+        "trace_config": config.to_dict(),
+        "steps": describe_steps(fs, config, has_neuropil=recording.has("neuropil"),
+                                has_dff=recording.has("dff")),
+        "response_window_frames": window_frames(config.response_window_s, fs),
+        "prestim_window_frames": None if config.prestim_window_s is None
+        else window_frames(config.prestim_window_s, fs),
+        "stimulus_table": {"source": table.source, "columns": table.columns},
+        "images": images_source,
+        "tiers": tier_rule,
+    }
+
+
+def build_dataset(recording: TraceRecording, table: StimulusTable, images: np.ndarray,
+                  image_ids: np.ndarray, config: TraceConfig, *, images_source: str,
+                  attrs: dict, validation_fraction: float = 0.1,
+                  progress: Progress | None = None) -> tuple[DinaData, TrialResponses]:
+    """Extract per-trial responses and assemble the dataset in memory.
+
+    Args:
+        recording: raw traces and per-neuron metadata.
+        table: presentations, in trial order.
+        images: (n_images, H, W) float32 grey levels; all kept, in stack order.
+        image_ids: (n_images,) ids matched against the table's image ids.
+        config: preprocessing and windows.
+        images_source: the images' path, for messages and attribution.
+        attrs: root attributes (name, source, citation, license); response_unit and
+            preprocessing are filled in here.
+        validation_fraction: for tables without a tier column.
+        progress: optional ``callback(done, total, stage)``.
+
+    Returns:
+        The dataset (responses (n_trials, n_neurons) float32; ``extra`` holds
+        ``onset_frame``, ``onset_time_s`` and ``stimulus_row``) and the window means
+        (for the quality report).
+
+    Raises:
+        DatasetError: unknown image ids, onsets outside the recording, missing tiers.
+    """
+    onsets = trial_onsets(recording, table)
+    image_index = match_images(table, image_ids, images_source)
+    tiers, tier_rule = trial_tiers(table, image_index, validation_fraction)
+    trials = extract_responses(recording, onsets, config, table=table.source,
+                               row_ids=table.row_ids, progress=progress)
+    data = DinaData(
+        images=np.asarray(images, np.float32), responses=trials.values,
+        image_index=image_index, tiers=np.asarray(tiers, dtype=str),
+        attrs={**attrs, "response_unit": response_unit(config, recording),
+               "preprocessing": preprocessing_record(recording, table, config, images_source,
+                                                     tier_rule)},
+        image_source=np.asarray([f"{images_source} id {i}" for i in image_ids]),
+        neurons=dict(recording.neurons),
+        extra={"onset_frame": onsets, "onset_time_s": recording.times(onsets),
+               "stimulus_row": np.asarray(table.row_ids, dtype=np.int64)})
+    return data, trials
+
+
+def write_checked(path, data: DinaData, source) -> Path:
+    """Check tiers and indices, write atomically, read back through the validator."""
+    check_trials(source, data.image_index, data.tiers, data.n_images)
+    path = write_dataset(path, data)
+    validate_dataset(path)
+    return path

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from tqdm import tqdm
 
 from .errors import DinaError
+from .traces.config import CHOICES, TraceConfig
+from .train.config import TrainConfig
 
 
 def _progress_bar(desc: str):
@@ -31,8 +34,7 @@ def _progress_bar(desc: str):
     return bar, on_step
 
 
-def _configs(args) -> tuple[dict | None, "TrainConfig"]:
-    from .train.config import TrainConfig
+def _configs(args) -> tuple[dict | None, TrainConfig]:
     raw = json.loads(Path(args.config).read_text()) if args.config else {}
     unknown = set(raw) - {"model", "train"}
     if unknown:
@@ -71,8 +73,6 @@ def cmd_simulate(args) -> None:
 
 def _add_trace_options(p: argparse.ArgumentParser) -> None:
     """One option per TraceConfig field; dina_core/traces/config.py says why each exists."""
-    from dataclasses import fields
-    from .traces.config import CHOICES, TraceConfig
     group = p.add_argument_group("trace preprocessing (suite2p, nwb)")
     for f in fields(TraceConfig):
         if isinstance(f.default, tuple):
@@ -84,9 +84,7 @@ def _add_trace_options(p: argparse.ArgumentParser) -> None:
                                choices=CHOICES.get(f.name), help=f"default {f.default}")
 
 
-def _trace_config(args) -> "TraceConfig":
-    from dataclasses import fields
-    from .traces.config import TraceConfig
+def _trace_config(args) -> TraceConfig:
     values = {f.name: getattr(args, f.name) for f in fields(TraceConfig) if getattr(args, f.name) is not None}
     try:
         for name, value in values.items():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+
+from ..config import DictConfig
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(DictConfig):
     """Architecture of the DINA dual-tower model (and of its global-only ablation)."""
 
     stage_channels: tuple[int, ...] = (16, 32, 48)  # image tower width per stage; each stage halves H and W (sized for 2 CPU cores)
@@ -33,17 +35,6 @@ class ModelConfig:
             raise ValueError("stage_weights needs one weight per aligned stage")
         if not self.aligned_stages and not self.global_level:
             raise ValueError("align at least one stage or the global level")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown model config fields {sorted(unknown)}")
-        return cls(**values)
 
     @classmethod
     def global_only(cls, **overrides) -> "ModelConfig":

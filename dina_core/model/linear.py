@@ -6,28 +6,23 @@ recording it reached ~93% top-1 on repeat-averaged responses among 100 test imag
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..config import DictConfig
 from .two_tower import TwoTowerModel
 
 
 @dataclass
-class LinearConfig:
+class LinearConfig(DictConfig):
     """Size and regularisation of the linear two-tower baseline."""
 
     embed_dim: int = 128  # shared embedding size
     neuron_dropout: float = 0.5  # same regulariser as DINA's neural tower, for a fair comparison
     init_temperature: float = 0.07  # InfoNCE temperature at start; learned afterwards
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "LinearConfig":
-        return cls(**values)
 
 
 class LinearTwoTower(TwoTowerModel):

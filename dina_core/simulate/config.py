@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+
+from ..config import DictConfig
 
 
 @dataclass
-class SimConfig:
+class SimConfig(DictConfig):
     """Everything that shapes a simulated recording; the recording is a pure function of it."""
 
     seed: int = 0  # every random draw derives from this: same config -> identical recording
@@ -58,17 +60,6 @@ class SimConfig:
             raise ValueError("strong_fraction must lie in [0, 1]")
         if self.n_interaction_groups * self.group_size_range[1] > self.n_neurons:
             raise ValueError("interaction groups need more neurons than n_neurons")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "SimConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown simulator config fields {sorted(unknown)}")
-        return cls(**values)
 
     @classmethod
     def small(cls, **overrides) -> "SimConfig":

@@ -6,7 +6,9 @@ options from the fields without importing the heavy modules.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+
+from ..config import DictConfig
 
 SIGNALS = ("dff", "events")
 BASELINE_METHODS = ("percentile", "maximin", "none")
@@ -15,7 +17,7 @@ CHOICES = {"signal": SIGNALS, "baseline_method": BASELINE_METHODS, "denoise": DE
 
 
 @dataclass
-class TraceConfig:
+class TraceConfig(DictConfig):
     """How continuous traces become one response per trial and neuron; round-trips via JSON."""
 
     # 'dff' from fluorescence, or 'events' (deconvolved, e.g. suite2p spks): no calcium decay to undo
@@ -53,12 +55,3 @@ class TraceConfig:
         if self.neuropil_coef < 0 or self.savgol_order < 0:
             raise ValueError("neuropil_coef and savgol_order must be >= 0")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TraceConfig":
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown trace config fields {sorted(unknown)}")
-        return cls(**values)

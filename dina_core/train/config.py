@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+
+from ..config import DictConfig
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(DictConfig):
     """How a model is fitted. Defaults suit a few thousand training images on 2 CPU cores."""
 
     epochs: int = 25  # upper bound; early stopping usually ends sooner
@@ -21,13 +23,3 @@ class TrainConfig:
     shuffle_pairs: bool = False  # train on permuted image-response pairs: the leakage-guarding null
     validation_fraction: float = 0.1  # share of train images held out when the file has no validation tier
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown training config fields {sorted(unknown)}")
-        return cls(**values)

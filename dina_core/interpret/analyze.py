@@ -1,0 +1,166 @@
+"""One JSON-ready interpretability summary of a trained run on its test tier (``dina analyze``).
+
+Keys of the returned dict (all retrieval scores are neural -> image top-1 among the N
+test images, queries per ``AnalyzeConfig.responses``; NaN is written as None):
+
+    n_neurons, n_test_images, responses, chance_top1, full_top1
+    structure_probes     {manipulation: [{strength, top1, top5}]}   (see probes.MANIPULATIONS)
+    probe_info           {manipulation: {unit, description}}
+    importance_tier      tier whose repeat-averaged pairs the attribution ranking used
+    pruning              {ranking: [{k, top1}]} for 'importance', 'importance_bottom',
+                         'response_strength', 'reliability' (when computable), and
+                         'random': [{k, top1 (mean over draws), top1_std}]
+    smallest_subset_90   {ranking: smallest k reaching 90% of full top-1, or None}
+    unavailable          {what: why} for analyses that could not run on this run/data
+    interactions         {neurons (top-m by importance), synergy (m x m), synergy_metric,
+                          signal_correlation, noise_correlation (m x m, test tier),
+                          reconstruction: [{k, r2, stages}]}   (reconstruction: DINA only)
+    alignment_regions    {stage: mean number of regions of the test pairs' alignment maps} (DINA only)
+    ground_truth         (simulated data only) {strong_responder_auc (importance ranking),
+                          strong_responder_auc_by_ranking, attribution_rf_hit_rate,
+                          rf_hit_rate_random, rf_hit_rate_mismatched}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data.format import DinaData
+from ..model import DinaModel
+from ..train.run import Run
+from . import alignment, attribution, ground_truth, regions
+from .interactions import ablation_synergy, reconstruction_r2, signal_noise_correlations
+from .masked_eval import MaskedEvaluator
+from .neurons import (attribution_importance, default_ks, model_columns, order, pruning_curve,
+                      random_pruning_curve, reliability, response_strength, smallest_subset, strong_responder_auc)
+from .probes import MANIPULATIONS, run_probes
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class AnalyzeConfig:
+    """What ``analyze`` computes and how hard it tries."""
+
+    responses: str = "averaged"  # queries: one repeat-averaged response per test image (or 'single_trial')
+    manipulations: tuple[str, ...] = tuple(MANIPULATIONS)  # structure probes, each at its default strength grid
+    importance_tier: str = "test"  # averaged pairs of the attribution ranking; 'validation' keeps subsets honest
+    random_draws: int = 20  # random subsets per k: the baseline every ranking must beat
+    subset_fraction: float = 0.9  # smallest_subset_90: keep this share of full top-1
+    interaction_neurons: int = 10  # top-m neurons for pair ablations and correlations (m(m-1)/2 pair masks)
+    synergy_metric: str = "margin"  # a pair ablation rarely moves top-1 over ~100 images; the margin does
+    region_threshold: float = 0.5  # alignment-map region: >= this fraction of the map's maximum
+    rf_top_neurons: int = 10  # ground truth: RF union of the neurons each image drives most
+    attribution_steps: int = 32  # integrated-gradients steps of the spatial attributions (RF hit rate)
+    seed: int = 0  # probes' random manipulations and the random pruning draws
+
+
+def _jsonable(value):
+    """Nested numpy values -> plain Python; NaN and inf -> None (strict JSON has neither)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value) if math.isfinite(value) else None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def analyze(run: Run, data: DinaData, *, config: AnalyzeConfig | None = None,
+            progress: Progress | None = None) -> dict:
+    """Structure probes, neuron rankings and pruning, interactions, alignment regions, ground truth.
+
+    Args:
+        run: a trained run (DINA; a linear two-tower run gets every part but the map-based ones).
+        data: a recording compatible with the run (its test tier is analysed).
+        config: what to compute (defaults: ``AnalyzeConfig()``).
+        progress: ``progress(done, total, stage)`` after each step, e.g. for a progress bar.
+
+    Returns:
+        The JSON-ready dict described in the module docstring.
+    """
+    cfg = config or AnalyzeConfig()
+    is_dina = isinstance(run.model, DinaModel)
+    total = len(cfg.manipulations) + 3 + (data.ground_truth is not None)
+    done = 0
+
+    def step(stage: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, stage)
+
+    prepared = run.prepare(data)
+    evaluator = MaskedEvaluator(run, data, cfg.responses, prepared=prepared)
+    n = evaluator.n_neurons
+    full_top1 = evaluator.top1(np.ones(n, dtype=np.float32))
+    out: dict = {"n_neurons": n, "n_test_images": evaluator.n_candidates, "responses": cfg.responses,
+                 "chance_top1": evaluator.chance, "full_top1": full_top1, "unavailable": {}}
+
+    def probe_step(_done: int, _total: int, name: str) -> None:
+        step(f"structure probe: {name}")
+
+    out["structure_probes"] = run_probes(run, data, list(cfg.manipulations), responses=cfg.responses,
+                                         seed=cfg.seed, prepared=prepared, progress=probe_step)
+    out["probe_info"] = {name: {"unit": MANIPULATIONS[name].unit, "description": MANIPULATIONS[name].description}
+                         for name in cfg.manipulations}
+
+    importance = attribution_importance(run, data, tier=cfg.importance_tier, prepared=prepared)
+    rankings = {"importance": importance, "response_strength": response_strength(run, data)}
+    rel, why = reliability(run, data)
+    if why is None:
+        rankings["reliability"] = rel
+    else:
+        out["unavailable"]["reliability"] = why
+    out["importance_tier"] = cfg.importance_tier
+    step("neuron rankings")
+
+    ks = default_ks(n)
+    pruning = {name: pruning_curve(evaluator, r, ks) for name, r in rankings.items()}
+    pruning["importance_bottom"] = pruning_curve(evaluator, importance, ks, keep="bottom")
+    pruning["random"] = random_pruning_curve(evaluator, ks, n_draws=cfg.random_draws, seed=cfg.seed)
+    out["pruning"] = pruning
+    out["smallest_subset_90"] = {name: smallest_subset(curve, full_top1, cfg.subset_fraction)
+                                 for name, curve in pruning.items()}
+    step("pruning")
+
+    top = order(importance)[:min(cfg.interaction_neurons, n)]
+    test = prepared.tier_trials["test"]
+    signal, noise = signal_noise_correlations(data.responses[test][:, model_columns(run, data)],
+                                              data.image_index[test], top)
+    out["interactions"] = {"neurons": top, "synergy_metric": cfg.synergy_metric,
+                           "synergy": ablation_synergy(evaluator, top, metric=cfg.synergy_metric),
+                           "signal_correlation": signal, "noise_correlation": noise}
+    images, responses, image_rows = alignment.averaged_pairs(prepared, "test")
+    if is_dina:
+        out["interactions"]["reconstruction"] = reconstruction_r2(run.model, responses, importance, ks)
+        out["alignment_regions"] = {
+            stage: regions.mean_regions(alignment.alignment_maps(run.model, images, responses, stage),
+                                        cfg.region_threshold)
+            for stage in run.model.config.aligned_stages}
+    else:
+        out["unavailable"]["reconstruction"] = "predicted feature maps exist only in a DINA model"
+        out["unavailable"]["alignment_regions"] = "alignment maps need a DINA model's aligned stages"
+    step("interactions and alignment regions")
+
+    if data.ground_truth is not None:
+        gt = data.ground_truth
+        strong = np.asarray(gt["strong_responder"])[model_columns(run, data)]
+        maps = attribution.spatial_attribution(run.model, images, responses, "integrated_gradients",
+                                               n_steps=cfg.attribution_steps)
+        rf_args = (image_rows, gt, cfg.rf_top_neurons, run.preprocessing.neuron_indices)
+        out["ground_truth"] = {
+            "strong_responder_auc": strong_responder_auc(importance, strong),
+            "strong_responder_auc_by_ranking": {name: strong_responder_auc(r, strong) for name, r in rankings.items()},
+            "attribution_rf_hit_rate": ground_truth.attribution_rf_hit_rate(maps, *rf_args),
+            "rf_hit_rate_random": ground_truth.random_location_rate(*rf_args),
+            "rf_hit_rate_mismatched": ground_truth.mismatched_image_rate(maps, *rf_args),
+        }
+        step("ground truth")
+    return _jsonable(out)

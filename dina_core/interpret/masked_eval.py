@@ -1,0 +1,247 @@
+"""Neural -> image retrieval under neuron masks, fast enough for an interactive slider.
+
+A mask sets the masked neurons to their train mean (0 after z-scoring), exactly as
+``encode_response(..., neuron_mask=...)`` does. Only the neural tower's first linear
+layer sees the mask; what follows it is a fixed nonlinearity (DINA: a LayerNorm) and
+then maps that are affine up to each level's L2 normalisation. So, with ``t`` the
+output of that nonlinearity, every level ``l`` has ``z_l = A_l t + b_l`` and the
+combined score of a query against candidate ``j`` is
+
+    sum_l w_l (P_l t + c_l)_j / ||A_l t + b_l||,   P_l = E_l A_l,  c_l = E_l b_l,
+
+with ``E_l`` the candidates' normalised level-``l`` embeddings and
+``||A_l t + b_l||^2 = t'G_l t + 2 g_l't + b_l'b_l`` (``G_l = A_l'A_l``, ``g_l = A_l'b_l``).
+Everything but the first layer is folded once into (d, d) and (N, d) matrices, so a
+mask costs one (Q, n) x (n, d) product plus O(Q (N + d) d), and several masks run as
+one batched product (see ``bench/bench_masked_eval.py``: milliseconds for 5,000 neurons
+and 100 candidates on CPU). A 0/1 mask that differs from all-kept (or all-masked) in
+only ``s < n / 4`` neurons (a pair ablated, the top 50 kept) replaces the product by an
+(s x d) update of the unmasked first-layer output, leaving only the O(Q (N + d) d) part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.format import DinaData
+from ..evaluate.queries import average_by_image, unique_targets
+from ..model import DinaModel, LinearTwoTower, TwoTowerModel
+from ..model.inference import encode_images
+from ..train.prepare import PreparedData
+from ..train.run import Run, check_compatible
+
+RESPONSE_MODES = ("averaged", "single_trial")
+# (first linear layer over neurons, fixed nonlinearity after it or None), by dotted name.
+_SPLITS = {DinaModel: ("neural_tower.trunk.0", "neural_tower.trunk.1"), LinearTwoTower: ("response_linear", None)}
+_MAX_CHUNK_ELEMENTS = 1 << 22  # masked responses held at once (16 MB of float32)
+_SPARSE_RATIO = 4  # a sparse update pays off when fewer than n / 4 neurons differ from the base mask
+
+
+def tier_task(prepared: PreparedData, responses: str = "averaged", tier: str = "test"
+              ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """Queries and targets of the N-way neural -> image task of one tier.
+
+    Args:
+        prepared: a recording normalised by ``run.prepare``.
+        responses: 'averaged' (one repeat-averaged response per image) or 'single_trial'.
+        tier: 'test' (or 'validation', e.g. to rank neurons without touching test).
+
+    Returns:
+        queries: (Q, n_neurons) float32 normalised responses, on the data's device.
+        targets: (Q,) int64 column of each query's image among the candidates.
+        candidates: (N,) int64 sorted rows of ``prepared.images`` shown on the tier.
+    """
+    if responses not in RESPONSE_MODES:
+        raise ValueError(f"responses must be one of {RESPONSE_MODES}, got {responses!r}")
+    trials = prepared.tier_trials[tier]
+    if len(trials) == 0:
+        raise ValueError(f"the {tier!r} tier has no trials")
+    image_index = prepared.image_index[torch.as_tensor(trials, device=prepared.image_index.device)].cpu().numpy()
+    candidates, trial_target = unique_targets(image_index)
+    trial_responses = prepared.responses[torch.as_tensor(trials, device=prepared.responses.device)]
+    if responses == "single_trial":
+        return trial_responses, trial_target, candidates
+    averaged = average_by_image(trial_responses.cpu().numpy(), image_index)
+    return torch.from_numpy(averaged).to(prepared.responses.device), np.arange(len(candidates)), candidates
+
+
+@contextlib.contextmanager
+def _replace_output(module: nn.Module, value: torch.Tensor) -> Iterator[None]:
+    """Inside the block, ``module`` returns ``value`` whatever its input; the hook is always removed."""
+    handle = module.register_forward_hook(lambda _m, _i, _o: value)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+class MaskedEvaluator:
+    """Top-1 neural -> image retrieval of one run on one tier, for any number of neuron masks.
+
+    Candidate embeddings and the queries live on the model's device from construction on;
+    the run's model is only read (never modified).
+
+    Example::
+
+        ev = MaskedEvaluator(run, data)               # 'averaged' queries on the test tier
+        ev.top1(np.ones(ev.n_neurons))                # == evaluate_run's neural->image top-1
+        ev.top1(masks)                                # masks (K, n) 0/1 -> (K,) accuracies
+    """
+
+    def __init__(self, run: Run, data: DinaData, responses: str = "averaged", *, tier: str = "test",
+                 prepared: PreparedData | None = None):
+        """
+        Args:
+            run: a trained run (DINA or linear two-tower).
+            data: a recording compatible with the run.
+            responses: 'averaged' (N queries, one per image) or 'single_trial' (one per trial).
+            tier: tier whose trials and images form the task.
+            prepared: ``run.prepare(data)`` when the caller already has it (saves normalising twice).
+        """
+        model = run.model
+        split = next((names for cls, names in _SPLITS.items() if isinstance(model, cls)), None)
+        if split is None:
+            raise TypeError(f"MaskedEvaluator supports {[c.__name__ for c in _SPLITS]}, not {type(model).__name__}")
+        check_compatible(run, data)
+        prepared = prepared if prepared is not None else run.prepare(data)
+        queries, targets, candidates = tier_task(prepared, responses, tier)
+        self.device = next(model.parameters()).device
+        self.responses = responses
+        self.tier = tier
+        self._queries = queries.to(self.device, torch.float32)
+        self._targets = torch.as_tensor(targets, device=self.device)
+        self._first = model.get_submodule(split[0])
+        self._post = model.get_submodule(split[1]) if split[1] else nn.Identity()
+        images = prepared.images[torch.as_tensor(candidates, device=prepared.images.device)].to(self.device)
+        self._fold(model, images, split[1] or split[0])
+        with torch.no_grad():
+            self._full_pre = self._first(self._queries)  # (Q, d): the all-kept first-layer output
+        # Pessimistic ties as in evaluate.retrieval.target_ranks: |q| = |c| = sqrt(sum w).
+        self._slack = torch.finfo(torch.float32).eps * sum(model.level_weights.values())
+
+    @torch.no_grad()
+    def _fold(self, model: TwoTowerModel, images: torch.Tensor, tap: str) -> None:
+        """Precompute per level: w, P (N, d), c (N,), G (d, d), g (d,), beta () in float64.
+
+        The affine map after ``tap`` is read off by feeding it the origin and the unit
+        vectors, through a copy of the model so the (possibly shared) model never carries a hook.
+        """
+        d = self._first.out_features
+        basis = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(self.device)
+        probe = copy.deepcopy(model).eval()
+        with _replace_output(probe.get_submodule(tap), basis):
+            levels = probe.response_levels(torch.zeros(d + 1, model.n_neurons, device=self.device))
+        self._levels = []
+        for level in model.levels:
+            out = levels[level].double()
+            b, a = out[0], (out[1:] - out[0]).T  # a: (D_l, d) columns = images of the basis vectors
+            e = encode_images(model, images, level=level).double()
+            self._levels.append((model.level_weights[level], e @ a, e @ b, a.T @ a, a.T @ b, b @ b))
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self._queries.shape[1])
+
+    @property
+    def n_queries(self) -> int:
+        return int(self._queries.shape[0])
+
+    @property
+    def n_candidates(self) -> int:
+        return int(self._levels[0][1].shape[0])
+
+    @property
+    def chance(self) -> float:
+        """Top-1 of a guesser, 1 / N."""
+        return 1.0 / self.n_candidates
+
+    def _masks(self, masks: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(n,) or (K, n) masks -> (K, n) float32 on the device."""
+        m = torch.as_tensor(masks).to(self.device, torch.float32)
+        if m.ndim not in (1, 2) or m.shape[-1] != self.n_neurons:
+            raise ValueError(f"masks must be ({self.n_neurons},) or (K, {self.n_neurons}), got {tuple(m.shape)}")
+        return m.reshape(-1, self.n_neurons)
+
+    def _chunks(self, masks: np.ndarray | torch.Tensor) -> Iterator[torch.Tensor]:
+        """(K, Q, N) float64 scores, a bounded number of masks at a time."""
+        m = self._masks(masks)
+        q, n = self._queries.shape
+        step = max(1, _MAX_CHUNK_ELEMENTS // (q * max(n, self._first.out_features, self.n_candidates)))
+        for k0 in range(0, len(m), step):
+            yield self._score(m[k0:k0 + step])
+
+    @torch.no_grad()
+    def _score(self, m: torch.Tensor) -> torch.Tensor:
+        base = (m.sum(1) * 2 > self.n_neurons).float()  # 1: start from all kept, 0: from all masked
+        binary = ((m == 0) | (m == 1)).all(1)
+        sparse = ((m != base[:, None]).sum(1) * _SPARSE_RATIO < self.n_neurons) & binary
+        pre = torch.empty(len(m), self.n_queries, self._first.out_features, device=self.device)
+        dense_rows, sparse_rows = (~sparse).nonzero()[:, 0], sparse.nonzero()[:, 0]
+        if len(dense_rows):
+            pre[dense_rows] = self._first(self._queries[None] * m[dense_rows, None, :])
+        if len(sparse_rows):
+            pre[sparse_rows] = self._pre_sparse(m[sparse_rows], base[sparse_rows])
+        t = self._post(pre).double()
+        total = torch.zeros(*t.shape[:2], self.n_candidates, dtype=torch.float64, device=self.device)
+        for w, p, c, g_mat, g_vec, beta in self._levels:
+            norm2 = ((t @ g_mat) * t).sum(-1) + 2.0 * (t @ g_vec) + beta
+            total += w * (t @ p.T + c) / norm2.clamp_min(0.0).sqrt().clamp_min(1e-12)[..., None]
+        return total
+
+    def _pre_sparse(self, m: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """(K, n) 0/1 masks -> (K, Q, d): the all-kept (or all-masked) output plus the changed neurons' terms."""
+        delta = m - base[:, None]  # -1 where a kept-by-default neuron is masked, +1 for the reverse
+        s = int((delta != 0).sum(1).max())
+        idx = delta.abs().topk(s, dim=1).indices  # changed neurons first; padding has delta 0
+        cols = self._queries[:, idx].permute(1, 0, 2) * delta.gather(1, idx)[:, None, :]  # (K, Q, s)
+        start = torch.where(base[:, None, None] > 0, self._full_pre, self._first.bias)
+        return start + torch.bmm(cols, self._first.weight.T[idx])
+
+    def scores(self, masks: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Combined similarity of every query with every candidate under each mask.
+
+        Args:
+            masks: (n_neurons,) or (K, n_neurons) 0/1 (or fractional) weight per neuron.
+
+        Returns:
+            (K, Q, N) float64 scores on the model's device (K = 1 for a single mask).
+        """
+        return torch.cat(list(self._chunks(masks)))
+
+    def ranks(self, masks: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Rank of each query's image (0 = top-1), ties counted against the model.
+
+        Returns:
+            (Q,) int64 for a single mask, (K, Q) for a batch of masks.
+        """
+        parts = []
+        for s in self._chunks(masks):
+            correct = s.gather(2, self._targets.expand(len(s), -1)[..., None])
+            parts.append((s >= correct - self._slack).sum(-1) - 1)  # the target itself always counts once
+        ranks = torch.cat(parts).cpu().numpy().astype(np.int64)
+        return ranks[0] if np.ndim(masks) == 1 else ranks
+
+    def top1(self, masks: np.ndarray | torch.Tensor) -> float | np.ndarray:
+        """Fraction of queries whose image ranks first: a float for (n,), (K,) for (K, n) masks."""
+        hits = (self.ranks(masks) == 0).mean(axis=-1)
+        return float(hits) if np.ndim(hits) == 0 else hits
+
+    def margin(self, masks: np.ndarray | torch.Tensor) -> float | np.ndarray:
+        """Mean over queries of (target score - best other score): a continuous top-1.
+
+        Positive where the target wins; in similarity units (at most 2 * sum of level weights).
+        Returns a float for (n,) masks, (K,) for (K, n).
+        """
+        parts = []
+        for s in self._chunks(masks):
+            target = self._targets.expand(len(s), -1)[..., None]
+            others = s.scatter(2, target, -torch.inf).amax(-1)
+            parts.append((s.gather(2, target)[..., 0] - others).mean(-1))
+        out = torch.cat(parts).cpu().numpy()
+        return float(out[0]) if np.ndim(masks) == 1 else out

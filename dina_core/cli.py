@@ -34,6 +34,23 @@ def _progress_bar(desc: str):
     return bar, on_step
 
 
+class StageBars:
+    """One tqdm bar per named stage, driven by the core's ``progress(done, total, stage)`` callbacks."""
+
+    def __init__(self, unit: str = "step"):
+        self.unit, self.bars = unit, {}
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        if stage not in self.bars:
+            self.bars[stage] = tqdm(total=total, desc=stage, unit=self.unit)
+        self.bars[stage].n = done
+        self.bars[stage].refresh()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
 def _configs(args) -> tuple[dict | None, TrainConfig]:
     raw = json.loads(Path(args.config).read_text()) if args.config else {}
     unknown = set(raw) - {"model", "train"}
@@ -96,14 +113,7 @@ def _trace_config(args) -> TraceConfig:
 
 
 def cmd_import(args) -> None:
-    bars: dict[str, tqdm] = {}
-
-    def progress(done: int, total: int, stage: str) -> None:
-        unit = "neuron" if stage == "traces" else "file"
-        bar = bars.setdefault(stage, tqdm(total=total, desc=stage, unit=unit))
-        bar.n = done
-        bar.refresh()
-
+    progress = StageBars(unit="item")
     table = {"image_column": args.column, "tier_column": args.tier_column,
              "validation_fraction": args.validation_fraction, "progress": progress}
     if args.source_format == "sensorium":
@@ -124,8 +134,7 @@ def cmd_import(args) -> None:
         from .data.nwb import import_nwb
         import_nwb(args.src, args.out, config=_trace_config(args), series=args.series, table=args.table,
                    images=args.images, um_per_pixel=args.um_per_pixel, **table)
-    for bar in bars.values():
-        bar.close()
+    progress.close()
     print(f"wrote {args.out}")
 
 
@@ -157,6 +166,23 @@ def cmd_evaluate(args) -> None:
               f"(N = {r['n_candidates']})")
     if args.json:
         Path(args.json).write_text(json.dumps({"n_candidates": rows[0]["n_candidates"], "rows": rows}, indent=2))
+
+
+def cmd_analyze(args) -> None:
+    from .data.io import read_dataset
+    from .interpret.analyze import analyze
+    from .train.run import check_compatible, load_run
+    run = load_run(args.run, device=args.device)
+    data_path = args.data or run.metadata.get("data_path")
+    if not data_path:
+        raise DinaError(f"{args.run}: the run does not record its data file; pass --data")
+    data = read_dataset(data_path)
+    check_compatible(run, data, data_path)
+    progress = StageBars()
+    summary = analyze(run, data, progress=progress)
+    progress.close()
+    Path(args.json).write_text(json.dumps(summary, indent=2))
+    print(f"full top-1 {summary['full_top1']:.3f} (chance {summary['chance_top1']:.3f}); wrote {args.json}")
 
 
 def cmd_benchmark(args) -> None:
@@ -245,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="simulate the demo recording, train DINA on it and evaluate")
     p.add_argument("--dir", default="demo", help="folder for the demo recording and run")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("analyze", help="interpretability summary of a trained run (probes, pruning, maps)")
+    p.add_argument("run")
+    p.add_argument("--data", help="dataset file (default: the one the run was trained on)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", required=True, help="write the summary to this JSON file")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("evaluate", help="test-tier retrieval of a trained run")
     p.add_argument("run")

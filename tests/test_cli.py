@@ -32,6 +32,14 @@ def test_train_then_evaluate(small_file, tmp_path, capsys):
         ("neural_to_image", "single_trial"), ("neural_to_image", "averaged"),
         ("image_to_neural", "single_trial"), ("image_to_neural", "averaged")}
     assert "top-1" in capsys.readouterr().out
+    summary_path = tmp_path / "analysis.json"
+    assert main(["analyze", str(run), "--json", str(summary_path)]) == 0
+    summary = json.loads(summary_path.read_text())
+    for key in ("structure_probes", "pruning", "alignment_regions", "ground_truth"):
+        assert key in summary
+    assert {"strength", "top1"} <= set(summary["structure_probes"]["low_pass"][0])
+    assert {"k", "top1", "top1_std"} <= set(summary["pruning"]["random"][0])  # mean and spread over draws
+    assert 0.0 <= summary["ground_truth"]["strong_responder_auc"] <= 1.0
 
 
 def test_import_sensorium_then_info(tmp_path, capsys):

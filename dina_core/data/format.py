@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from ..atomic import atomic_path
 
 FORMAT_NAME = "dina-dataset"
 FORMAT_VERSION = "1.0"
@@ -108,42 +109,34 @@ def write_dataset(path: str | os.PathLike, data: DinaData) -> Path:
     A crash mid-write leaves any previous file at ``path`` untouched and no partial file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT_NAME
-            f.attrs["format_version"] = FORMAT_VERSION
-            for key, value in data.attrs.items():
-                f.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
-            stim = f.create_group("stimuli")
-            stim.create_dataset("images", data=data.images, compression="gzip", compression_opts=1,
-                                chunks=(1, *data.images.shape[1:]))
-            if data.image_source is not None:
-                _write_array(stim, "source", data.image_source)
-            trials = f.create_group("trials")
-            n_trials, n_neurons = data.responses.shape
-            rows_per_chunk = max(1, min(n_trials, 65536 // max(n_neurons, 1)))
-            trials.create_dataset("responses", data=np.asarray(data.responses, dtype=np.float32),
-                                  chunks=(rows_per_chunk, max(n_neurons, 1)) if n_trials else None)
-            _write_array(trials, "image_index", np.asarray(data.image_index, dtype=np.int64))
-            _write_array(trials, "tier", data.tiers)
-            if data.behavior is not None:
-                ds = _write_array(trials, "behavior", np.asarray(data.behavior, dtype=np.float32))
-                ds.attrs["columns"] = json.dumps(list(data.behavior_columns))
-            extra = trials.create_group("extra")
-            for name, values in data.extra.items():
-                _write_array(extra, name, values)
-            neurons = f.create_group("neurons")
-            for name, values in data.neurons.items():
-                _write_array(neurons, name, values)
-            if data.ground_truth:
-                gt = f.create_group("ground_truth")
-                for name, values in data.ground_truth.items():
-                    _write_array(gt, name, values, compress=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT_NAME
+        f.attrs["format_version"] = FORMAT_VERSION
+        for key, value in data.attrs.items():
+            f.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
+        stim = f.create_group("stimuli")
+        stim.create_dataset("images", data=data.images, compression="gzip", compression_opts=1,
+                            chunks=(1, *data.images.shape[1:]))
+        if data.image_source is not None:
+            _write_array(stim, "source", data.image_source)
+        trials = f.create_group("trials")
+        n_trials, n_neurons = data.responses.shape
+        rows_per_chunk = max(1, min(n_trials, 65536 // max(n_neurons, 1)))
+        trials.create_dataset("responses", data=np.asarray(data.responses, dtype=np.float32),
+                              chunks=(rows_per_chunk, max(n_neurons, 1)) if n_trials else None)
+        _write_array(trials, "image_index", np.asarray(data.image_index, dtype=np.int64))
+        _write_array(trials, "tier", data.tiers)
+        if data.behavior is not None:
+            ds = _write_array(trials, "behavior", np.asarray(data.behavior, dtype=np.float32))
+            ds.attrs["columns"] = json.dumps(list(data.behavior_columns))
+        extra = trials.create_group("extra")
+        for name, values in data.extra.items():
+            _write_array(extra, name, values)
+        neurons = f.create_group("neurons")
+        for name, values in data.neurons.items():
+            _write_array(neurons, name, values)
+        if data.ground_truth:
+            gt = f.create_group("ground_truth")
+            for name, values in data.ground_truth.items():
+                _write_array(gt, name, values, compress=True)
     return path

@@ -8,11 +8,11 @@ its constructor (``build_model``), never unpickled.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_path
 from ..errors import CheckpointError
 
 CHECKPOINT_FORMAT = "dina-checkpoint"
@@ -21,17 +21,9 @@ CHECKPOINT_VERSION = 1
 
 def atomic_save(obj: dict, path: str | os.PathLike) -> Path:
     """torch.save to a temporary file in the same folder, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".pt.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike, expect_format: bool = True) -> dict:

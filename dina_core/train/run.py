@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..atomic import atomic_path
 from ..data.fingerprint import data_fingerprint
 from ..data.format import DinaData
 from ..errors import CheckpointError
@@ -68,9 +69,8 @@ def save_run(run: Run, run_dir: str | os.PathLike) -> Path:
     run_dir = Path(run_dir)
     path = atomic_save(_payload(run), run_dir / MODEL_FILE)
     summary = {k: v for k, v in _payload(run).items() if k not in ("state_dict", "preprocessing")}
-    tmp = run_dir / (SUMMARY_FILE + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2, default=float))
-    os.replace(tmp, run_dir / SUMMARY_FILE)
+    with atomic_path(run_dir / SUMMARY_FILE) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=float))
     return path
 
 

@@ -11,14 +11,25 @@ def small_data():
     return simulate_recording(SimConfig.small(seed=0))
 
 
-@pytest.fixture(scope="session")
-def small_run(small_data):
-    """A DINA run briefly trained on ``small_data`` (CPU, seconds); its model is in eval mode.
+# Enough optimiser steps for the small recording (340 training trials): 15 epochs of 11 batches.
+SMALL_TRAINING = dict(epochs=15, batch_size=32, lr=3e-3, patience=100)
 
-    Tests must not modify it (it is shared): analyses that prune or fine-tune use masks or copies.
-    """
+
+@pytest.fixture(scope="session")
+def small_run_dir(small_data, tmp_path_factory):
+    """(run folder, Run, FitResult) of DINA briefly trained on ``small_data`` (CPU, under a minute)."""
     from dina_core.train.config import TrainConfig
     from dina_core.train.run import train_run
 
-    run, _ = train_run(small_data, None, train_config=TrainConfig(epochs=8, batch_size=64, lr=3e-3, patience=100))
-    return run
+    out = tmp_path_factory.mktemp("small_run")
+    run, result = train_run(small_data, out, train_config=TrainConfig(**SMALL_TRAINING))
+    return out, run, result
+
+
+@pytest.fixture(scope="session")
+def small_run(small_run_dir):
+    """The briefly trained DINA run of ``small_run_dir``; its model is in eval mode.
+
+    Tests must not modify it (it is shared): analyses that prune or fine-tune use masks or copies.
+    """
+    return small_run_dir[1]

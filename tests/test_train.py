@@ -10,28 +10,19 @@ from dina_core.model.inference import encode_images
 from dina_core.train.config import TrainConfig
 from dina_core.train.run import STATE_FILE, load_run, train_run
 
-FAST = dict(epochs=6, batch_size=64, lr=3e-3, patience=100)
-
-
-@pytest.fixture(scope="module")
-def trained(small_data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    run, result = train_run(small_data, out, train_config=TrainConfig(**FAST))
-    return out, run, result
-
-
-def test_short_cpu_training_beats_chance_widely(small_data, trained):
-    _, run, result = trained
+def test_short_cpu_training_beats_chance_widely(small_data, small_run_dir):
+    _, run, result = small_run_dir
     rows = {(r["direction"], r["responses"]): r for r in evaluate_run(run, small_data) if r["level"] == "combined"}
     n = rows["neural_to_image", "averaged"]["n_candidates"]
-    assert rows["neural_to_image", "averaged"]["top1"] >= 8 / n
+    assert rows["neural_to_image", "averaged"]["top1"] >= 5 / n  # 5x chance among the 30 test images
     assert rows["neural_to_image", "averaged"]["ci95_top1"][0] > 1 / n
     assert rows["neural_to_image", "single_trial"]["top1"] >= 3 / n
+    assert rows["image_to_neural", "averaged"]["top1"] >= 5 / n
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
-def test_checkpoint_round_trip(small_data, trained):
-    out, run, _ = trained
+def test_checkpoint_round_trip(small_data, small_run_dir):
+    out, run, _ = small_run_dir
     loaded = load_run(out)
     images = run.prepare(small_data).images[:5]
     assert torch.equal(encode_images(run.model, images), encode_images(loaded.model, images))

@@ -1,0 +1,47 @@
+"""`run_benchmark`: the metrics.json contract, chance rows, and a null that stays at chance."""
+
+import json
+
+import pytest
+
+from dina_core.evaluate.benchmark import run_benchmark
+from dina_core.train.config import TrainConfig
+
+# The CNN models' accuracy at full scale is the README's benchmark; here the contract and the null,
+# with the fast models: linear and ridge must leave chance, the null (a DINA on shuffled pairs) must not.
+MODELS = ("linear", "shuffled_null", "ridge")
+
+
+@pytest.fixture(scope="module")
+def metrics(small_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    config = TrainConfig(epochs=15, batch_size=32, lr=3e-3, patience=4)
+    return out, run_benchmark(small_data, out, train_config=config, models=MODELS)
+
+
+def test_metrics_json_contract(metrics):
+    out, result = metrics
+    on_disk = json.loads((out / "metrics.json").read_text())
+    assert on_disk["n_candidates"] == 30 == result["n_candidates"]
+    models = {r["model"] for r in on_disk["rows"]}
+    assert models == set(MODELS) | {"chance"}
+    for row in on_disk["rows"]:
+        assert row["direction"] in ("neural_to_image", "image_to_neural")
+        assert row["responses"] in ("averaged", "single_trial")
+        assert 0.0 <= row["top1"] <= row["top5"] <= 1.0
+        lo, hi = row["ci95_top1"]
+        assert lo <= row["top1"] <= hi
+    assert len(on_disk["rows"]) == 4 * (len(MODELS) + 1)
+    assert "| linear |" in (out / "metrics.md").read_text()
+
+
+def test_shuffled_null_sits_at_chance_and_real_pairings_do_not(metrics):
+    _, result = metrics
+    rows = {(r["model"], r["direction"], r["responses"]): r for r in result["rows"]}
+    chance = 1 / result["n_candidates"]
+    for direction in ("neural_to_image", "image_to_neural"):
+        null = rows["shuffled_null", direction, "averaged"]
+        assert null["ci95_top1"][0] <= chance + 1e-9, null
+        assert null["top1"] <= 4 * chance
+    for model in ("linear", "ridge"):
+        assert rows[model, "neural_to_image", "averaged"]["ci95_top1"][0] > chance

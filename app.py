@@ -1,0 +1,34 @@
+"""DINA Studio: explore what a V1 recording encodes. Run with ``streamlit run app.py``.
+
+Pages are declared here (``st.navigation``); each lives in ``pages/`` and draws figures from
+``dina_core`` results through the helpers in ``dina_app``.
+"""
+
+import pandas  # noqa: F401  imported before the first element: a rerun that interrupts st.dataframe's
+import pyarrow  # noqa: F401  lazy first import of these leaves a half-initialised module behind
+import streamlit as st
+
+from dina_app import widgets
+from dina_core.errors import DinaError
+
+st.set_page_config(page_title="DINA Studio", page_icon=":material/visibility:", layout="wide")
+
+PAGES = [
+    st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/retrieval.py", title="Retrieval", icon=":material/image_search:"),
+    st.Page("pages/feature_maps.py", title="Feature maps", icon=":material/layers:"),
+    st.Page("pages/attributions.py", title="Attributions", icon=":material/center_focus_strong:"),
+    st.Page("pages/probes.py", title="Structure probes", icon=":material/blur_on:"),
+    st.Page("pages/neurons.py", title="Neurons", icon=":material/hub:"),
+    st.Page("pages/report.py", title="Report", icon=":material/description:"),
+]
+
+page = st.navigation(PAGES)
+st.sidebar.markdown("### DINA Studio")
+widgets.presentation_toggle()
+widgets.sidebar_status()
+try:
+    page.run()
+except DinaError as exc:  # user input problems (a file, a field): the message, never a traceback
+    st.error(str(exc), icon=":material/error:")

@@ -1,0 +1,190 @@
+"""Glue between ``dina_core`` results and the app's figures (numpy in, numpy out; no Streamlit).
+
+The retrieval tasks here are exactly those of ``dina_core.evaluate.queries.evaluate_retrieval``
+(same candidates, same repeat sets, same pessimistic ranks), kept as ranks so the app can
+draw top-k curves for every k and show individual queries.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import textwrap
+from dataclasses import fields
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dina_core.data.format import DinaData
+from dina_core.data.reliability import oracle_correlation
+
+if TYPE_CHECKING:  # torch loads only when a page needs a model
+    from dina_core.train.prepare import PreparedData
+    from dina_core.train.run import Run
+
+DIRECTIONS = {"neural_to_image": "response → image", "image_to_neural": "image → response"}
+RESPONSES = {"averaged": "repeat-averaged", "single_trial": "single trial"}
+
+
+def config_help(cls: type) -> dict[str, str]:
+    """Each dataclass field's trailing ``# why`` comment, read from the class source."""
+    lines = textwrap.dedent(inspect.getsource(cls)).splitlines()
+    names = {f.name for f in fields(cls)}
+    out = {}
+    for node in ast.parse("\n".join(lines)).body[0].body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) in names:
+            line = lines[node.lineno - 1]
+            out[node.target.id] = line.split("#", 1)[1].strip() if "#" in line else ""
+    return out
+
+
+def test_embeddings(run: "Run", prepared: "PreparedData", level: str | None) -> dict[str, np.ndarray]:
+    """Test-tier embeddings at ``level`` (None: the combined retrieval score).
+
+    Returns:
+        images (N, D) of the N distinct test images, trials (T, D), averaged (N, D),
+        trial_target (T,) column of each trial's image, candidates (N,) stimulus rows,
+        test_trials (T,) trial numbers, image_index (T,) stimulus rows; float32 / int64.
+    """
+    import torch
+
+    from dina_core.evaluate.queries import average_by_image, unique_targets
+    from dina_core.model.inference import encode_images, encode_responses
+
+    trials = prepared.tier_trials["test"]
+    image_index = prepared.image_index[torch.as_tensor(trials)].cpu().numpy()
+    candidates, trial_target = unique_targets(image_index)
+    responses = prepared.responses[torch.as_tensor(trials)]
+    averaged = torch.from_numpy(average_by_image(responses.cpu().numpy(), image_index))
+    with torch.no_grad():
+        return {"images": encode_images(run.model, prepared.images[torch.as_tensor(candidates)], level).numpy(),
+                "trials": encode_responses(run.model, responses, level).numpy(),
+                "averaged": encode_responses(run.model, averaged, level).numpy(),
+                "trial_target": trial_target, "candidates": candidates, "test_trials": np.asarray(trials),
+                "image_index": image_index}
+
+
+def task_ranks(emb: dict, direction: str, responses: str, seed: int = 0) -> np.ndarray:
+    """0-based rank of the correct candidate for every query of one N-way task (0 = top-1)."""
+    from dina_core.evaluate.queries import repeat_sets
+    from dina_core.evaluate.retrieval import target_ranks
+
+    n = len(emb["candidates"])
+    if direction == "neural_to_image":
+        if responses == "averaged":
+            return target_ranks(emb["averaged"], emb["images"], np.arange(n))
+        return target_ranks(emb["trials"], emb["images"], emb["trial_target"])
+    if responses == "averaged":
+        return target_ranks(emb["images"], emb["averaged"], np.arange(n))
+    sets = repeat_sets(emb["image_index"], seed=seed)
+    return np.concatenate([target_ranks(emb["images"], emb["trials"][s], np.arange(n)) for s in sets])
+
+
+def topk_curve(ranks: np.ndarray, n_candidates: int) -> np.ndarray:
+    """(N,) accuracy at k = 1..N: the fraction of queries whose correct candidate ranks within k."""
+    counts = np.bincount(np.asarray(ranks), minlength=n_candidates)[:n_candidates]
+    return np.cumsum(counts) / max(len(ranks), 1)
+
+
+def similarity(emb: dict, responses: str, relative: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of responses (rows) against the N test images (columns) and each row's true column.
+
+    Single-trial rows are sorted by image so that the correct pairs form a staircase diagonal.
+    ``relative``: each row z-scored, since retrieval only compares the images within a row
+    (a response that is similar to every image would otherwise paint a uniform stripe).
+    """
+    if responses == "averaged":
+        scores, truth = emb["averaged"] @ emb["images"].T, np.arange(len(emb["candidates"]))
+    else:
+        order = np.argsort(emb["trial_target"], kind="stable")
+        scores, truth = emb["trials"][order] @ emb["images"].T, emb["trial_target"][order]
+    if relative:
+        scores = (scores - scores.mean(1, keepdims=True)) / np.maximum(scores.std(1, keepdims=True), 1e-12)
+    return scores, truth
+
+
+def test_reliability(data: DinaData) -> np.ndarray | None:
+    """(n_neurons,) oracle correlation over the test repeats, for description only (never selection)."""
+    mask = data.tiers == "test"
+    if not mask.any() or np.bincount(data.image_index[mask]).max() < 2:
+        return None
+    return oracle_correlation(data.responses, data.image_index, mask)
+
+
+def raster(data: DinaData, order: np.ndarray | None, n_trials: int = 120, n_neurons: int = 200) -> dict:
+    """Responses of the first test images' repeats (rows grouped by image) for the most reliable neurons.
+
+    Returns: {'values' (rows, neurons) z-scored per neuron and clipped at +-4, 'images' row labels,
+    'neurons' column ids}.
+    """
+    test = np.flatnonzero(data.tiers == "test")
+    if test.size == 0:
+        test = np.arange(data.n_trials)
+    test = test[np.argsort(data.image_index[test], kind="stable")][:n_trials]
+    neurons = (np.arange(data.n_neurons) if order is None else order)[:n_neurons]
+    values = data.responses[np.ix_(test, neurons)]
+    values = (values - values.mean(0)) / np.maximum(values.std(0), 1e-6)
+    return {"values": np.clip(values, -4, 4), "images": data.image_index[test], "neurons": neurons}
+
+
+def find_benchmark(runs_dir: Path, fingerprint: str) -> dict | None:
+    """The newest benchmark folder (``metrics.json`` + model run folders) made on this recording.
+
+    Returns: {'folder', 'metrics', 'runs': {model name: run folder}} or None.
+    """
+    found = []
+    for metrics_file in list(runs_dir.glob("*/metrics.json")) + list(runs_dir.glob("*/*/metrics.json")):
+        folder = metrics_file.parent
+        runs = {}
+        for summary in folder.glob("*/run.json"):
+            try:
+                meta = json.loads(summary.read_text()).get("metadata", {})
+            except (OSError, ValueError):
+                continue
+            if meta.get("data_fingerprint") == fingerprint and (summary.parent / "model.pt").is_file():
+                runs[summary.parent.name] = str(summary.parent)
+        metrics = json.loads(metrics_file.read_text())
+        if runs or folder.name.endswith(fingerprint):
+            found.append((metrics_file.stat().st_mtime, {"folder": str(folder), "metrics": metrics, "runs": runs}))
+    return max(found, key=lambda f: f[0])[1] if found else None
+
+
+def keep_mask(ranking: np.ndarray | None, k: int, n: int, least_first: bool = False, seed: int = 0) -> np.ndarray:
+    """(n,) float32 mask keeping ``k`` neurons: the best-ranked (or worst with ``least_first``);
+    ``ranking=None`` keeps a fixed random draw of k."""
+    from dina_core.interpret.neurons import order
+
+    ranked = np.random.default_rng(seed).permutation(n) if ranking is None else order(ranking)
+    mask = np.zeros(n, dtype=np.float32)
+    mask[(ranked[::-1] if least_first else ranked)[:k]] = 1.0
+    return mask
+
+
+def query_topk(emb: dict, direction: str, responses: str, query: int, k: int) -> dict:
+    """The ``k`` best candidates of one query and where its correct candidate ranks.
+
+    neural -> image: the query is a response (an averaged one per image, or a trial), the
+    candidates the N test images. image -> neural: the query is test image ``query``, the
+    candidates the N averaged responses or all T single trials (any trial of the image is correct).
+
+    Returns: {'scores' (k,), 'image_rows' (k,) stimulus row of each candidate (for display),
+    'correct' (k,) bool, 'true_rank' 1-based rank of the best correct candidate, 'n' candidates}.
+    """
+    averaged = responses == "averaged"
+    if direction == "neural_to_image":
+        q = emb["averaged" if averaged else "trials"][query]
+        candidates, shown = emb["images"], emb["candidates"]
+        correct = np.arange(len(candidates)) == (query if averaged else emb["trial_target"][query])
+    else:
+        q = emb["images"][query]
+        candidates = emb["averaged"] if averaged else emb["trials"]
+        targets = np.arange(len(candidates)) if averaged else emb["trial_target"]
+        shown, correct = emb["candidates"][targets], targets == query
+    scores = candidates @ q
+    ranked = np.argsort(-scores, kind="stable")
+    best = scores[correct].max()
+    return {"scores": scores[ranked[:k]], "image_rows": shown[ranked[:k]], "correct": correct[ranked[:k]],
+            "true_rank": int((scores[~correct] >= best).sum()) + 1, "n": len(candidates)}

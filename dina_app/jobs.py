@@ -1,0 +1,142 @@
+"""Background workers for training and benchmarks; the pages start them and poll their progress.
+
+A module-level registry maps a job key to its ``Job``: user trainings are keyed by the
+browser session (``train:<session id>``), jobs whose result every session shares by
+the recording (``demo:<fingerprint>``, ``baselines:<fingerprint>``). Streamlit reruns
+never restart a job: ``start`` returns the live job of a key. Jobs run one at a time:
+two trainings on 2 shared cores would each crawl and make every ETA wrong, so a second
+job waits, shown as 'queued'. A job never calls Streamlit; it records progress under
+a lock, and the page draws it from ``snapshot()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dina_core.errors import DinaError
+from dina_core.train.loop import StepInfo
+
+LIVE = ("queued", "running")
+_JOBS: dict[str, "Job"] = {}
+_REGISTRY_LOCK = threading.Lock()
+_ONE_AT_A_TIME = threading.Semaphore(1)
+log = logging.getLogger(__name__)
+
+
+class Job:
+    """One background piece of work with progress a page can poll."""
+
+    def __init__(self, key: str, label: str, out_dir: Path, work: Callable[["Job"], dict | None],
+                 meta: dict | None = None):
+        self.key, self.label, self.out_dir, self._work = key, label, Path(out_dir), work
+        self.meta = dict(meta or {})  # shown beside the progress, e.g. {'epochs': 25, 'device': 'cpu'}
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self.status, self.error, self.result, self.stage = "queued", None, None, ""
+        self.losses: list[tuple[int, float]] = []  # (global step, batch loss)
+        self.val_top1: list[tuple[int, float]] = []  # (epoch, validation top-1) per finished epoch
+        self.last: dict | None = None  # the latest StepInfo as a dict
+        self.started = time.time()
+        self._thread = threading.Thread(target=self._main, name=f"dina-job-{key}", daemon=True)
+
+    # -- called from the worker thread ------------------------------------------------------
+    def on_step(self, info: StepInfo) -> None:
+        with self._lock:
+            self.last = dict(vars(info))
+            self.losses.append((info.step, info.loss))
+            if info.val_top1 is not None:
+                self.val_top1.append((info.epoch, info.val_top1))
+
+    def set_stage(self, stage: str) -> None:
+        """A new phase (e.g. the next benchmark model): its curves start afresh."""
+        with self._lock:
+            self.stage, self.losses, self.val_top1, self.last = stage, [], [], None
+
+    def should_stop(self) -> bool:
+        return self._stop.is_set()
+
+    def _main(self) -> None:
+        with _ONE_AT_A_TIME:
+            if self._stop.is_set():
+                self._finish("stopped")
+                return
+            with self._lock:
+                self.status = "running"
+            try:
+                result = self._work(self)
+            except DinaError as exc:
+                self._finish("failed", str(exc))
+            except Exception as exc:  # a bug: keep the app alive, log the traceback for the report
+                log.exception("job %s failed", self.key)
+                self._finish("failed", f"{type(exc).__name__}: {exc}")
+            else:
+                with self._lock:
+                    self.result = result
+                self._finish("stopped" if self._stop.is_set() else "finished")
+
+    def _finish(self, status: str, error: str | None = None) -> None:
+        with self._lock:
+            self.status, self.error = status, error
+
+    # -- called from the pages --------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE
+
+    def snapshot(self) -> dict:
+        """A consistent copy of the progress: status, error, stage, losses, val_top1, last, result."""
+        with self._lock:
+            return {"key": self.key, "label": self.label, "out_dir": str(self.out_dir), "meta": self.meta,
+                    "status": self.status,
+                    "error": self.error, "stage": self.stage, "losses": list(self.losses),
+                    "val_top1": list(self.val_top1), "last": dict(self.last) if self.last else None,
+                    "result": self.result, "elapsed_s": time.time() - self.started}
+
+
+def start(key: str, label: str, out_dir: Path, work: Callable[[Job], dict | None], meta: dict | None = None) -> Job:
+    """Start ``work(job)`` in a thread under ``key``, unless a job of that key is still live."""
+    with _REGISTRY_LOCK:
+        job = _JOBS.get(key)
+        if job is not None and job.live:
+            return job
+        job = _JOBS[key] = Job(key, label, out_dir, work, meta)
+        job._thread.start()
+        return job
+
+
+def get(key: str) -> Job | None:
+    with _REGISTRY_LOCK:
+        return _JOBS.get(key)
+
+
+def live_out_dirs() -> set[str]:
+    """Folders that a live job is writing (never delete these)."""
+    with _REGISTRY_LOCK:
+        return {str(j.out_dir) for j in _JOBS.values() if j.live}
+
+
+def training_work(data, out_dir: Path, kind: str, model_config: dict | None, train_config,
+                  metadata: dict | None = None, resume: bool = False) -> Callable[[Job], dict]:
+    """Work that trains a run into ``out_dir`` (``dina_core.train.run.train_run``)."""
+    def work(job: Job) -> dict:
+        from dina_core.train.run import train_run
+        _, result = train_run(data, out_dir, kind=kind, model_config=model_config, train_config=train_config,
+                              metadata=metadata, resume=resume, on_step=job.on_step, should_stop=job.should_stop)
+        return {"best_val_top1": result.best_val_top1, "best_epoch": result.best_epoch,
+                "interrupted": result.interrupted, "stopped_early": result.stopped_early}
+    return work
+
+
+def benchmark_work(data, out_dir: Path, models: tuple[str, ...], train_config) -> Callable[[Job], dict]:
+    """Work that runs ``dina_core.evaluate.benchmark.run_benchmark`` for ``models`` into ``out_dir``."""
+    def work(job: Job) -> dict:
+        from dina_core.evaluate.benchmark import run_benchmark
+        return run_benchmark(data, out_dir, train_config=train_config, models=models,
+                             on_step=lambda _name, info: job.on_step(info), on_model=job.set_stage)
+    return work

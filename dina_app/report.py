@@ -1,0 +1,145 @@
+"""The report: a self-contained HTML file (plotly.js inlined, opens offline) and PNG export of figures.
+
+``collect`` gathers the figures from the same cached analyses the pages show;
+``build_html`` writes them with the dataset and model summaries, the metrics table and
+the citations; ``figure_png`` renders one figure through kaleido (>= 1), which drives
+the system Chromium (``BROWSER_PATH``, default ``/usr/bin/chromium``) and needs no network.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from dina_core import __version__
+from dina_core.errors import DinaError
+
+from . import analysis, cached, state
+from . import figures as F
+
+METHOD_REFERENCES = (
+    f"DINA: Dual-Tower Image-Neural Alignment, version {__version__}: contrastive alignment of an image CNN's "
+    "intermediate feature maps with feature maps predicted from the population response.",
+    "van den Oord A., Li Y., Vinyals O. (2018) Representation learning with contrastive predictive coding. "
+    "arXiv:1807.03748 (InfoNCE loss).",
+    "Radford A. et al. (2021) Learning transferable visual models from natural language supervision. ICML "
+    "(dual-tower contrastive alignment).",
+    "Kay K.N., Naselaris T., Prenger R.J., Gallant J.L. (2008) Identifying natural images from human brain "
+    "activity. Nature 452:352-355 (identification by retrieval).",
+    "Kokhlikyan N. et al. (2020) Captum: a unified and generic model interpretability library for PyTorch. "
+    "arXiv:2009.07896; Sundararajan M., Taly A., Yan Q. (2017) Axiomatic attribution for deep networks. ICML.",
+)
+CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;
+color:#1b1f24;padding:0 1rem}h1{color:#1f5fbf}table{border-collapse:collapse;margin:.5rem 0 1.5rem}
+td,th{border:1px solid #d5d8dc;padding:.3rem .6rem;text-align:left}th{background:#f2f4f8}
+.caption{color:#3d4450;font-style:italic;margin:.2rem 0 2rem}.figure{margin-top:1.5rem}"""
+
+
+@dataclass
+class Section:
+    title: str
+    caption: str
+    figure: go.Figure
+
+
+def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = True) -> list[Section]:
+    """The report's figures, from the cached analyses of the active run and recording."""
+    data, run = state.load_data(data_key), state.load_run(run_key)
+    out = []
+    rows = np.unique(data.image_index[data.tiers == "test"])[:12]
+    out.append(Section("Stimuli", "Twelve of the test images.",
+                       F.image_grid(data.images[rows], [f"image {r}" for r in rows], cols=6)))
+    rel = cached.reliability(data_key)
+    if rel is not None:
+        out.append(Section("Reliability", "Leave-one-out oracle correlation per neuron over test repeats.",
+                           F.histogram(rel, "oracle correlation", marker=0.0)))
+    if run.history:
+        epochs = [h["epoch"] + 1 for h in run.history]
+        out.append(Section("Training", "Validation top-1 retrieval after each epoch.",
+                           F.lines({"validation top-1": (epochs, [h["val_top1"] for h in run.history])}, "epoch",
+                                   "top-1")))
+    emb = cached.embeddings(run_key, data_key, None)
+    n = len(emb["candidates"])
+    ks = np.arange(1, n + 1)
+    curves = {analysis.RESPONSES[m]: (ks, analysis.topk_curve(cached.ranks(run_key, data_key, None, "neural_to_image",
+                                                                             m), n)) for m in analysis.RESPONSES}
+    out.append(Section("Retrieval", f"Response → image top-k accuracy among the {n} test images; dotted: chance.",
+                       F.lines(curves, "k", "top-k accuracy", chance=(ks, ks / n), log_x=n > 20)))
+    scores, _ = analysis.similarity(emb, "averaged")
+    out.append(Section("Similarity matrix", "Similarity of each averaged test response (rows) with each test "
+                       "image (columns); a bright diagonal is correct retrieval.",
+                       F.heatmap(scores, "test image", "test response", colorscale="Viridis", zmid=None)))
+    if interpret and cached.is_dina(run_key):
+        from dina_core.interpret.alignment import upsample_maps
+        stage = run.model.config.aligned_stages[-1]
+        maps = cached.stage_maps(run_key, data_key, stage)
+        image = data.images[maps["image_rows"][0]]
+        out.append(Section(f"Alignment map ({stage})", "Where the first test image matches its averaged response: "
+                           "red adds to the similarity, blue works against it.",
+                           F.overlay(image, upsample_maps(maps["alignment"][:1], image.shape)[0], 0.6)))
+    if interpret:
+        curves = cached.pruning(run_key, data_key, "validation", "averaged")
+        ev = cached.evaluator(run_key, data_key, "averaged")
+        out.append(Section("Neuron pruning", "Top-1 with only the k first neurons of each ranking (ranked on "
+                           "validation pairs) against random subsets.",
+                           F.lines({k: ([r["k"] for r in c], [r["top1"] for r in c]) for k, c in curves.items()},
+                                   "neurons kept", "top-1", chance=ev.chance, log_x=True)))
+        probe = cached.probe(run_key, data_key, "low_pass", "averaged")
+        out.append(Section("Structure probe: blur", "Top-1 as the candidate images are blurred.",
+                           F.lines({"top-1": ([r["strength"] for r in probe], [r["top1"] for r in probe])},
+                                   "Gaussian sigma (px)", "top-1", chance=1 / n)))
+    return out
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: list[dict]) -> str:
+    """A standalone HTML report: plotly.js is inlined once, so it opens without a network."""
+    data_rows = [["name", summary.get("name")], ["images", summary["n_images"]], ["neurons", summary["n_neurons"]],
+                 ["trials", summary["n_trials"]], ["trials per tier", json.dumps(summary["trials_per_tier"])],
+                 ["test repeats (median)", (summary["test_repeats"] or {}).get("median", "–")],
+                 ["source", summary.get("source")], ["licence", summary.get("license")]]
+    model_rows = [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in run_info.items()]
+    metric_rows = [[r["level"], analysis.DIRECTIONS[r["direction"]], analysis.RESPONSES[r["responses"]],
+                    f"{100 * r['top1']:.1f}", f"{100 * r['ci95_top1'][0]:.1f}–{100 * r['ci95_top1'][1]:.1f}",
+                    f"{100 * r['top5']:.1f}", f"{r['median_rank']:g}", r["n_candidates"]] for r in metrics]
+    figures = "".join(
+        f'<div class="figure"><h3>{html.escape(s.title)}</h3>'
+        f'{s.figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})}'
+        f'<p class="caption">{html.escape(s.caption)}</p></div>' for s in sections)
+    citations = "".join(f"<li>{html.escape(c)}</li>" for c in (*METHOD_REFERENCES, summary.get("citation") or ""))
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>DINA report: '
+            f'{html.escape(str(summary.get("name")))}</title><style>{CSS}</style>'
+            f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+            f'<h1>DINA report</h1><p>{html.escape(time.strftime("%Y-%m-%d %H:%M"))} · DINA {__version__}</p>'
+            f'<h2>Recording</h2>{_table(["", ""], data_rows)}<h2>Model</h2>{_table(["", ""], model_rows)}'
+            f'<h2>Test retrieval</h2>{_table(["level", "direction", "responses", "top-1 %", "95% CI", "top-5 %", "median rank", "N"], metric_rows)}'
+            f'{figures}<h2>Cite</h2><ol>{citations}</ol></body></html>')
+
+
+def figure_png(fig: go.Figure, width: int = 1200, height: int | None = None) -> bytes:
+    """PNG bytes of ``fig`` via kaleido >= 1 and the system Chromium; DinaError explains what is missing."""
+    if "BROWSER_PATH" not in os.environ and Path("/usr/bin/chromium").exists():
+        os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
+    try:
+        import kaleido  # noqa: F401  (plotly's image export backend)
+    except ImportError:
+        raise DinaError("PNG export needs the kaleido package (pip install 'kaleido>=1') and Chromium "
+                        "(apt-get install chromium)") from None
+    try:
+        return fig.to_image(format="png", width=width, height=height or fig.layout.height or 500, scale=2)
+    except Exception as exc:  # kaleido reports a missing or broken browser in several ways
+        raise DinaError(f"PNG export failed: {type(exc).__name__}: {exc}. It needs Chromium: install it "
+                        "(apt-get install chromium) or point BROWSER_PATH at a Chrome/Chromium binary.") from exc

@@ -1,0 +1,195 @@
+"""Session-state keys, folders, and the cached loaders of recordings and runs.
+
+Per-user choices (active recording, active run, presentation mode) live in
+``st.session_state`` under the ``KEY_*`` names below. Recordings and runs are loaded
+through ``st.cache_resource``: one copy shared by every browser session, so they are
+never modified (analyses use masks and copies). Every cache is keyed by a ``FileKey``
+``(path, mtime_ns, size)``: a file rewritten on disk gets a new key and is reloaded.
+
+Folders come from the environment, read at call time:
+    DINA_DATA_DIR   recordings the app may open (default ./data); nothing outside it
+    DINA_RUNS_DIR   run folders written and listed by the app (default ./runs)
+    DINA_DEMO_DIR   where the built-in demo recording is simulated (default ./demo)
+    DINA_DEMO_SIZE  'demo' (default, 1000 neurons) or 'small' (200 neurons: tests)
+    DINA_DEMO_RUN   the shipped demo run (default assets/demo_run next to app.py)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from dina_core.data.fingerprint import data_fingerprint
+from dina_core.data.format import DinaData, write_dataset
+from dina_core.data.io import dataset_summary, read_dataset
+from dina_core.demo import DEMO_FILE, ensure_demo_dataset
+from dina_core.errors import DatasetError
+
+if TYPE_CHECKING:  # torch loads only when a page needs a model: the Data page opens without it
+    from dina_core.train.prepare import PreparedData
+    from dina_core.train.run import Run
+
+KEY_DATA = "dina.data_path"  # str path of the active recording; absent: the built-in demo
+KEY_RUN = "dina.run_path"  # str run folder chosen by the user; absent: the newest compatible run
+KEY_PRESENT = "dina.presentation"  # bool: presentation mode (large fonts, fewer controls)
+KEY_SESSION = "dina.session_id"  # str: this browser session's id (keys its training job)
+
+FileKey = tuple[str, int, int]  # (resolved path, mtime_ns, size): what every cache is keyed by
+APP_ROOT = Path(__file__).resolve().parents[1]
+_DEMO_LOCK = threading.Lock()  # two sessions opening the app at once simulate the demo once
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("DINA_DATA_DIR", "data")).resolve()
+
+
+def runs_dir() -> Path:
+    return Path(os.environ.get("DINA_RUNS_DIR", "runs")).resolve()
+
+
+def demo_dir() -> Path:
+    return Path(os.environ.get("DINA_DEMO_DIR", "demo")).resolve()
+
+
+def demo_run_dir() -> Path:
+    return Path(os.environ.get("DINA_DEMO_RUN", APP_ROOT / "assets" / "demo_run")).resolve()
+
+
+def session_id() -> str:
+    return st.session_state.setdefault(KEY_SESSION, uuid.uuid4().hex[:12])
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(KEY_PRESENT, False))
+
+
+def file_key(path: str | os.PathLike) -> FileKey:
+    """The cache key of a file; DatasetError when it has gone."""
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+    except OSError:
+        raise DatasetError(path, "<file>", "an existing file", "no such file") from None
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+def demo_path() -> Path:
+    """The built-in demo recording, simulated on first use (size from DINA_DEMO_SIZE)."""
+    folder = demo_dir()
+    with _DEMO_LOCK:
+        if os.environ.get("DINA_DEMO_SIZE", "demo") != "small":
+            return ensure_demo_dataset(folder)
+        path = folder / "demo_small.h5"
+        if not path.exists():
+            from dina_core.simulate import SimConfig, simulate_recording
+            write_dataset(path, simulate_recording(SimConfig.small()))
+        return path
+
+
+def is_demo(key: FileKey) -> bool:
+    return Path(key[0]).parent == demo_dir() and Path(key[0]).name in (DEMO_FILE, "demo_small.h5")
+
+
+@st.cache_resource(max_entries=3, show_spinner="Loading the recording…")
+def load_data(key: FileKey) -> DinaData:
+    """The whole recording (shared: never modify it)."""
+    return read_dataset(key[0])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def summary(key: FileKey) -> dict:
+    return dataset_summary(key[0])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def fingerprint(key: FileKey) -> str:
+    return data_fingerprint(load_data(key))
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the model…")
+def load_run(key: FileKey) -> "Run":
+    """A trained run on the CPU, in eval mode (shared: never modify or train it)."""
+    from dina_core.train.run import load_run as _load_run
+    return _load_run(Path(key[0]).parent, device="cpu")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Normalising the recording for the model…")
+def prepared(run_key: FileKey, data_key: FileKey) -> "PreparedData":
+    """``run.prepare(data)`` after checking they fit (shared, read-only tensors)."""
+    from dina_core.train.run import check_compatible
+    run, data = load_run(run_key), load_data(data_key)
+    check_compatible(run, data, source=Path(data_key[0]).name)
+    return run.prepare(data)
+
+
+def active_data_key() -> FileKey:
+    return file_key(st.session_state.get(KEY_DATA) or demo_path())
+
+
+def set_active_data(path: str | os.PathLike) -> None:
+    st.session_state[KEY_DATA] = str(Path(path).resolve())
+    st.session_state.pop(KEY_RUN, None)
+
+
+def set_active_run(run_dir: str | os.PathLike | None) -> None:
+    if run_dir is None:
+        st.session_state.pop(KEY_RUN, None)
+    else:
+        st.session_state[KEY_RUN] = str(Path(run_dir).resolve())
+
+
+def list_runs() -> list[dict]:
+    """Finished runs under the runs folder (and the shipped demo run), newest first.
+
+    Each: {path, name, kind, fingerprint, data_name, best_val_top1, epochs, seconds, modified}.
+    """
+    root, found = runs_dir(), []
+    candidates = list(root.glob("*/run.json")) + list(root.glob("*/*/*/run.json")) if root.is_dir() else []
+    if (demo_run_dir() / "run.json").is_file():
+        candidates.append(demo_run_dir() / "run.json")
+    for summary_file in candidates:
+        if not (summary_file.parent / "model.pt").is_file():
+            continue
+        try:
+            info = json.loads(summary_file.read_text())
+        except (OSError, ValueError):
+            continue
+        meta = info.get("metadata", {})
+        name = (str(summary_file.parent.relative_to(root)) if summary_file.is_relative_to(root)
+                else f"shipped demo ({summary_file.parent.name})")
+        found.append({"path": str(summary_file.parent), "name": name, "kind": info.get("kind", "?"),
+                      "fingerprint": meta.get("data_fingerprint"), "data_name": meta.get("data_name", ""),
+                      "best_val_top1": meta.get("best_val_top1"), "epochs": len(info.get("history", [])),
+                      "seconds": meta.get("train_seconds"), "modified": summary_file.stat().st_mtime,
+                      "shuffled": bool(info.get("train_config", {}).get("shuffle_pairs", False))})
+    return sorted(found, key=lambda r: -r["modified"])
+
+
+def compatible_runs(data_key: FileKey) -> list[dict]:
+    fp = fingerprint(data_key)
+    return [r for r in list_runs() if r["fingerprint"] == fp]
+
+
+def active_run_key(data_key: FileKey) -> FileKey | None:
+    """The user's chosen run, else the best default for this recording, else None.
+
+    Default: the shipped demo run, then a DINA run, then any run trained on exactly
+    this recording (same data fingerprint), newest first.
+    """
+    chosen = st.session_state.get(KEY_RUN)
+    if chosen and (Path(chosen) / "model.pt").is_file():
+        return file_key(Path(chosen) / "model.pt")
+    runs = [r for r in compatible_runs(data_key) if not r["shuffled"]]  # the null is never a default
+    runs.sort(key=lambda r: (Path(r["path"]) != demo_run_dir(), r["kind"] != "dina"))
+    return file_key(Path(runs[0]["path"]) / "model.pt") if runs else None
+
+
+def run_label(run_key: FileKey) -> str:
+    folder = Path(run_key[0]).parent
+    return folder.name if folder != demo_run_dir() else "shipped demo run"

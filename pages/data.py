@@ -1,0 +1,108 @@
+"""Data: which recording am I looking at?"""
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from dina_app import analysis, cached, sources, state
+from dina_app import figures as F
+from dina_app.widgets import guard, page_header, show
+
+page_header("Data", "Which recording am I looking at?")
+big = state.presenting()
+root = state.data_dir()
+
+
+def open_recording(path) -> None:
+    """Check the file before making it active, so a broken file never sticks to the session."""
+    with guard():
+        state.summary(state.file_key(path))
+        state.set_active_data(path)
+
+
+with st.expander("Choose a recording", expanded=not big and state.KEY_DATA not in st.session_state):
+    source = st.segmented_control("Source", ["Built-in demo", "Data folder", "Upload a DINA file", "Import Sensorium"],
+                                  default="Built-in demo", key="data.source")
+    if source == "Built-in demo":
+        st.caption("A simulated V1 recording with known receptive fields (ground truth), made in a few seconds.")
+        if st.button("Open the demo", icon=":material/science:", key="data.open_demo"):
+            open_recording(state.demo_path())
+    elif source == "Data folder":
+        files = sources.dataset_files(root)
+        st.caption(f"DINA files (`.h5`) under the data folder `{root}` (set `DINA_DATA_DIR` to change it).")
+        chosen = st.selectbox("File", files, format_func=lambda p: str(p.relative_to(root)), index=None,
+                              key="data.file")
+        if chosen is not None and st.button("Open", icon=":material/folder_open:", key="data.open_file"):
+            open_recording(chosen)
+    elif source == "Upload a DINA file":
+        upload = st.file_uploader("DINA file (.h5)", type=["h5", "hdf5"], key="data.upload")
+        if upload is not None and st.button("Open the upload", icon=":material/upload:", key="data.open_upload"):
+            with st.spinner("Saving the upload…"):
+                open_recording(sources.save_upload(upload, upload.name, root))
+    else:
+        candidates = sources.sensorium_sources(root)
+        st.caption(f"A Sensorium static folder or its `.zip`, under `{root}` or uploaded; written to "
+                   f"`{root / sources.IMPORTED}`.")
+        chosen = st.selectbox("Folder or zip in the data folder", candidates, index=None, key="data.sensorium",
+                              format_func=lambda p: str(p.relative_to(root)))
+        upload = st.file_uploader("…or upload the .zip", type=["zip"], key="data.upload_zip")
+        if (chosen or upload) and st.button("Import", icon=":material/move_to_inbox:", key="data.import"):
+            bar = st.progress(0.0, text="Importing…")
+            src = chosen or sources.save_upload(upload, upload.name, root)
+            with guard():
+                out = sources.import_sensorium_source(
+                    Path(src), root, progress=lambda d, t, s: bar.progress(d / max(t, 1), text=f"Reading {s}: {d}/{t}"))
+                open_recording(out)
+                st.success(f"Imported {out.name}")
+
+data_key = state.active_data_key()
+summary = state.summary(data_key)
+data = state.load_data(data_key)
+
+st.subheader(summary.get("name") or Path(data_key[0]).name)
+repeats = summary["test_repeats"]
+cols = st.columns(4)
+cols[0].metric("Images", f"{summary['n_images']:,}", help=f"{summary['image_shape'][0]} × {summary['image_shape'][1]} px")
+cols[1].metric("Neurons", f"{summary['n_neurons']:,}")
+cols[2].metric("Trials", f"{summary['n_trials']:,}")
+cols[3].metric("Test repeats", f"{repeats['median']:g}" if repeats else "–", help="median presentations per test image")
+if not big:
+    st.dataframe({"tier": list(summary["trials_per_tier"]), "trials": list(summary["trials_per_tier"].values()),
+                  "images": list(summary["images_per_tier"].values())}, hide_index=True, width=420)
+    st.caption(f"**Source:** {summary.get('source') or '–'}  \n**Cite:** {summary.get('citation') or '–'}  \n"
+               f"**Licence:** {summary.get('license') or '–'} · responses in {summary.get('response_unit') or '?'}")
+
+st.subheader("Stimuli")
+tier = st.segmented_control("Tier", ["train", "validation", "test"], default="test", key="data.tier") or "test"
+shown = np.unique(data.image_index[data.tiers == tier])
+n_show = 12 if big else 18
+if st.button("Show other images", icon=":material/shuffle:"):
+    st.session_state["data.seed"] = st.session_state.get("data.seed", 0) + 1
+rows = np.random.default_rng(st.session_state.get("data.seed", 0)).permutation(shown)[:n_show] if shown.size else []
+if len(rows):
+    show(F.image_grid(data.images[rows], [f"image {r}" for r in rows], cols=6, big=big),
+         f"What did the animal see? {len(rows)} of the {shown.size} {tier} images.")
+
+reliability = cached.reliability(data_key)
+order = None if reliability is None else np.argsort(-np.nan_to_num(reliability, nan=-1))
+left, right = st.columns(2)
+with left:
+    st.subheader("Responses")
+    raster = analysis.raster(data, order)
+    fig = F.heatmap(raster["values"], "neurons (most reliable first)", "test trials (grouped by image)",
+                    big=big, height=460, colorbar="z")
+    show(fig, "Do neurons answer the same image the same way? Repeats of one image sit in adjacent rows: "
+              "reliable neurons show vertical stripes that repeat from image to image.")
+with right:
+    st.subheader("Reliability")
+    if reliability is None:
+        st.info("No image repeats on test trials, so reliability cannot be measured here.")
+    else:
+        show(F.histogram(reliability, "oracle correlation (test repeats)", big=big, marker=0.0),
+             "How many neurons respond reliably? Leave-one-out correlation of each neuron's response with "
+             "its mean over the other repeats (descriptive only: never used to choose neurons).")
+positions = data.neurons.get("positions_um")
+if positions is not None:
+    show(F.positions(np.asarray(positions)[:, :2], reliability, "oracle r", big=big),
+         "Where are the reliable neurons? Cell positions in the imaging plane, coloured by reliability.")

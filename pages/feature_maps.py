@@ -1,0 +1,58 @@
+"""Feature maps: where on the stimulus is the match?"""
+
+import numpy as np
+import streamlit as st
+
+from dina_app import cached, state
+from dina_app import figures as F
+from dina_app.widgets import page_header, require_run, show
+from dina_core.interpret.alignment import upsample_maps
+
+page_header("Feature maps", "Where on the stimulus do the image and the neural response match?")
+big = state.presenting()
+data_key = state.active_data_key()
+run_key = require_run(data_key)
+if not cached.is_dina(run_key):
+    st.info("The active model is a linear two-tower baseline: it has no feature maps. Choose a DINA run on the "
+            "Train page.", icon=":material/info:")
+    st.stop()
+data = state.load_data(data_key)
+
+c1, c2, c3 = st.columns(3)
+stage = c1.selectbox("Stage", list(state.load_run(run_key).model.config.aligned_stages), key="maps.stage",
+                     help="Aligned image-tower stage: each one halves the resolution")
+maps = cached.stage_maps(run_key, data_key, stage)
+n = len(maps["image_rows"])
+pos = c2.slider("Test image", 0, n - 1, 0, key="maps.image")
+opacity = c3.slider("Map opacity", 0.0, 1.0, 0.6, 0.05, key="maps.opacity")
+image = data.images[maps["image_rows"][pos]]
+aligned = maps["alignment"][pos]
+h, w = aligned.shape
+
+left, right = st.columns([3, 2])
+with left:
+    share = 100 * aligned / (np.abs(aligned).sum() or 1.0)  # % of the pair's summed |contributions|
+    fine = upsample_maps(share[None], image.shape)[0] * (image.size / aligned.size)
+    fig = F.overlay(image, fine, opacity, big=big, height=420, colorbar="% of match",
+                    title=f"Alignment at {stage} ({h} × {w} locations)")
+    show(fig, f"Where does the response match its own image? Each location's share of the pair's similarity at "
+              f"{stage} (similarity {aligned.sum():.2f}): red adds to the match, blue works against it. "
+              "Repeat-averaged test response.")
+channel_order = np.argsort(-maps["channels"])
+with right:
+    n_top = 8 if big else 12
+    chosen = st.selectbox("Latent channel", channel_order, key="maps.channel",
+                          format_func=lambda c: f"channel {c} (#{int(np.flatnonzero(channel_order == c)[0]) + 1} "
+                                                f"most alignable)")
+    top = channel_order[:n_top]
+    highlight = int(np.flatnonzero(top == chosen)[0]) if chosen in top else None
+    show(F.bars([f"ch {c}" for c in top], maps["channels"][top], "alignability", big=big, highlight=highlight),
+         "Which channels carry the match? Mean over test pairs of a shared-latent channel's contribution to the true "
+         "pair's similarity minus its contribution to mismatched pairs.")
+
+seen, predicted = maps["image"][pos, chosen], maps["neural"][pos, chosen]
+corr = np.corrcoef(seen.ravel(), predicted.ravel())[0, 1] if seen.std() > 0 and predicted.std() > 0 else np.nan
+show(F.side_by_side([seen, predicted], [f"from the image, channel {chosen}", "predicted from the neurons"], big=big),
+     f"Can the neurons predict what the image tower sees? Latent channel {chosen} at {stage} computed from the image "
+     f"(left) and predicted from the population response (right); correlation {corr:.2f}. The similarity multiplies "
+     "the two, channel by channel and location by location.")

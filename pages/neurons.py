@@ -1,0 +1,95 @@
+"""Neurons: which neurons carry the match?"""
+
+import numpy as np
+import streamlit as st
+
+from dina_app import analysis, cached, state
+from dina_app import figures as F
+from dina_app.widgets import guard, page_header, require_run, show
+from dina_core.interpret.neurons import model_columns, order, strong_responder_auc
+
+CRITERIA = {"importance": "Most important first (integrated gradients)", "importance_least": "Least important first",
+            "response_strength": "Strongest mean response first", "reliability": "Most reliable first",
+            "random": "Random neurons"}
+page_header("Neurons", "Which neurons carry the match, and how few are enough?")
+big = state.presenting()
+data_key = state.active_data_key()
+run_key = require_run(data_key)
+run, data = state.load_run(run_key), state.load_data(data_key)
+
+c1, c2 = st.columns(2)
+tier = c1.segmented_control("Rank neurons on", ["validation", "test"], default="validation", key="neurons.tier",
+                            help="validation: the ranking never sees the test images it is scored on (honest subset "
+                                 "sizes); test: repeat-averaged, less noisy, mildly optimistic") or "validation"
+responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
+                                 default="averaged", key="neurons.responses") or "averaged"
+ranked, unavailable = cached.rankings(run_key, data_key, tier)
+ev = cached.evaluator(run_key, data_key, responses)
+n = ev.n_neurons
+columns = model_columns(run, data)
+ids = np.asarray(data.neurons.get("ids", columns))[columns] if "ids" in data.neurons else columns
+strong = None if data.ground_truth is None else np.asarray(data.ground_truth["strong_responder"])[columns]
+positions = data.neurons.get("positions_um")
+criteria = [c for c in CRITERIA if c in ranked or c in ("importance_least", "random")]
+
+
+@st.fragment
+def pruning_panel() -> None:
+    with guard():  # a fragment reruns alone, outside app.py's error handler
+        _pruning_panel()
+
+
+def _pruning_panel() -> None:
+    left, right = st.columns([2, 3])
+    with left:
+        criterion = st.selectbox("Keep", criteria, format_func=CRITERIA.get, key="neurons.criterion")
+        k = st.slider("Neurons kept (k)", 1, n, max(1, n // 10), key="neurons.k")
+        source = None if criterion == "random" else ranked["importance" if criterion == "importance_least" else criterion]
+        mask = analysis.keep_mask(source, k, n, least_first=criterion == "importance_least")
+        st.markdown(f"### Top-1 with {k} neurons: {100 * ev.top1(mask):.1f}%")
+        st.caption(f"All {n} neurons: {100 * ev.top1(np.ones(n, np.float32)):.1f}% · chance {100 * ev.chance:.1f}% · "
+                   f"{ev.n_queries} {analysis.RESPONSES[responses]} test queries. Removed neurons are set to their "
+                   "train mean; the model is not retrained.")
+        for name, why in unavailable.items():
+            st.caption(f"{name.replace('_', ' ').capitalize()} ranking unavailable on this recording.", help=why)
+    with right:
+        if positions is not None:
+            show(F.positions(np.asarray(positions)[columns, :2], ranked["importance"], "importance", big=big,
+                             highlight=mask > 0),
+                 "Where are the kept neurons? Kept cells (outlined, coloured by importance) among the removed ones.")
+
+
+pruning_panel()
+
+curves = cached.pruning(run_key, data_key, tier, responses)
+names = {"importance": "importance", "importance (least first)": "least important first",
+         "response_strength": "mean response", "reliability": "reliability", "random": "random (mean of 20)"}
+fig = F.lines({names.get(k, k): ([r["k"] for r in c], [r["top1"] for r in c]) for k, c in curves.items()},
+              "neurons kept (k)", "top-1 accuracy", big=big, chance=ev.chance, log_x=True, height=420,
+              dashes={"random (mean of 20)": "dot", "least important first": "dash"})
+show(fig, "How few neurons are enough? Retrieval top-1 when only the k first neurons of each ranking are kept; "
+          "a ranking worth its name beats random subsets of the same size.")
+
+left, right = st.columns(2)
+with left:
+    top = order(ranked["importance"])[:12 if big else 20]
+    show(F.bars([f"neuron {ids[i]}" + (" ★" if strong is not None and strong[i] else "") for i in top],
+                ranked["importance"][top], "mean |integrated gradients|", big=big),
+         "Which neurons matter most? Mean absolute attribution of the true pair's similarity to each neuron"
+         + (" (★ = a strong responder in the simulation)." if strong is not None else "."))
+    if strong is not None:
+        st.metric("Strong responders found (ROC AUC)", f"{strong_responder_auc(ranked['importance'], strong):.2f}",
+                  help="1: every simulated strong responder outranks every weak neuron; 0.5: no better than chance")
+with right:
+    m = st.slider("Top neurons in the interaction matrix", 4, 20, 10, key="neurons.m", disabled=big)
+    metric = st.segmented_control("Synergy metric", ["margin", "top1"], default="margin", key="neurons.metric") or "margin"
+    inter = cached.synergy(run_key, data_key, tier, m, metric)
+    labels = [str(ids[i]) for i in inter["neurons"]]
+    kind = st.segmented_control("Matrix", ["synergy", "signal", "noise"], default="synergy", key="neurons.matrix",
+                                format_func={"synergy": "pair ablation", "signal": "signal correlation",
+                                             "noise": "noise correlation"}.get) or "synergy"
+    fig = F.heatmap(inter[kind], "neuron", "neuron", big=big, height=440, colorbar=kind)
+    fig.update_xaxes(tickvals=list(range(m)), ticktext=labels)
+    fig.update_yaxes(tickvals=list(range(m)), ticktext=labels)
+    show(fig, "Do the top neurons act together? Pair ablation: loss when both are removed minus the two single "
+              "losses (red: they back each other up; blue: they share one contribution). Correlations on test trials.")

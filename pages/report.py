@@ -1,0 +1,49 @@
+"""Report: one click to a self-contained HTML report; PNG export of single figures."""
+
+import re
+import time
+
+import streamlit as st
+
+from dina_app import cached, report, state
+from dina_app.widgets import page_header, require_run
+
+page_header("Report", "What do I send to my collaborators?")
+data_key = state.active_data_key()
+run_key = require_run(data_key)
+summary = state.summary(data_key)
+run = state.load_run(run_key)
+
+st.markdown("The report holds the recording and model summaries, the test retrieval table with 95% intervals, the "
+            "main figures (interactive, with plotly.js inside the file so it opens offline) and what to cite.")
+interpret = st.checkbox("Include alignment, pruning and probe figures (slower the first time)", value=True,
+                        key="report.interpret")
+if st.button("Build the report", type="primary", icon=":material/description:", key="report.build"):
+    with st.spinner("Computing the figures…"):
+        sections = report.collect(data_key, run_key, interpret)
+        info = {"run": state.run_label(run_key), "kind": run.kind, "epochs trained": len(run.history),
+                "best validation top-1": run.metadata.get("best_val_top1"), "device": run.metadata.get("device"),
+                "data fingerprint": run.metadata.get("data_fingerprint"), "model config": run.model_config,
+                "train config": run.train_config.to_dict()}
+        html = report.build_html(sections, summary, info, cached.evaluation(run_key, data_key))
+    st.session_state["report.html"] = html
+    st.session_state["report.titles"] = [s.title for s in sections]
+    st.session_state["report.figures"] = {s.title: s.figure for s in sections}
+
+if "report.html" in st.session_state:
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", str(summary.get("name") or "recording"))[:40]
+    st.download_button("Download the HTML report", st.session_state["report.html"], mime="text/html",
+                       file_name=f"dina-report-{name}-{time.strftime('%Y%m%d')}.html", icon=":material/download:",
+                       key="report.download", on_click="ignore")
+    st.caption(f"{len(st.session_state['report.html']) / 1e6:.1f} MB, one file: open it in any browser, no network needed.")
+
+    st.subheader("Figures as PNG")
+    title = st.selectbox("Figure", st.session_state["report.titles"], key="report.png_title")
+    if st.button("Render PNG", icon=":material/image:", key="report.png"):
+        with st.spinner("Rendering with Chromium…"):
+            st.session_state["report.png_bytes"] = (title, report.figure_png(st.session_state["report.figures"][title]))
+    if st.session_state.get("report.png_bytes", ("", None))[0] == title:
+        png = st.session_state["report.png_bytes"][1]
+        st.image(png, caption=title)
+        st.download_button("Download PNG", png, file_name=f"{re.sub(r'[^A-Za-z0-9]+', '_', title)}.png",
+                           mime="image/png", icon=":material/download:", on_click="ignore", key="report.png_download")

@@ -1,0 +1,94 @@
+"""Retrieval: does the decoder find the right image?"""
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from dina_app import analysis, cached, jobs, state
+from dina_app import figures as F
+from dina_app.widgets import job_progress, page_header, require_run, show
+from dina_core.train.config import TrainConfig
+
+page_header("Retrieval", "Does the decoder find the right image among all test images?")
+big = state.presenting()
+data_key = state.active_data_key()
+run_key = require_run(data_key)
+data = state.load_data(data_key)
+
+c1, c2, c3 = st.columns([1, 1.3, 1])
+level = "combined" if big else c1.selectbox(
+    "Stage", ["combined", *cached.levels(run_key)], key="retrieval.level",
+    help="combined: the retrieval score (weighted sum over aligned stages); or one stage alone")
+responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
+                                 default="averaged", key="retrieval.responses") or "averaged"
+k = c3.slider("Candidates shown", 3, 12, 6, key="retrieval.k")
+emb = cached.embeddings(run_key, data_key, None if level == "combined" else level)
+n = len(emb["candidates"])
+
+to_image, to_response = st.tabs(["Response → images", "Image → responses"])
+with to_image:
+    n_queries = n if responses == "averaged" else len(emb["trials"])
+    q = st.slider("Test response", 0, n_queries - 1, 0, key="retrieval.query",
+                  help="averaged: one repeat-averaged response per test image; single trial: one trial")
+    top = analysis.query_topk(emb, "neural_to_image", responses, q, k)
+    st.markdown(f"**The true image ranks #{top['true_rank']} of {n}.**")
+    titles = [f"#{i + 1} · {s:.2f}" + (" ✓" if c else "") for i, (s, c) in enumerate(zip(top["scores"], top["correct"]))]
+    show(F.image_grid(data.images[top["image_rows"]], titles, cols=min(k, 6), marked=set(np.flatnonzero(top["correct"])),
+                      big=big),
+         "Which images does this response point to? The best-scoring test images, with their similarity; "
+         "the image actually shown is framed in green.")
+with to_response:
+    q = st.slider("Test image", 0, n - 1, 0, key="retrieval.image")
+    top = analysis.query_topk(emb, "image_to_neural", responses, q, k)
+    st.markdown(f"**Its own response ranks #{top['true_rank']} of {top['n']}.**")
+    titles = [f"#{i + 1} · {s:.2f}" + (" ✓" if c else "") for i, (s, c) in enumerate(zip(top["scores"], top["correct"]))]
+    show(F.image_grid(data.images[top["image_rows"]], titles, cols=min(k, 6), marked=set(np.flatnonzero(top["correct"])),
+                      big=big),
+         "Which responses does this image predict? Each best-scoring response is shown by the image it was "
+         "recorded for; responses to this very image are framed in green.")
+
+scores, truth = analysis.similarity(emb, responses)
+fig = F.heatmap(scores, "test image", "test response" + (" (trials grouped by image)" if responses != "averaged" else ""),
+                big=big, height=520, colorbar="similarity (z in row)", zmid=None, colorscale="Viridis")
+show(fig, "Is every response most similar to its own image? Similarity of each test response (rows) with each "
+          "test image (columns), standardised within each row; a bright diagonal means correct retrieval.")
+
+st.subheader("Top-k accuracy")
+direction = st.segmented_control("Direction", list(analysis.DIRECTIONS), format_func=analysis.DIRECTIONS.get,
+                                 default="neural_to_image", key="retrieval.direction") or "neural_to_image"
+fp = state.fingerprint(data_key)
+bench = analysis.find_benchmark(state.runs_dir(), fp)
+ks = np.arange(1, n + 1)
+panels = st.columns(2)
+for panel, mode in zip(panels, analysis.RESPONSES):
+    curves = {f"DINA ({state.run_label(run_key)})" if level == "combined" else f"DINA, {level}":
+              (ks, analysis.topk_curve(cached.ranks(run_key, data_key, None if level == "combined" else level,
+                                                    direction, mode), n))}
+    for name, folder in sorted((bench or {}).get("runs", {}).items()):
+        if Path(folder) != Path(run_key[0]).parent:
+            key = state.file_key(Path(folder) / "model.pt")
+            curves[name] = (ks, analysis.topk_curve(cached.ranks(key, data_key, None, direction, mode), n))
+    fig = F.lines(curves, "k (candidates accepted)", "top-k accuracy", big=big, chance=(ks, ks / n), log_x=n > 20,
+                  dashes={"shuffled_null": "dot"})
+    for row in (bench or {}).get("metrics", {}).get("rows", []):
+        if row["model"] == "ridge" and row["direction"] == direction and row["responses"] == mode:
+            F.add_points(fig, "ridge", [1, 5], [row["top1"], row["top5"]],
+                         [[row["top1"] - row["ci95_top1"][0], row["ci95_top1"][1] - row["top1"]], [0, 0]])
+    with panel:
+        show(F.style(fig, big, title=analysis.RESPONSES[mode]),
+             f"How often is the right {'image' if direction == 'neural_to_image' else 'response'} among the top k "
+             f"of {n}? Higher than the chance line (k/N) means the decoder uses the response.")
+
+baselines_key = f"baselines:{fp}"
+if bench is None or "linear" not in bench["runs"]:
+    st.caption("No baselines on this recording yet: a linear two-tower model (trained like DINA) and ridge-regression "
+               "identification (Kay et al. 2008) put the curves in context.")
+    job = jobs.get(baselines_key)
+    if st.button("Run the fast baselines (linear + ridge)", icon=":material/compare_arrows:", key="retrieval.baselines",
+                 disabled=job is not None and job.live):
+        out = state.runs_dir() / "benchmarks" / fp
+        jobs.start(baselines_key, "Baselines", out, jobs.benchmark_work(data, out, ("linear", "ridge"), TrainConfig()),
+                   meta={"epochs": TrainConfig().epochs})
+        st.rerun()
+job_progress(baselines_key, curves=False)

@@ -1,0 +1,100 @@
+"""Train: fit a model on the active recording, watch it learn, manage checkpoints."""
+
+import shutil
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from dina_app import jobs, state
+from dina_app.widgets import dataclass_form, guard, job_progress, page_header
+from dina_core.model import LinearConfig, ModelConfig
+from dina_core.train.config import TrainConfig
+from dina_core.train.device import resolve_device
+
+page_header("Train", "Does a model learn to match this recording's responses to its images?")
+big = state.presenting()
+data_key = state.active_data_key()
+summary = state.summary(data_key)
+job_key = f"train:{state.session_id()}"
+job = jobs.get(job_key)
+busy = job is not None and job.live
+
+st.subheader("New run")
+kind = st.segmented_control("Model", ["dina", "linear"], default="dina", key="train.kind", disabled=busy,
+                            format_func={"dina": "DINA (feature-map alignment)",
+                                         "linear": "Linear two-tower (baseline)"}.get) or "dina"
+if "train.name" not in st.session_state or st.session_state.pop("train.renew", False):
+    st.session_state["train.name"] = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"  # fixed until a run starts
+with st.form("train.form", border=not big):
+    name = st.text_input("Run name", key="train.name",
+                         help=f"A folder of that name is written under {state.runs_dir()}")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Training**")
+        train_values = dataclass_form(TrainConfig, "train.t", basic=("epochs", "batch_size", "lr", "device"))
+    with right:
+        st.markdown("**Model**")
+        model_cls = ModelConfig if kind == "dina" else LinearConfig
+        model_values = dataclass_form(model_cls, f"train.{kind}", basic=("aligned_stages", "embed_dim"))
+    submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy)
+
+if submitted:
+    out_dir = state.runs_dir() / name.strip()
+    if not name.strip() or Path(name).name != name.strip() or out_dir.exists():
+        st.error(f"Choose a new run name: '{name}' is empty, a path, or already exists in {state.runs_dir()}.")
+    else:
+        try:
+            train_config = TrainConfig.from_dict(train_values)
+            model_config = model_cls.from_dict(model_values).to_dict()
+            device = str(resolve_device(train_config.device))
+        except (TypeError, ValueError, RuntimeError) as exc:
+            st.error(f"Invalid configuration: {exc}")
+        else:
+            work = jobs.training_work(state.load_data(data_key), out_dir, kind, model_config, train_config,
+                                      {"data_path": data_key[0]})
+            jobs.start(job_key, f"Training {out_dir.name}", out_dir, work,
+                       meta={"epochs": train_config.epochs, "device": device})
+            st.session_state["train.renew"] = True
+            st.rerun()
+
+if job is not None:
+    st.subheader(f"Run {job.out_dir.name}")
+    if busy and st.button("Stop training", icon=":material/stop:", key="train.stop",
+                          help="Ends after this step and keeps the best weights so far"):
+        job.stop()
+    chance = 1 / max(summary["images_per_tier"]["validation"] or summary["images_per_tier"]["train"] // 10, 1)
+    job_progress(job_key, chance=chance)
+    if not job.live and (job.out_dir / "model.pt").is_file() and st.session_state.get("train.used") != str(job.out_dir):
+        st.session_state["train.used"] = str(job.out_dir)
+        state.set_active_run(job.out_dir)
+        st.toast(f"Now using {job.out_dir.name} on every page", icon=":material/check_circle:")
+
+st.subheader("Checkpoints")
+runs = state.list_runs()
+fp = state.fingerprint(data_key)
+active = state.active_run_key(data_key)
+if not runs:
+    st.caption(f"No finished runs in {state.runs_dir()} yet.")
+else:
+    st.dataframe([{"run": r["name"], "kind": r["kind"], "this recording": "✓" if r["fingerprint"] == fp else "",
+                   "in use": "●" if active and Path(active[0]).parent == Path(r["path"]) else "",
+                   "best val top-1": None if r["best_val_top1"] is None else round(100 * r["best_val_top1"], 1),
+                   "epochs": r["epochs"], "minutes": round((r["seconds"] or 0) / 60, 1),
+                   "saved": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["modified"]))} for r in runs],
+                 hide_index=True)
+    st.caption("Runs under the runs folder (newest first); only runs trained on this recording can be used with it.")
+    chosen = st.selectbox("Run", runs, format_func=lambda r: r["name"], key="train.chosen")
+    use, delete, _ = st.columns([2, 2, 3])
+    if use.button("Use this model", icon=":material/check:", disabled=chosen["fingerprint"] != fp):
+        state.set_active_run(chosen["path"])
+        st.rerun()
+    deletable = Path(chosen["path"]).is_relative_to(state.runs_dir()) and chosen["path"] not in jobs.live_out_dirs()
+    with delete.popover("Delete…", icon=":material/delete:", disabled=not deletable):
+        st.write(f"Delete **{chosen['name']}** and its checkpoints? This cannot be undone.")
+        if st.button("Delete for good", type="primary", key="train.delete"):
+            with guard():
+                shutil.rmtree(chosen["path"])
+                if st.session_state.get(state.KEY_RUN) == str(Path(chosen["path"]).resolve()):
+                    state.set_active_run(None)
+                st.rerun()

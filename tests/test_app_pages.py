@@ -1,0 +1,276 @@
+"""DINA Studio, page by page, through Streamlit's AppTest (no browser; see test_browser.py for one).
+
+The app runs on the small simulated demo (DINA_DEMO_SIZE=small) with a run trained for a few
+epochs as its demo run, in temporary data/runs folders. Numbers the pages show are checked
+against ``dina_core`` computed independently here, not merely for being present.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+PAGES = ["data", "train", "retrieval", "feature_maps", "attributions", "probes", "neurons", "report"]
+FIGURE_PAGES = {"data", "retrieval", "feature_maps", "attributions", "probes", "neurons"}
+TIMEOUT = 180  # seconds per script run: generous for a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """Environment of the app: temporary folders, the small demo recording and a briefly trained demo run."""
+    from dina_core.data.io import read_dataset
+    from dina_core.train.config import TrainConfig
+    from dina_core.train.run import train_run
+
+    root = tmp_path_factory.mktemp("studio")
+    env = {"DINA_DATA_DIR": root / "data", "DINA_RUNS_DIR": root / "runs", "DINA_DEMO_DIR": root / "demo",
+           "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": root / "demo_run"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    (root / "data").mkdir()
+    from dina_app import state
+    train_run(read_dataset(state.demo_path()), root / "demo_run",  # seconds; the pages need a model, not a good one
+              train_config=TrainConfig(epochs=3, batch_size=64, lr=3e-3, patience=100))
+    yield root
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def demo(studio):
+    """(run, data) exactly as the app loads them, for independent reference numbers."""
+    from dina_core.data.io import read_dataset
+    from dina_core.train.run import load_run
+    return load_run(studio / "demo_run"), read_dataset(studio / "demo" / "demo_small.h5")
+
+
+def open_page(name: str, **session) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.switch_page(f"pages/{name}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_on_the_demo(studio, name):
+    at = open_page(name)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title and at.title[0].value
+    if name in FIGURE_PAGES:
+        assert at.get("plotly_chart"), f"{name} shows no figure"
+
+
+def test_data_page_tier_switch_changes_the_gallery(studio):
+    at = open_page("data")
+    assert {"Built-in demo", "Data folder", "Upload a DINA file", "Import Sensorium"} <= set(
+        at.button_group(key="data.source").options)
+    assert "of the 30 test images" in texts(at)
+    at.button_group(key="data.tier").set_value("train").run()
+    assert "of the 400 train images" in texts(at)
+    assert [m.value for m in at.metric][:2] == ["490", "200"]
+
+
+def test_data_folder_file_and_sensorium_import_become_active(studio):
+    from sensorium_fixture import write_sensorium_folder
+
+    shutil.copy(studio / "demo" / "demo_small.h5", studio / "data" / "copy.h5")
+    folder = write_sensorium_folder(studio / "data" / "sensorium")
+    at = open_page("data")
+    at.button_group(key="data.source").set_value("Data folder").run()
+    at.selectbox(key="data.file").set_value(studio / "data" / "copy.h5").run()
+    at.button(key="data.open_file").click().run()
+    assert at.session_state["dina.data_path"] == str((studio / "data" / "copy.h5").resolve())
+
+    at.button_group(key="data.source").set_value("Import Sensorium").run()
+    at.selectbox(key="data.sensorium").set_value(folder).run()
+    at.button(key="data.import").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    imported = studio / "data" / "imported" / f"{folder.name}.h5"
+    assert imported.is_file() and at.session_state["dina.data_path"] == str(imported.resolve())
+    assert [m.value for m in at.metric][1] == "12"  # the fixture folder's neurons
+
+
+def test_uploads_are_saved_once_under_the_data_folder(studio):
+    import io
+
+    from dina_app import sources
+
+    content = (studio / "demo" / "demo_small.h5").read_bytes()
+    first = sources.save_upload(io.BytesIO(content), "../../etc/my recording.h5", studio / "data")
+    again = sources.save_upload(io.BytesIO(content), "../../etc/my recording.h5", studio / "data")
+    assert first == again and first.parent == studio / "data" / sources.UPLOADS
+    assert first.name.startswith("my_recording-") and first.read_bytes() == content
+
+
+def test_without_a_demo_model_a_quick_one_trains_with_visible_progress(studio, monkeypatch, tmp_path):
+    from dina_app import jobs, state
+
+    monkeypatch.setenv("DINA_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("DINA_DEMO_RUN", str(tmp_path / "no_run"))
+    at = open_page("retrieval")
+    assert any("a quick one is being trained" in i.value for i in at.info)
+    job = jobs.get(f"demo:{state.fingerprint(state.file_key(studio / 'demo' / 'demo_small.h5'))}")
+    assert job is not None and job.out_dir.parent == tmp_path / "runs"
+    job.stop()  # the pages switch to it once it is saved; a stopped one is saved too
+    job._thread.join(timeout=600)
+    at = open_page("retrieval")
+    assert not at.info and at.get("plotly_chart")
+
+
+def test_a_broken_file_shows_its_message_not_a_traceback(studio):
+    bad = studio / "data" / "broken.h5"
+    bad.write_text("not HDF5")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["dina.data_path"] = str(bad)
+    at.run()
+    assert not at.exception
+    assert any("broken.h5" in e.value for e in at.error)
+
+
+def test_retrieval_shows_the_true_rank_of_each_query(studio, demo):
+    from dina_core.interpret.masked_eval import MaskedEvaluator
+
+    run, data = demo
+    ev = MaskedEvaluator(run, data, "averaged")
+    ranks = ev.ranks(np.ones(ev.n_neurons, dtype=np.float32))
+    at = open_page("retrieval")
+    for q in (0, 7, ev.n_queries - 1):
+        at.slider(key="retrieval.query").set_value(q).run()
+        shown = re.search(r"The true image ranks #(\d+) of (\d+)", texts(at))
+        assert shown and (int(shown[1]), int(shown[2])) == (ranks[q] + 1, ev.n_candidates)
+
+
+def test_fast_baselines_join_the_topk_curves(studio):
+    from dina_app import jobs
+
+    at = open_page("retrieval")
+    at.button(key="retrieval.baselines").click().run()
+    job = next(j for k, j in jobs._JOBS.items() if k.startswith("baselines:"))
+    job._thread.join(timeout=600)
+    assert job.status == "finished", job.error
+    at.run()
+    assert not at.exception
+    assert not any(b.key == "retrieval.baselines" for b in at.button)  # the benchmark folder is found now
+    names = {trace.get("name") for chart in at.get("plotly_chart") for trace in _traces(chart)}
+    assert {"linear", "ridge", "chance"} <= names
+
+
+def _traces(chart) -> list[dict]:
+    import json
+    return json.loads(chart.proto.spec)["data"]
+
+
+def test_topk_curves_agree_with_evaluate_run(studio, demo):
+    """The app's ranks (for curves of every k) reproduce dina_core's four retrieval tasks exactly."""
+    from dina_app import analysis
+    from dina_core.evaluate.model_eval import evaluate_run
+
+    run, data = demo
+    emb = analysis.test_embeddings(run, run.prepare(data), None)
+    for row in evaluate_run(run, data, per_level=False):
+        curve = analysis.topk_curve(analysis.task_ranks(emb, row["direction"], row["responses"]), row["n_candidates"])
+        assert curve[0] == pytest.approx(row["top1"]) and curve[4] == pytest.approx(row["top5"])
+        assert curve[-1] == 1.0
+
+
+def test_pruning_slider_updates_the_accuracy(studio, demo):
+    from dina_core.evaluate.model_eval import evaluate_run
+    from dina_core.interpret.masked_eval import MaskedEvaluator
+    from dina_core.interpret.neurons import attribution_importance, order
+
+    run, data = demo
+    ev = MaskedEvaluator(run, data, "averaged")
+    ranking = order(attribution_importance(run, data, tier="validation"))
+    at = open_page("neurons")
+    for k in (5, 60):
+        at.slider(key="neurons.k").set_value(k).run()
+        mask = np.zeros(ev.n_neurons, np.float32)
+        mask[ranking[:k]] = 1
+        assert f"Top-1 with {k} neurons: {100 * ev.top1(mask):.1f}%" in texts(at)
+    at.slider(key="neurons.k").set_value(ev.n_neurons).run()
+    full = next(r["top1"] for r in evaluate_run(run, data, per_level=False)
+                if r["direction"] == "neural_to_image" and r["responses"] == "averaged")
+    assert f"Top-1 with {ev.n_neurons} neurons: {100 * full:.1f}%" in texts(at)
+
+
+def test_other_pages_react_to_their_controls(studio):
+    at = open_page("probes")
+    at.selectbox(key="probe.name").set_value("contrast").run()
+    assert "Contrast reduction at 0.75 (fraction of contrast removed): top-1" in texts(at)  # mid grid
+    at = open_page("feature_maps")
+    stages = at.selectbox(key="maps.stage").options
+    at.selectbox(key="maps.stage").set_value(stages[-1]).run()
+    assert f"similarity at {stages[-1]}" in texts(at)
+
+
+def test_presentation_mode_enlarges_and_hides_advanced_controls(studio):
+    normal = open_page("attributions")
+    assert any(e.label == "Method parameters" for e in normal.expander)
+    big = open_page("attributions", **{"dina.presentation": True})
+    assert not any(e.label == "Method parameters" for e in big.expander)
+    # AppTest drops what app.py draws before page.run() after switch_page, so read the CSS on the first page
+    first = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    first.session_state["dina.presentation"] = True
+    first.run()
+    assert any("font-size: 21px" in m.value for m in first.markdown)
+    assert first.sidebar.toggle(key="dina.presentation").value
+
+
+def test_training_runs_in_the_background_and_lands_in_the_checkpoints(studio):
+    from dina_app import jobs
+
+    at = open_page("train")
+    at.number_input(key="train.t.epochs").set_value(1)  # form values are sent with the submit click
+    at.number_input(key="train.t.batch_size").set_value(64)
+    at.text_input(key="train.name").set_value("app-test-run")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    job = jobs.get(f"train:{at.session_state['dina.session_id']}")
+    assert job is not None
+    at.run()  # a rerun never restarts it
+    assert jobs.get(job.key) is job
+    job._thread.join(timeout=600)
+    assert job.status == "finished", job.error
+    at.run()
+    assert not at.exception
+    assert at.session_state["dina.run_path"] == str(studio / "runs" / "app-test-run")
+    assert "app-test-run" in list(at.dataframe[0].value["run"])
+
+
+def test_stop_ends_training_and_keeps_a_usable_run(studio):
+    from dina_app import jobs
+
+    at = open_page("train")
+    at.number_input(key="train.t.epochs").set_value(200)
+    at.text_input(key="train.name").set_value("stopped-run")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    at.button(key="train.stop").click().run()
+    job = jobs.get(f"train:{at.session_state['dina.session_id']}")
+    job._thread.join(timeout=600)
+    assert job.status == "stopped" and (studio / "runs" / "stopped-run" / "model.pt").is_file()
+
+
+def test_report_is_one_self_contained_html_file(studio):
+    at = open_page("report")
+    at.checkbox(key="report.interpret").uncheck().run()
+    at.button(key="report.build").click().run()
+    assert not at.exception
+    html = at.session_state["report.html"]
+    assert html.count('class="plotly-graph-div"') >= 4
+    assert "Plotly" in html and not re.search(r"<script[^>]+src=", html)  # plotly.js inline, nothing fetched
+    assert "Test retrieval" in html and "Simulated data" in html  # metrics table and the data's citation

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from dina_core.data.format import TIERS, DinaData
-from dina_core.data.validate import (check_finite, check_structure, check_trials,
+from dina_core.data.validate import (Sizes, check_finite, check_structure, check_trials,
                                      datasets_in, read_strings, validate_file)
 from dina_core.errors import DatasetError
 
@@ -57,6 +57,15 @@ def _read(ds: h5py.Dataset) -> np.ndarray:
     return read_strings(ds) if h5py.check_string_dtype(ds.dtype) else ds[()]
 
 
+def _checked_trials(f: h5py.File, path: Path) -> tuple[Sizes, np.ndarray, np.ndarray]:
+    """Structure checks, then the trial table: (sizes, image_index (n_trials,) int64, tiers (n_trials,) str)."""
+    sizes = check_structure(f, path)
+    image_index = f["/trials/image_index"][()].astype(np.int64)
+    tiers = read_strings(f["/trials/tier"])
+    check_trials(path, image_index, tiers, sizes.n_images)
+    return sizes, image_index, tiers
+
+
 def validate_dataset(path: str | os.PathLike) -> None:
     """Fully check the file at ``path`` (structure, indices, tiers, NaN/Inf) without keeping it.
 
@@ -85,10 +94,7 @@ def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> 
     """
     path = Path(path)
     with _open(path) as f:
-        sizes = check_structure(f, path)
-        image_index = f["/trials/image_index"][()].astype(np.int64)
-        tiers = read_strings(f["/trials/tier"])
-        check_trials(path, image_index, tiers, sizes.n_images)
+        sizes, image_index, tiers = _checked_trials(f, path)
         images = f["/stimuli/images"][()].astype(np.float32, copy=False)
         check_finite(path, "/stimuli/images", images)
         responses = f["/trials/responses"][()].astype(np.float32, copy=False)
@@ -138,10 +144,7 @@ def dataset_summary(path: str | os.PathLike) -> dict:
     """
     path = Path(path)
     with _open(path) as f:
-        sizes = check_structure(f, path)
-        image_index = f["/trials/image_index"][()].astype(np.int64)
-        tiers = read_strings(f["/trials/tier"])
-        check_trials(path, image_index, tiers, sizes.n_images)
+        sizes, image_index, tiers = _checked_trials(f, path)
         has_behavior = "/trials/behavior" in f
         summary = {key: _attr(f.attrs[key]) if key in f.attrs else None
                    for key in ("name", "source", "citation", "license", "response_unit")}

@@ -34,10 +34,10 @@ import numpy as np
 from dina_core.data.nwb_stimuli import describe_nwb, kind, read_nwb_images, read_nwb_table
 from dina_core.data.stimuli import StimulusTable
 from dina_core.errors import DatasetError, DinaError
-from dina_core.traces.dataset import build_dataset, write_checked
 from dina_core.traces.extract import Progress
 from dina_core.traces.config import TraceConfig
 from dina_core.traces.recording import TracePlane, TraceRecording
+from dina_core.traces.source import DERIVED_LICENSE, RawSource, write_source
 
 _SPECIAL = ("Neuropil", "Deconvolved")  # companion series, never the main fluorescence
 _UNIT_TO_UM = {"meters": 1e6, "meter": 1e6, "m": 1e6, "millimeters": 1e3, "mm": 1e3,
@@ -263,6 +263,31 @@ def load_nwb(path: str | os.PathLike, *, signal: str = "dff", series: str | None
     return NwbSession(recording, presentations, stack, source)
 
 
+def read_nwb_source(path: str | os.PathLike, *, signal: str = "dff", series: str | None = None,
+                    table: str | None = None, image_column: str | None = None,
+                    tier_column: str | None = None, images: str | None = None,
+                    um_per_pixel: float | None = None) -> RawSource:
+    """Read an NWB file's traces, presentations and images, ready to preprocess.
+
+    Args:
+        path, signal, series, table, image_column, tier_column, images, um_per_pixel:
+            see :func:`load_nwb` (``signal`` picks which traces are read).
+
+    Raises:
+        DatasetError: on any malformed input, naming the file and field.
+    """
+    session = load_nwb(path, signal=signal, series=series, table=table,
+                       image_column=image_column, tier_column=tier_column, images=images,
+                       um_per_pixel=um_per_pixel)
+    return RawSource(
+        session.recording, session.table, session.images,
+        np.arange(len(session.images)).astype(str),
+        images_source=f"{Path(path).name}:{session.images_source}", origin=str(path),
+        attrs={"name": Path(path).stem, "source": f"NWB file {path}",
+               "citation": "see the NWB file's own references (general/related_publications)",
+               "license": DERIVED_LICENSE})
+
+
 def import_nwb(path: str | os.PathLike, out_path: str | os.PathLike, *,
                config: TraceConfig | None = None, series: str | None = None,
                table: str | None = None, image_column: str | None = None,
@@ -287,15 +312,8 @@ def import_nwb(path: str | os.PathLike, out_path: str | os.PathLike, *,
         DatasetError: on any malformed input, naming the file and field.
     """
     config = config or TraceConfig()
-    session = load_nwb(path, signal=config.signal, series=series, table=table,
-                       image_column=image_column, tier_column=tier_column, images=images,
-                       um_per_pixel=um_per_pixel)
-    ids = np.arange(len(session.images)).astype(str)
-    data, _ = build_dataset(
-        session.recording, session.table, session.images, ids, config,
-        images_source=f"{Path(path).name}:{session.images_source}", progress=progress,
-        validation_fraction=validation_fraction,
-        attrs={"name": Path(path).stem, "source": f"NWB file {path}",
-               "citation": "see the NWB file's own references (general/related_publications)",
-               "license": "see the recording's own licence; this file is a derived copy"})
-    return write_checked(out_path, data, path)
+    source = read_nwb_source(path, signal=config.signal, series=series, table=table,
+                             image_column=image_column, tier_column=tier_column, images=images,
+                             um_per_pixel=um_per_pixel)
+    return write_source(source, out_path, config, validation_fraction=validation_fraction,
+                        progress=progress)

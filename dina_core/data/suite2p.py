@@ -29,10 +29,10 @@ import numpy as np
 
 from dina_core.data.stimuli import read_images, read_stimulus_table
 from dina_core.errors import DatasetError
-from dina_core.traces.dataset import build_dataset, write_checked
 from dina_core.traces.extract import Progress
 from dina_core.traces.config import TraceConfig
 from dina_core.traces.recording import TracePlane, TraceRecording
+from dina_core.traces.source import DERIVED_LICENSE, RawSource, write_source
 
 CITATION = ("Pachitariu M. et al. (2017) Suite2p: beyond 10,000 neurons with standard "
             "two-photon microscopy. bioRxiv 061507.")
@@ -155,6 +155,34 @@ def load_suite2p(folder: str | os.PathLike, *, iscell_threshold: float | None = 
                           description=description)
 
 
+def read_suite2p_source(folder: str | os.PathLike, *, stimuli: str | os.PathLike,
+                        images: str | os.PathLike, iscell_threshold: float | None = 0.5,
+                        um_per_pixel: float = 1.0, onset_column: str | None = None,
+                        onset_unit: str | None = None, image_column: str | None = None,
+                        tier_column: str | None = None) -> RawSource:
+    """Read a suite2p folder, its stimulus table and images, ready to preprocess.
+
+    Args:
+        folder: the ``suite2p`` folder or one plane folder.
+        stimuli: the stimulus table CSV (:func:`~dina_core.data.stimuli.read_stimulus_table`).
+        images: image folder, ``.npy`` or ``.h5`` stack.
+        iscell_threshold, um_per_pixel: see :func:`load_suite2p`.
+        onset_column, onset_unit, image_column, tier_column: table columns when they
+            differ from the defaults.
+
+    Raises:
+        DatasetError: on any malformed input, naming the file and field.
+    """
+    recording = load_suite2p(folder, iscell_threshold=iscell_threshold, um_per_pixel=um_per_pixel)
+    table = read_stimulus_table(stimuli, onset_column=onset_column, onset_unit=onset_unit,
+                                image_column=image_column, tier_column=tier_column)
+    stack, ids = read_images(images)
+    name = Path(folder).resolve().parent.name or Path(folder).name
+    return RawSource(recording, table, stack, ids, images_source=str(images), origin=str(stimuli),
+                     attrs={"name": name, "source": f"suite2p folder {folder}", "citation": CITATION,
+                            "license": DERIVED_LICENSE})
+
+
 def import_suite2p(folder: str | os.PathLike, out_path: str | os.PathLike, *,
                    stimuli: str | os.PathLike, images: str | os.PathLike,
                    config: TraceConfig | None = None, iscell_threshold: float | None = 0.5,
@@ -165,14 +193,10 @@ def import_suite2p(folder: str | os.PathLike, out_path: str | os.PathLike, *,
     """Convert a suite2p folder plus stimulus table and images into a checked DINA file.
 
     Args:
-        folder: the ``suite2p`` folder or one plane folder.
+        folder, stimuli, images, iscell_threshold, um_per_pixel, onset_column, onset_unit,
+            image_column, tier_column: see :func:`read_suite2p_source`.
         out_path: the ``.h5`` file to write (atomically).
-        stimuli: the stimulus table CSV (:func:`~dina_core.data.stimuli.read_stimulus_table`).
-        images: image folder, ``.npy`` or ``.h5`` stack.
         config: preprocessing and windows (default :class:`TraceConfig`).
-        iscell_threshold, um_per_pixel: see :func:`load_suite2p`.
-        onset_column, onset_unit, image_column, tier_column: table columns when they
-            differ from the defaults.
         validation_fraction: for tables without a tier column.
         progress: optional ``callback(done, total, stage)``.
 
@@ -182,15 +206,9 @@ def import_suite2p(folder: str | os.PathLike, out_path: str | os.PathLike, *,
     Raises:
         DatasetError: on any malformed input, naming the file and field.
     """
-    config = config or TraceConfig()
-    recording = load_suite2p(folder, iscell_threshold=iscell_threshold, um_per_pixel=um_per_pixel)
-    table = read_stimulus_table(stimuli, onset_column=onset_column, onset_unit=onset_unit,
-                                image_column=image_column, tier_column=tier_column)
-    stack, ids = read_images(images)
-    name = Path(folder).resolve().parent.name or Path(folder).name
-    data, _ = build_dataset(
-        recording, table, stack, ids, config, images_source=str(images), progress=progress,
-        validation_fraction=validation_fraction,
-        attrs={"name": name, "source": f"suite2p folder {folder}", "citation": CITATION,
-               "license": "see the recording's own licence; this file is a derived copy"})
-    return write_checked(out_path, data, stimuli)
+    source = read_suite2p_source(folder, stimuli=stimuli, images=images,
+                                 iscell_threshold=iscell_threshold, um_per_pixel=um_per_pixel,
+                                 onset_column=onset_column, onset_unit=onset_unit,
+                                 image_column=image_column, tier_column=tier_column)
+    return write_source(source, out_path, config, validation_fraction=validation_fraction,
+                        progress=progress)

@@ -113,13 +113,29 @@ class TraceRecording:
             start += kept.size
 
     def select(self, neurons: np.ndarray, kinds: tuple[str, ...] = KINDS) -> dict[str, np.ndarray]:
-        """Traces of some neurons by kind (of ``kinds``), each (len(neurons), n_frames) float32."""
+        """Traces of some neurons by kind (of ``kinds``), each (len(neurons), n_frames) float32.
+
+        One read per plane and kind (rows in any order), so sampling a few hundred neurons
+        of a memory-mapped recording touches each needed row once.
+        """
         neurons = np.asarray(neurons, dtype=np.int64)
         bounds = np.cumsum([0] + [p.kept.size for p in self.planes])
+        plane_of = np.searchsorted(bounds, neurons, side="right") - 1
         parts: dict[str, list[np.ndarray]] = {}
-        for neuron in neurons.tolist():
-            k = int(np.searchsorted(bounds, neuron, side="right")) - 1
+        picked_order = []
+        for k in np.unique(plane_of).tolist():
+            picked = np.flatnonzero(plane_of == k)
             plane = self.planes[k]
-            for kind, values in self._load(plane, plane.kept[[neuron - bounds[k]]], kinds).items():
+            for kind, values in self._load(plane, plane.kept[neurons[picked] - bounds[k]], kinds).items():
                 parts.setdefault(kind, []).append(values)
-        return {kind: np.concatenate(v) for kind, v in parts.items()}
+            picked_order.append(picked)
+        back = np.argsort(np.concatenate(picked_order)) if picked_order else np.zeros(0, np.int64)
+        return {kind: np.concatenate(v)[back] for kind, v in parts.items()}
+
+    def subset(self, neurons: np.ndarray, kinds: tuple[str, ...] = KINDS) -> "TraceRecording":
+        """A recording of only ``neurons`` (in that order), their ``kinds`` traces in memory."""
+        neurons = np.asarray(neurons, dtype=np.int64)
+        return TraceRecording(fs=self.fs, planes=[TracePlane(**self.select(neurons, kinds))],
+                              neurons={k: np.asarray(v)[neurons] for k, v in self.neurons.items()},
+                              frame_times=self.frame_times, source=self.source,
+                              description=dict(self.description))

@@ -1,7 +1,10 @@
 """DINA Studio: explore what a V1 recording encodes. Run with ``streamlit run app.py``.
 
 Pages are declared here (``st.navigation``); each lives in ``pages/`` and draws figures from
-``dina_core`` results through the helpers in ``dina_app``.
+``dina_core`` results through the helpers in ``dina_app``. Streamlit (1.67) treats a ``pages/`` folder
+beside the entrypoint as its legacy multipage mode until some session has run this script, so the very
+first request of a fresh server should be the root URL (a bookmarked ``/train`` as a server's first
+request opens that page without this script's sidebar; any visit to the root fixes it for good).
 """
 
 import pandas  # noqa: F401  imported before the first element: a rerun that interrupts st.dataframe's
@@ -27,6 +30,7 @@ PAGES = [
 page = st.navigation(PAGES)
 st.sidebar.markdown("### DINA Studio")
 widgets.presentation_toggle()
+widgets.adopt_finished_training()
 widgets.sidebar_status()
 try:
     page.run()

@@ -100,46 +100,50 @@ def main() -> None:
         for _ in range(args.cold):
             started = time.perf_counter()
             proc, url = start_server(env)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1800})
+                page.set_default_timeout(600_000)
+                page.goto(url)
+                page.locator("[data-testid=stMain] h1", has_text="Data").wait_for()
+                settle(page)
+                cold.append(time.perf_counter() - started)
+                print(f"cold start {cold[-1]:.1f} s", flush=True)
+                page.close()
+            finally:
+                proc.terminate()
+                proc.wait(30)
+
+        proc, url = start_server(env)
+        try:
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.set_default_timeout(600_000)
             page.goto(url)
-            page.locator("[data-testid=stMain] h1", has_text="Data").wait_for()
             settle(page)
-            cold.append(time.perf_counter() - started)
-            print(f"cold start {cold[-1]:.1f} s", flush=True)
-            page.close()
+            switches: dict[str, list[float]] = {title: [] for title, _ in PAGES}
+            for _ in range(args.rounds + 1):  # the first round fills the caches: reported apart
+                for title, _ in PAGES:
+                    started = time.perf_counter()
+                    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+                    page.locator("[data-testid=stMain] h1", has_text=title).wait_for()
+                    settle(page)
+                    switches[title].append(time.perf_counter() - started)
+
+            page.locator("[data-testid=stSidebarNav] a", has_text="Neurons").first.click()
+            settle(page)
+            slider = page.get_by_role("slider", name="Neurons kept (k)")
+            moves = []
+            k = int(slider.get_attribute("aria-valuetext"))
+            for i in range(args.moves):
+                slider.focus()
+                started = time.perf_counter()
+                slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+                k += 1 if i % 2 == 0 else -1
+                page.get_by_text(f"Top-1 with {k} neurons:").wait_for()
+                moves.append(time.perf_counter() - started)
+        finally:
             proc.terminate()
             proc.wait(30)
-
-        proc, url = start_server(env)
-        page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        page.set_default_timeout(600_000)
-        page.goto(url)
-        settle(page)
-        switches: dict[str, list[float]] = {title: [] for title, _ in PAGES}
-        for _ in range(args.rounds + 1):  # the first round fills the caches: reported apart
-            for title, _ in PAGES:
-                started = time.perf_counter()
-                page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
-                page.locator("[data-testid=stMain] h1", has_text=title).wait_for()
-                settle(page)
-                switches[title].append(time.perf_counter() - started)
-
-        page.locator("[data-testid=stSidebarNav] a", has_text="Neurons").first.click()
-        settle(page)
-        slider = page.get_by_role("slider", name="Neurons kept (k)")
-        moves = []
-        k = int(slider.get_attribute("aria-valuetext"))
-        for i in range(args.moves):
-            slider.focus()
-            started = time.perf_counter()
-            slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-            k += 1 if i % 2 == 0 else -1
-            page.get_by_text(f"Top-1 with {k} neurons:").wait_for()
-            moves.append(time.perf_counter() - started)
-        proc.terminate()
-        proc.wait(30)
-        browser.close()
+            browser.close()
 
         server_times, evaluator_times = pruning_server_time(env, args.moves)
 

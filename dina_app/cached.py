@@ -26,11 +26,6 @@ from .state import FileKey, load_data, load_run, prepared
 MODEL_LOCK = threading.RLock()
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def reliability(data_key: FileKey) -> np.ndarray | None:
-    return analysis.test_reliability(load_data(data_key))
-
-
 @st.cache_data(max_entries=8, show_spinner="Scoring the test set…")
 def evaluation(run_key: FileKey, data_key: FileKey) -> list[dict]:
     return evaluate_run(load_run(run_key), load_data(data_key))

@@ -79,6 +79,12 @@ def image_grid(images: np.ndarray, titles: list[str], cols: int = 6, marked: set
     return style(fig, big, height=int(rows * (h + top) * 900 / mosaic.shape[1]) + 40)
 
 
+def ranked_images(images: np.ndarray, scores: np.ndarray, correct: np.ndarray, big: bool = False) -> go.Figure:
+    """Retrieved candidates in rank order, titled '#rank · score', the correct ones ticked and framed."""
+    titles = [f"#{i + 1} · {s:.2f}" + (" ✓" if c else "") for i, (s, c) in enumerate(zip(scores, correct))]
+    return image_grid(images, titles, cols=min(len(images), 6), marked=set(np.flatnonzero(correct)), big=big)
+
+
 def heatmap(values: np.ndarray, x_title: str, y_title: str, colorscale: str = DIVERGING,
             zmid: float | None = 0.0, big: bool = False, height: int = 420, colorbar: str = "") -> go.Figure:
     values, colorbar = scaled(values, colorbar)

@@ -16,9 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dina_core.errors import DinaError
-from dina_core.train.loop import StepInfo
+
+if TYPE_CHECKING:  # torch: imported by the worker, not by every page that shows a job
+    from dina_core.train.loop import StepInfo
 
 LIVE = ("queued", "running")
 _JOBS: dict[str, "Job"] = {}
@@ -43,7 +46,7 @@ class Job:
         self._thread = threading.Thread(target=self._main, name=f"dina-job-{key}", daemon=True)
 
     # -- called from the worker thread ------------------------------------------------------
-    def on_step(self, info: StepInfo) -> None:
+    def on_step(self, info: "StepInfo") -> None:
         with self._lock:
             self.last = dict(vars(info))
             self.losses.append((info.step, info.loss))

@@ -37,6 +37,7 @@ METHOD_REFERENCES = (
     "Kokhlikyan N. et al. (2020) Captum: a unified and generic model interpretability library for PyTorch. "
     "arXiv:2009.07896; Sundararajan M., Taly A., Yan Q. (2017) Axiomatic attribution for deep networks. ICML.",
 )
+METRIC_COLUMNS = ["level", "direction", "responses", "top-1 %", "95% CI", "top-5 %", "median rank", "N"]
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;
 color:#1b1f24;padding:0 1rem}h1{color:#1f5fbf}table{border-collapse:collapse;margin:.5rem 0 1.5rem}
 td,th{border:1px solid #d5d8dc;padding:.3rem .6rem;text-align:left}th{background:#f2f4f8}
@@ -57,7 +58,7 @@ def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = T
     rows = np.unique(data.image_index[data.tiers == "test"])[:12]
     out.append(Section("Stimuli", "Twelve of the test images.",
                        F.image_grid(data.images[rows], [f"image {r}" for r in rows], cols=6)))
-    rel = cached.reliability(data_key)
+    rel = state.reliability(data_key)
     if rel is not None:
         out.append(Section("Reliability", "Leave-one-out oracle correlation per neuron over test repeats.",
                            F.histogram(rel, "oracle correlation", marker=0.0)))
@@ -125,7 +126,7 @@ def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: 
             f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
             f'<h1>DINA report</h1><p>{html.escape(time.strftime("%Y-%m-%d %H:%M"))} · DINA {__version__}</p>'
             f'<h2>Recording</h2>{_table(["", ""], data_rows)}<h2>Model</h2>{_table(["", ""], model_rows)}'
-            f'<h2>Test retrieval</h2>{_table(["level", "direction", "responses", "top-1 %", "95% CI", "top-5 %", "median rank", "N"], metric_rows)}'
+            f'<h2>Test retrieval</h2>{_table(METRIC_COLUMNS, metric_rows)}'
             f'{figures}<h2>Cite</h2><ol>{citations}</ol></body></html>')
 
 

@@ -32,6 +32,8 @@ from dina_core.demo import DEMO_FILE, ensure_demo_dataset
 from dina_core.errors import DatasetError
 
 if TYPE_CHECKING:  # torch loads only when a page needs a model: the Data page opens without it
+    import numpy as np
+
     from dina_core.train.prepare import PreparedData
     from dina_core.train.run import Run
 
@@ -39,6 +41,7 @@ KEY_DATA = "dina.data_path"  # str path of the active recording; absent: the bui
 KEY_RUN = "dina.run_path"  # str run folder chosen by the user; absent: the newest compatible run
 KEY_PRESENT = "dina.presentation"  # bool: presentation mode (large fonts, fewer controls)
 KEY_SESSION = "dina.session_id"  # str: this browser session's id (keys its training job)
+KEY_ADOPTED = "dina.adopted_run"  # str: the finished training of this session already made the active run
 
 FileKey = tuple[str, int, int]  # (resolved path, mtime_ns, size): what every cache is keyed by
 APP_ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +66,11 @@ def demo_run_dir() -> Path:
 
 def session_id() -> str:
     return st.session_state.setdefault(KEY_SESSION, uuid.uuid4().hex[:12])
+
+
+def training_job_key() -> str:
+    """The key of this session's training job in ``jobs``."""
+    return f"train:{session_id()}"
 
 
 def presenting() -> bool:
@@ -105,6 +113,13 @@ def load_data(key: FileKey) -> DinaData:
 @st.cache_data(max_entries=16, show_spinner=False)
 def summary(key: FileKey) -> dict:
     return dataset_summary(key[0])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def reliability(key: FileKey) -> "np.ndarray | None":
+    """(n_neurons,) oracle correlation over test repeats, for description (see analysis.test_reliability)."""
+    from .analysis import test_reliability
+    return test_reliability(load_data(key))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

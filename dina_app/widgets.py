@@ -41,6 +41,15 @@ def presentation_toggle() -> bool:
     return on
 
 
+def adopt_finished_training() -> None:
+    """Once this session's training has saved its model, make it the active run (before the sidebar names it)."""
+    job = jobs.get(state.training_job_key())
+    if (job is not None and not job.live and (job.out_dir / "model.pt").is_file()
+            and st.session_state.get(state.KEY_ADOPTED) != str(job.out_dir)):
+        st.session_state[state.KEY_ADOPTED] = str(job.out_dir)
+        state.set_active_run(job.out_dir)
+
+
 def sidebar_status() -> None:
     """What the user is looking at, on every page."""
     with guard():
@@ -70,6 +79,7 @@ def show(fig, caption: str, key: str | None = None) -> None:
 
 
 def page_header(title: str, question: str) -> None:
+    """Every page's first call: its title and the one question it answers."""
     st.title(title)
     st.markdown(f"*{question}*")
 

@@ -44,7 +44,8 @@ def _pruning_panel() -> None:
     with left:
         criterion = st.selectbox("Keep", criteria, format_func=CRITERIA.get, key="neurons.criterion")
         k = st.slider("Neurons kept (k)", 1, n, max(1, n // 10), key="neurons.k")
-        source = None if criterion == "random" else ranked["importance" if criterion == "importance_least" else criterion]
+        by = "importance" if criterion == "importance_least" else criterion
+        source = None if criterion == "random" else ranked[by]
         mask = analysis.keep_mask(source, k, n, least_first=criterion == "importance_least")
         st.markdown(f"### Top-1 with {k} neurons: {100 * ev.top1(mask):.1f}%")
         st.caption(f"All {n} neurons: {100 * ev.top1(np.ones(n, np.float32)):.1f}% · chance {100 * ev.chance:.1f}% · "
@@ -82,7 +83,8 @@ with left:
                   help="1: every simulated strong responder outranks every weak neuron; 0.5: no better than chance")
 with right:
     m = st.slider("Top neurons in the interaction matrix", 4, 20, 10, key="neurons.m", disabled=big)
-    metric = st.segmented_control("Synergy metric", ["margin", "top1"], default="margin", key="neurons.metric") or "margin"
+    metric = st.segmented_control("Synergy metric", ["margin", "top1"], default="margin",
+                                  key="neurons.metric") or "margin"
     inter = cached.synergy(run_key, data_key, tier, m, metric)
     labels = [str(ids[i]) for i in inter["neurons"]]
     kind = st.segmented_control("Matrix", ["synergy", "signal", "noise"], default="synergy", key="neurons.matrix",

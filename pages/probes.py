@@ -7,8 +7,9 @@ from dina_app import figures as F
 from dina_app.widgets import page_header, require_run, show
 from dina_core.interpret.probes import MANIPULATIONS
 
-NAMES = {"low_pass": "Blur (low-pass)", "high_pass": "Fine detail only (high-pass)", "phase_scramble": "Phase scrambling",
-         "patch_shuffle": "Patch shuffling", "shape_only": "Texture removed (shape only)", "contrast": "Contrast reduction"}
+NAMES = {"low_pass": "Blur (low-pass)", "high_pass": "Fine detail only (high-pass)",
+         "phase_scramble": "Phase scrambling", "patch_shuffle": "Patch shuffling",
+         "shape_only": "Texture removed (shape only)", "contrast": "Contrast reduction"}
 page_header("Structure probes", "Which visual structure does decoding rest on: coarse or fine, shape or texture?")
 big = state.presenting()
 data_key = state.active_data_key()
@@ -21,8 +22,9 @@ responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_f
                                  default="averaged", key="probe.responses") or "averaged"
 manipulation = MANIPULATIONS[name]
 st.caption(manipulation.description + " The responses are untouched: only the candidate images change.")
-strength = st.select_slider(f"Strength ({manipulation.unit})", options=list(manipulation.strengths),
-                            value=manipulation.strengths[len(manipulation.strengths) // 2], key=f"probe.strength.{name}")
+grid = list(manipulation.strengths)
+strength = st.select_slider(f"Strength ({manipulation.unit})", options=grid, value=grid[len(grid) // 2],
+                            key=f"probe.strength.{name}")
 
 examples = cached.manipulated(data_key, run_key, name, strength, 4 if big else 6)
 show(F.image_grid(examples, [f"test image {i + 1}" for i in range(len(examples))], cols=len(examples), big=big),

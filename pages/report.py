@@ -35,7 +35,8 @@ if "report.html" in st.session_state:
     st.download_button("Download the HTML report", st.session_state["report.html"], mime="text/html",
                        file_name=f"dina-report-{name}-{time.strftime('%Y%m%d')}.html", icon=":material/download:",
                        key="report.download", on_click="ignore")
-    st.caption(f"{len(st.session_state['report.html']) / 1e6:.1f} MB, one file: open it in any browser, no network needed.")
+    size_mb = len(st.session_state["report.html"]) / 1e6
+    st.caption(f"{size_mb:.1f} MB, one file: open it in any browser, no network needed.")
 
     st.subheader("Figures as PNG")
     title = st.selectbox("Figure", st.session_state["report.titles"], key="report.png_title")

@@ -33,24 +33,21 @@ with to_image:
                   help="averaged: one repeat-averaged response per test image; single trial: one trial")
     top = analysis.query_topk(emb, "neural_to_image", responses, q, k)
     st.markdown(f"**The true image ranks #{top['true_rank']} of {n}.**")
-    titles = [f"#{i + 1} · {s:.2f}" + (" ✓" if c else "") for i, (s, c) in enumerate(zip(top["scores"], top["correct"]))]
-    show(F.image_grid(data.images[top["image_rows"]], titles, cols=min(k, 6), marked=set(np.flatnonzero(top["correct"])),
-                      big=big),
+    show(F.ranked_images(data.images[top["image_rows"]], top["scores"], top["correct"], big=big),
          "Which images does this response point to? The best-scoring test images, with their similarity; "
          "the image actually shown is framed in green.")
 with to_response:
     q = st.slider("Test image", 0, n - 1, 0, key="retrieval.image")
     top = analysis.query_topk(emb, "image_to_neural", responses, q, k)
     st.markdown(f"**Its own response ranks #{top['true_rank']} of {top['n']}.**")
-    titles = [f"#{i + 1} · {s:.2f}" + (" ✓" if c else "") for i, (s, c) in enumerate(zip(top["scores"], top["correct"]))]
-    show(F.image_grid(data.images[top["image_rows"]], titles, cols=min(k, 6), marked=set(np.flatnonzero(top["correct"])),
-                      big=big),
+    show(F.ranked_images(data.images[top["image_rows"]], top["scores"], top["correct"], big=big),
          "Which responses does this image predict? Each best-scoring response is shown by the image it was "
          "recorded for; responses to this very image are framed in green.")
 
-scores, truth = analysis.similarity(emb, responses)
-fig = F.heatmap(scores, "test image", "test response" + (" (trials grouped by image)" if responses != "averaged" else ""),
-                big=big, height=520, colorbar="similarity (z in row)", zmid=None, colorscale="Viridis")
+scores, _ = analysis.similarity(emb, responses)
+rows_title = "test response" if responses == "averaged" else "test trial (grouped by image)"
+fig = F.heatmap(scores, "test image", rows_title, big=big, height=520, colorbar="similarity (z in row)", zmid=None,
+                colorscale="Viridis")
 show(fig, "Is every response most similar to its own image? Similarity of each test response (rows) with each "
           "test image (columns), standardised within each row; a bright diagonal means correct retrieval.")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dina_app import jobs, state
-from dina_app.widgets import dataclass_form, guard, job_progress, page_header
+from dina_app.widgets import adopt_finished_training, dataclass_form, guard, job_progress, page_header
 from dina_core.model import LinearConfig, ModelConfig
 from dina_core.train.config import TrainConfig
 from dina_core.train.device import resolve_device
@@ -16,7 +16,7 @@ page_header("Train", "Does a model learn to match this recording's responses to 
 big = state.presenting()
 data_key = state.active_data_key()
 summary = state.summary(data_key)
-job_key = f"train:{state.session_id()}"
+job_key = state.training_job_key()
 job = jobs.get(job_key)
 busy = job is not None and job.live
 
@@ -65,10 +65,9 @@ if job is not None:
         job.stop()
     chance = 1 / max(summary["images_per_tier"]["validation"] or summary["images_per_tier"]["train"] // 10, 1)
     job_progress(job_key, chance=chance)
-    if not job.live and (job.out_dir / "model.pt").is_file() and st.session_state.get("train.used") != str(job.out_dir):
-        st.session_state["train.used"] = str(job.out_dir)
-        state.set_active_run(job.out_dir)
-        st.toast(f"Now using {job.out_dir.name} on every page", icon=":material/check_circle:")
+    adopt_finished_training()  # app.py did it already, unless Streamlit ran this page alone (see app.py)
+    if st.session_state.get(state.KEY_ADOPTED) == str(job.out_dir):
+        st.caption(f"Every page now uses **{job.out_dir.name}**.")
 
 st.subheader("Checkpoints")
 runs = state.list_runs()

@@ -1,7 +1,7 @@
 """DINA Studio, page by page, through Streamlit's AppTest (no browser; see test_browser.py for one).
 
-The app runs on the small simulated demo (DINA_DEMO_SIZE=small) with a run trained for a few
-epochs as its demo run, in temporary data/runs folders. Numbers the pages show are checked
+The app runs on the small simulated demo (DINA_DEMO_SIZE=small) with the suite's shared small run
+(``small_run_dir``) as its demo run, in temporary data/runs folders. Numbers the pages show are checked
 against ``dina_core`` computed independently here, not merely for being present.
 """
 
@@ -23,21 +23,16 @@ TIMEOUT = 180  # seconds per script run: generous for a loaded 2-core machine
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    """Environment of the app: temporary folders, the small demo recording and a briefly trained demo run."""
-    from dina_core.data.io import read_dataset
-    from dina_core.train.config import TrainConfig
-    from dina_core.train.run import train_run
-
+def studio(tmp_path_factory, small_run_dir):
+    """Environment of the app: temporary folders, the small demo recording, the shared small run as its model."""
     root = tmp_path_factory.mktemp("studio")
     env = {"DINA_DATA_DIR": root / "data", "DINA_RUNS_DIR": root / "runs", "DINA_DEMO_DIR": root / "demo",
-           "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": root / "demo_run"}
+           "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": small_run_dir[0]}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update({k: str(v) for k, v in env.items()})
     (root / "data").mkdir()
     from dina_app import state
-    train_run(read_dataset(state.demo_path()), root / "demo_run",  # seconds; the pages need a model, not a good one
-              train_config=TrainConfig(epochs=3, batch_size=64, lr=3e-3, patience=100))
+    state.demo_path()  # the same recording as small_data: the run's data fingerprint matches
     yield root
     for k, v in saved.items():
         if v is None:
@@ -47,11 +42,11 @@ def studio(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def demo(studio):
+def demo(studio, small_run_dir):
     """(run, data) exactly as the app loads them, for independent reference numbers."""
     from dina_core.data.io import read_dataset
     from dina_core.train.run import load_run
-    return load_run(studio / "demo_run"), read_dataset(studio / "demo" / "demo_small.h5")
+    return load_run(small_run_dir[0]), read_dataset(studio / "demo" / "demo_small.h5")
 
 
 def open_page(name: str, **session) -> AppTest:

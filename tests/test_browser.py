@@ -61,20 +61,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, playwright_chromium):
-    """`streamlit run app.py` on a free loopback port, on the small demo with a briefly trained model."""
+def server(tmp_path_factory, playwright_chromium, small_data, small_run_dir):
+    """`streamlit run app.py` on a free loopback port: the small demo, the suite's shared small run as its model."""
     from dina_core.data.format import write_dataset
-    from dina_core.simulate import SimConfig, simulate_recording
-    from dina_core.train.config import TrainConfig
-    from dina_core.train.run import train_run
 
     root = tmp_path_factory.mktemp("browser")
-    data = simulate_recording(SimConfig.small())
-    write_dataset(root / "demo" / "demo_small.h5", data)
-    train_run(data, root / "demo_run", train_config=TrainConfig(epochs=3, batch_size=64, lr=3e-3, patience=100))
+    write_dataset(root / "demo" / "demo_small.h5", small_data)
     port = _free_port()
     env = {**os.environ, "DINA_DATA_DIR": str(root / "data"), "DINA_RUNS_DIR": str(root / "runs"),
-           "DINA_DEMO_DIR": str(root / "demo"), "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": str(root / "demo_run")}
+           "DINA_DEMO_DIR": str(root / "demo"), "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": str(small_run_dir[0])}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
                              str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -93,6 +88,7 @@ def server(tmp_path_factory, playwright_chromium):
         url = f"http://127.0.0.1:{port}"
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=30) as response:
             assert response.read().decode().strip() == "ok"
+        _open_root_once(playwright_chromium, url)
         yield url, root
     finally:
         proc.terminate()
@@ -100,6 +96,19 @@ def server(tmp_path_factory, playwright_chromium):
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _open_root_once(browser, url: str) -> None:
+    """Open the app at its root, as a user does: the server leaves Streamlit's legacy ``pages/`` mode for good
+    (see app.py), so the tests' deep links (``/train``) run through app.py's navigation and sidebar."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(SLOW_MS)
+        page.goto(url)
+        page.locator("[data-testid=stSidebar]", has_text="Presentation mode").wait_for()
+    finally:
+        context.close()
 
 
 @pytest.fixture
@@ -129,6 +138,23 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def test_short_training_from_the_train_page(server, page):
+    url, root = server
+    page.goto(f"{url}/train")
+    page.locator("[data-testid=stMain] h1", has_text="Train").wait_for()
+    page.wait_for_selector(IDLE)
+    page.get_by_role("textbox", name="Run name", exact=True).fill("browser-run")
+    page.get_by_role("spinbutton", name="epochs", exact=True).fill("2")
+    page.get_by_role("spinbutton", name="batch size", exact=True).fill("64")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Training browser-run: finished.").wait_for()
+    page.locator("[data-testid=stSidebar]", has_text="browser-run").wait_for()  # now the active model
+    settle(page)
+    assert (root / "runs" / "browser-run" / "model.pt").is_file()
+    assert page.locator("[data-testid=stException]").count() == 0
+    shoot(page, "interaction-training")
+
+
 def test_every_page_renders_in_both_modes(server, page):
     url, _ = server
     page.goto(url)
@@ -155,23 +181,6 @@ def test_pruning_slider_updates_the_accuracy_text(server, page):
     settle(page)
     assert page.locator("[data-testid=stException]").count() == 0
     shoot(page, "interaction-pruning")
-
-
-def test_short_training_from_the_train_page(server, page):
-    url, root = server
-    page.goto(f"{url}/train")
-    page.locator("[data-testid=stMain] h1", has_text="Train").wait_for()
-    page.wait_for_selector(IDLE)
-    page.get_by_role("textbox", name="Run name", exact=True).fill("browser-run")
-    page.get_by_role("spinbutton", name="epochs", exact=True).fill("2")
-    page.get_by_role("spinbutton", name="batch size", exact=True).fill("64")
-    page.get_by_role("button", name="Start training").click()
-    page.get_by_text("Training browser-run: finished.").wait_for()
-    page.locator("[data-testid=stSidebar]", has_text="browser-run").wait_for()  # now the active model
-    settle(page)
-    assert (root / "runs" / "browser-run" / "model.pt").is_file()
-    assert page.locator("[data-testid=stException]").count() == 0
-    shoot(page, "interaction-training")
 
 
 def test_report_downloads_and_opens_offline(server, page, playwright_chromium):

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, cached, sources, state
+from dina_app import analysis, import_wizard, sources, state
 from dina_app import figures as F
 from dina_app.widgets import guard, page_header, show
 
@@ -22,8 +22,8 @@ def open_recording(path) -> None:
 
 
 with st.expander("Choose a recording", expanded=not big and state.KEY_DATA not in st.session_state):
-    source = st.segmented_control("Source", ["Built-in demo", "Data folder", "Upload a DINA file", "Import Sensorium"],
-                                  default="Built-in demo", key="data.source")
+    source = st.segmented_control("Source", ["Built-in demo", "Data folder", "Upload a DINA file", "Import Sensorium",
+                                             "Import suite2p", "Import NWB"], default="Built-in demo", key="data.source")
     if source == "Built-in demo":
         st.caption("A simulated V1 recording with known receptive fields (ground truth), made in a few seconds.")
         if st.button("Open the demo", icon=":material/science:", key="data.open_demo"):
@@ -40,6 +40,10 @@ with st.expander("Choose a recording", expanded=not big and state.KEY_DATA not i
         if upload is not None and st.button("Open the upload", icon=":material/upload:", key="data.open_upload"):
             with st.spinner("Saving the upload…"):
                 open_recording(sources.save_upload(upload, upload.name, root))
+    elif source in ("Import suite2p", "Import NWB"):
+        st.caption(f"A raw recording under the data folder `{root}`: set the preprocessing while watching its "
+                   f"effect, then import it into `{root / sources.IMPORTED}`.")
+        import_wizard.wizard("suite2p" if source == "Import suite2p" else "nwb", root, open_recording)
     else:
         candidates = sources.sensorium_sources(root)
         st.caption(f"A Sensorium static folder or its `.zip`, under `{root}` or uploaded; written to "
@@ -63,10 +67,12 @@ data = state.load_data(data_key)
 st.subheader(summary.get("name") or Path(data_key[0]).name)
 repeats = summary["test_repeats"]
 cols = st.columns(4)
-cols[0].metric("Images", f"{summary['n_images']:,}", help=f"{summary['image_shape'][0]} × {summary['image_shape'][1]} px")
+height, width = summary["image_shape"]
+cols[0].metric("Images", f"{summary['n_images']:,}", help=f"{height} × {width} px")
 cols[1].metric("Neurons", f"{summary['n_neurons']:,}")
 cols[2].metric("Trials", f"{summary['n_trials']:,}")
-cols[3].metric("Test repeats", f"{repeats['median']:g}" if repeats else "–", help="median presentations per test image")
+cols[3].metric("Test repeats", f"{repeats['median']:g}" if repeats else "–",
+               help="median presentations per test image")
 if not big:
     st.dataframe({"tier": list(summary["trials_per_tier"]), "trials": list(summary["trials_per_tier"].values()),
                   "images": list(summary["images_per_tier"].values())}, hide_index=True, width=420)
@@ -84,7 +90,7 @@ if len(rows):
     show(F.image_grid(data.images[rows], [f"image {r}" for r in rows], cols=6, big=big),
          f"What did the animal see? {len(rows)} of the {shown.size} {tier} images.")
 
-reliability = cached.reliability(data_key)
+reliability = state.reliability(data_key)
 order = None if reliability is None else np.argsort(-np.nan_to_num(reliability, nan=-1))
 left, right = st.columns(2)
 with left:

@@ -1,0 +1,255 @@
+"""The Data page's import wizard for raw recordings (suite2p + stimulus table + images, or NWB).
+
+Three steps on one screen: pick the source (data folder or upload), set the preprocessing
+with a live preview (traces with onsets and windows, reliability, responsive fraction)
+computed on a sample of neurons, then import every neuron into ``DATA/imported``. The raw
+source and the sample are cached per file (``st.cache_resource``, shared and never
+mutated); previews per parameter set (``st.cache_data``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from dina_core.traces import TraceConfig
+from dina_core.traces.config import BASELINE_METHODS, DENOISERS
+
+from . import sources, state
+from . import figures as F
+from .trace_figures import response_windows, trace_examples
+from .widgets import guard, show
+
+SourceSpec = tuple  # (kind, paths..., options...) plus file stamps: hashable, keys every cache below
+DEFAULTS = TraceConfig()
+
+
+def _stamp(paths: list[Path]) -> tuple:
+    """(path, mtime_ns, size) of every file under ``paths``: a changed recording is read afresh."""
+    files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob("*"))) if f.is_file()]
+    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the recording…")
+def _source(spec: SourceSpec, stamp: tuple):
+    """The RawSource of ``spec`` (traces memory-mapped for suite2p, in memory for NWB)."""
+    from dina_core.data.nwb import read_nwb_source
+    from dina_core.data.suite2p import read_suite2p_source
+
+    if spec[0] == "suite2p":
+        _, folder, table, images, threshold, um = spec
+        return read_suite2p_source(folder, stimuli=table, images=images, iscell_threshold=threshold,
+                                   um_per_pixel=um)
+    _, path, signal, table, column, um = spec
+    return read_nwb_source(path, signal=signal, table=table or None, image_column=column or None,
+                           um_per_pixel=um)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading a sample of neurons…")
+def _sample(spec: SourceSpec, stamp: tuple, max_neurons: int, kinds: tuple[str, ...]):
+    from dina_core.traces.preview import sample_source
+    return sample_source(_source(spec, stamp), max_neurons, kinds)
+
+
+@st.cache_data(max_entries=32, show_spinner="Preprocessing the sample…")
+def _preview(spec: SourceSpec, stamp: tuple, max_neurons: int, config: dict, first_trial: int):
+    from dina_core.traces.preview import preview_kinds, preview_source
+
+    source = _source(spec, stamp)
+    trace_config = TraceConfig.from_dict(config)
+    sample, neurons = _sample(spec, stamp, max_neurons, preview_kinds(source, trace_config))
+    started = time.perf_counter()
+    result = preview_source(sample, neurons, trace_config, n_total=source.recording.n_neurons,
+                            first_trial=first_trial)
+    return result, time.perf_counter() - started
+
+
+def _pick(label: str, options: list[Path], root: Path, key: str, default: int | None = None) -> Path | None:
+    return st.selectbox(label, options, index=default, key=key, format_func=lambda p: str(p.relative_to(root)))
+
+
+def _suite2p_spec(root: Path) -> tuple[SourceSpec, list[Path]] | None:
+    folders = sources.suite2p_folders(root)
+    if not folders:
+        st.info(f"No suite2p folder (`plane0/F.npy`, ...) under `{root}` yet: upload one above or copy it there.")
+        return None
+    folder = _pick("suite2p folder", folders, root, "import.s2p.folder", 0)
+    tables, stacks = sources.stimulus_tables(root), sources.image_sources(root)
+    c1, c2 = st.columns(2)
+    table = c1.selectbox("Stimulus table (CSV: onset frame or time, image id, optional tier)", tables,
+                         index=sources.nearest(tables, folder), key="import.s2p.table",
+                         format_func=lambda p: str(p.relative_to(root)))
+    images = c2.selectbox("Images (.npy / .h5 stack or a folder of PNG/TIFF)", stacks,
+                          index=sources.nearest(stacks, folder), key="import.s2p.images",
+                          format_func=lambda p: str(p.relative_to(root)))
+    c1, c2, c3 = st.columns(3)
+    curated = c1.toggle("Use suite2p's curated labels", key="import.s2p.curated",
+                        help="iscell column 0 (edited in the suite2p GUI) instead of the classifier probability")
+    threshold = None if curated else c2.slider(
+        "iscell probability ≥", 0.0, 1.0, 0.5, 0.05, key="import.s2p.threshold",
+        help="ROIs whose classifier probability (iscell column 1) reaches this are kept as neurons")
+    um = c3.number_input("µm per pixel", 0.01, 100.0, 1.0, key="import.s2p.um",
+                         help="Pixel size of the imaging plane, for neuron positions")
+    if table is None or images is None:
+        st.info("Choose the stimulus table and the images of this session.")
+        return None
+    return ("suite2p", str(folder), str(table), str(images), threshold, float(um)), [folder, table, images]
+
+
+def _nwb_spec(root: Path, signal: str) -> tuple[SourceSpec, list[Path]] | None:
+    files = sources.nwb_files(root)
+    if not files:
+        st.info(f"No `.nwb` file under `{root}` yet: upload one above or copy it there.")
+        return None
+    path = _pick("NWB file", files, root, "import.nwb.file", 0)
+    c1, c2, c3 = st.columns(3)
+    table = c1.text_input("Presentations table", "", key="import.nwb.table", placeholder="stimulus_presentations",
+                          help="TimeIntervals table of the stimulus presentations; empty: the default search")
+    column = c2.text_input("Image index column", "", key="import.nwb.column", placeholder="image_index",
+                           help="Its column holding the row of the image shown; empty: the default search")
+    um = c3.number_input("µm per pixel", 0.0, 100.0, 0.0, key="import.nwb.um",
+                         help="0: the imaging plane's grid spacing (1 µm when the file has none)")
+    return ("nwb", str(path), signal, table.strip(), column.strip(), float(um) or None), [path]
+
+
+def _upload(kind: str, root: Path) -> None:
+    types = ["zip"] if kind == "suite2p" else ["nwb"]
+    what = ("a .zip of the session folder (suite2p/, the stimulus table and the images)" if kind == "suite2p"
+            else "an .nwb file")
+    upload = st.file_uploader(f"…or upload {what}", type=types, key=f"import.{kind}.upload")
+    if upload is not None and st.button("Add the upload to the data folder", key=f"import.{kind}.add"):
+        with guard(), st.spinner("Saving the upload…"):
+            saved = sources.save_upload(upload, upload.name, root)
+            if kind == "suite2p":
+                saved = sources.extract_zip(saved, root)
+            st.success(f"Added `{saved.relative_to(root)}`.")
+
+
+def _config(signals: list[str], fs: float) -> dict:
+    """Preprocessing widgets; returns the TraceConfig as a dict."""
+    c1, c2, c3 = st.columns(3)
+    has_events = "events" in signals
+    signal = c1.segmented_control("Signal", ["dff", "events"], default="dff", key="import.signal",
+                                  format_func={"dff": "dF/F", "events": "deconvolved events"}.get,
+                                  help="Events (suite2p spks) have no calcium decay to undo; dF/F is what "
+                                       "most labs report") or "dff"
+    if signal == "events" and not has_events:
+        st.warning("This recording has no deconvolved events; using dF/F.")
+        signal = "dff"
+    stored_dff = "dff" in signals and "fluorescence" not in signals
+    values: dict = {"signal": signal}
+    if signal == "dff" and not stored_dff:
+        values["neuropil_coef"] = c2.slider("Neuropil coefficient r (F − r·Fneu)", 0.0, 1.0, DEFAULTS.neuropil_coef,
+                                            0.05, key="import.neuropil", disabled="neuropil" not in signals)
+        values["baseline_method"] = c3.selectbox("Baseline F0", BASELINE_METHODS, key="import.baseline",
+                                                 help="running low percentile; maximin is ~2x faster")
+        c1, c2 = st.columns(2)
+        values["baseline_window_s"] = c1.number_input("F0 window (s)", 1.0, 600.0, DEFAULTS.baseline_window_s,
+                                                      key="import.baseline_window")
+        values["baseline_percentile"] = c2.slider("F0 percentile", 0.0, 50.0, DEFAULTS.baseline_percentile, 1.0,
+                                                  key="import.percentile")
+    c1, c2 = st.columns(2)
+    values["denoise"] = c1.selectbox("Denoising", DENOISERS, key="import.denoise",
+                                     help="Savitzky-Golay keeps peaks better than a median of the same span")
+    if values["denoise"] != "none":
+        values["denoise_window_s"] = c2.number_input("Denoising span (s)", 1.5 / fs, 2.0,
+                                                     max(DEFAULTS.denoise_window_s, 1.5 / fs), key="import.denoise_s")
+    c1, c2 = st.columns(2)
+    values["response_window_s"] = c1.slider("Response window after onset (s)", -0.5, 3.0,
+                                            DEFAULTS.response_window_s, 0.05, key="import.response")
+    if c2.toggle("Subtract a pre-stimulus baseline", True, key="import.use_prestim"):
+        values["prestim_window_s"] = c2.slider("Pre-stimulus window (s)", -2.0, 0.0, DEFAULTS.prestim_window_s,
+                                               0.05, key="import.prestim")
+    else:
+        values["prestim_window_s"] = None
+    return TraceConfig.from_dict({**DEFAULTS.to_dict(), **values}).to_dict()
+
+
+def _show_preview(result, seconds: float, n_trials: int, big: bool) -> None:
+    report = result.report
+    cols = st.columns(4)
+    cols[0].metric("Neurons previewed", f"{result.neurons.size:,} of {result.n_neurons:,}")
+    cols[1].metric("Responsive", f"{100 * report.fraction_responsive:.0f}%"
+                   if np.isfinite(report.fraction_responsive) else "–",
+                   help="response window above the pre-stimulus level, paired t-test, Benjamini-Hochberg FDR 5%")
+    reliable = report.reliability[np.isfinite(report.reliability)]
+    cols[2].metric("Median reliability", f"{np.median(reliable):.2f}" if reliable.size else "–",
+                   help="leave-one-out oracle correlation over repeated images")
+    cols[3].metric("Trials", f"{n_trials:,}", help=result.tier_rule)
+    st.caption("**Steps:** " + " → ".join(result.steps) + f" · **Responses:** {result.response_unit} · "
+               f"preview computed in {seconds:.2f} s")
+    ex = result.examples
+    show(trace_examples(ex, "dF/F" if "dF/F" in result.response_unit else "signal", big=big),
+         "Do the windows sit on the responses? The most reliable previewed neurons around "
+         + ", ".join(response_windows(ex)) + ": green bands are response windows, grey ones the "
+         "pre-stimulus baseline, dashed lines the onsets.", key="import.traces")
+    left, right = st.columns(2)
+    with left:
+        if reliable.size:
+            show(F.histogram(reliable, "oracle correlation (repeats)", big=big, marker=0.0),
+                 "How reliable are the neurons with these settings? Move a window and watch this shift.",
+                 key="import.reliability")
+    with right:
+        counts = {t: int((result.tiers == t).sum()) for t in ("train", "validation", "test")}
+        st.dataframe({"tier": list(counts), "trials": list(counts.values()),
+                      "images": [np.unique(result.image_index[result.tiers == t]).size for t in counts]},
+                     hide_index=True)
+        st.caption(f"Tiers {result.tier_rule}.")
+
+
+def wizard(kind: str, root: Path, open_recording: Callable[[Path], None]) -> None:
+    """The whole wizard for ``kind`` ('suite2p' or 'nwb'); ``open_recording`` makes the result active."""
+    big = state.presenting()
+    _upload(kind, root)
+    signal = st.session_state.get("import.signal") or "dff"
+    picked = _suite2p_spec(root) if kind == "suite2p" else _nwb_spec(root, signal)
+    if picked is None:
+        return
+    spec, paths = picked
+    with guard():
+        stamp = _stamp(paths)
+        source = _source(spec, stamp)
+        info = _describe(source)
+        st.caption(f"{info['neurons']:,} neurons · {info['frames']:,} frames at {info['fs_hz']:g} Hz "
+                   f"({info['duration_s'] / 60:.1f} min) · {info['trials']:,} presentations of "
+                   f"{info['images']:,} images ({info['repeated_images']:,} repeated) · "
+                   f"{info['planes']} plane(s) · stored: {', '.join(info['signals'])}")
+        st.markdown("**Preprocessing**")
+        config = _config(info["signals"], info["fs_hz"])
+        c1, c2 = st.columns(2)
+        max_neurons = int(c1.number_input("Neurons in the preview", 10, 5000, 200, 10, key="import.sample",
+                                          help="An evenly spaced sample: the preview equals the import on them"))
+        first = int(c2.number_input("First trial shown", 0, max(info["trials"] - 1, 0), 0, key="import.first"))
+        result, seconds = _preview(spec, stamp, max_neurons, config, first)
+        _show_preview(result, seconds, info["trials"], big)
+        _save(source, config, root, kind, open_recording, seconds * info["neurons"] / max(result.neurons.size, 1))
+
+
+def _describe(source) -> dict:
+    from dina_core.traces.source import describe_source
+    return describe_source(source)
+
+
+def _save(source, config: dict, root: Path, kind: str, open_recording: Callable[[Path], None],
+          estimate_s: float) -> None:
+    st.markdown("**Import**")
+    c1, c2 = st.columns([2, 1])
+    name = c1.text_input("Dataset name", source.attrs.get("name") or kind, key=f"import.{kind}.name")
+    out = sources.imported_path(name, root)
+    replace = out.exists() and c2.checkbox(f"Replace the existing {out.name}", key=f"import.{kind}.replace")
+    st.caption(f"Writes `{out.relative_to(root)}` with all {source.recording.n_neurons:,} neurons "
+               f"(about {max(estimate_s, 1):.0f} s); the file records these settings.")
+    if st.button("Import and open", type="primary", icon=":material/move_to_inbox:", key=f"import.{kind}.go",
+                 disabled=out.exists() and not replace):
+        from dina_core.traces.source import write_source
+
+        bar = st.progress(0.0, text="Preprocessing…")
+        with guard():
+            write_source(source, out, TraceConfig.from_dict(config),
+                         progress=lambda d, t, s: bar.progress(d / max(t, 1), text=f"Preprocessing {s}: {d:,}/{t:,}"))
+            open_recording(out)
+            st.success(f"Imported and opened {out.name}.", icon=":material/check_circle:")

@@ -1,0 +1,182 @@
+"""The Data page's import wizard for raw recordings, through Streamlit's AppTest.
+
+A simulated session (suite2p folder, stimulus table, images and NWB file) sits in a
+temporary data folder. What the wizard shows is checked against ``dina_core``'s preview
+computed here, and what it writes against ``write_source`` with the same settings.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dina_core.data.io import read_dataset
+from dina_core.data.suite2p import read_suite2p_source
+from dina_core.errors import DinaError
+from dina_core.traces import TraceConfig
+from dina_core.traces.preview import preview_kinds, preview_source, sample_source
+from dina_core.traces.source import write_source
+from dina_app import sources
+from test_suite2p import simulated_files
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+TIMEOUT = 300  # seconds per script run on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def session(small_data, tmp_path_factory):
+    """The app's folders, with one raw session copied into the data folder: ``data/session1/...``."""
+    root = tmp_path_factory.mktemp("wizard")
+    files = simulated_files(small_data, tmp_path_factory)
+    shutil.copytree(files.suite2p.parent, root / "data" / "session1")
+    env = {"DINA_DATA_DIR": root / "data", "DINA_RUNS_DIR": root / "runs", "DINA_DEMO_DIR": root / "demo",
+           "DINA_DEMO_SIZE": "small"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    yield root / "data"
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def source(session):
+    s = session / "session1"
+    return read_suite2p_source(s / "suite2p", stimuli=s / "stimulus_table.csv", images=s / "images.npy")
+
+
+def open_wizard(choice: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.switch_page("pages/data.py").run()
+    at.segmented_control(key="data.source").set_value(choice).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def reference(source, config: TraceConfig, max_neurons: int = 200):
+    sample, neurons = sample_source(source, max_neurons, preview_kinds(source, config))
+    return preview_source(sample, neurons, config, n_total=source.recording.n_neurons)
+
+
+def test_suite2p_preview_shows_dina_core_numbers_and_follows_the_windows(session, source):
+    at = open_wizard("Import suite2p")
+    assert not at.error, [e.value for e in at.error]
+    n = source.recording.n_neurons
+    assert metric(at, "Neurons previewed") == f"{min(n, 200):,} of {n:,}"
+    expected = reference(source, TraceConfig())
+    assert metric(at, "Median reliability") == f"{np.nanmedian(expected.report.reliability):.2f}"
+    assert metric(at, "Responsive") == f"{100 * expected.report.fraction_responsive:.0f}%"
+    assert len(at.get("plotly_chart")) >= 2  # traces with windows, reliability histogram
+
+    at.slider(key="import.response").set_value((0.2, 1.0)).run()
+    at.number_input(key="import.sample").set_value(50).run()
+    moved = reference(source, TraceConfig(response_window_s=(0.2, 1.0)), max_neurons=50)
+    assert metric(at, "Neurons previewed") == f"50 of {n:,}"
+    assert metric(at, "Median reliability") == f"{np.nanmedian(moved.report.reliability):.2f}"
+    assert any("mean over 0.2 to 1 s after onset" in c.value for c in at.caption)
+
+
+def test_suite2p_import_writes_what_the_preview_showed_and_opens_it(session, source, tmp_path):
+    at = open_wizard("Import suite2p")
+    at.slider(key="import.response").set_value((0.2, 1.0)).run()
+    at.selectbox(key="import.denoise").set_value("savgol").run()
+    at.text_input(key="import.suite2p.name").set_value("wizard-s2p").run()
+    at.button(key="import.suite2p.go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    out = session / "imported" / "wizard-s2p.h5"
+    assert at.session_state["dina.data_path"] == str(out)
+    written = read_dataset(out)
+    config = TraceConfig(response_window_s=(0.2, 1.0), denoise="savgol")
+    expected = read_dataset(write_source(source, tmp_path / "ref.h5", config))
+    np.testing.assert_allclose(written.responses, expected.responses, rtol=1e-6)
+    assert TraceConfig.from_dict(written.attrs["preprocessing"]["trace_config"]) == config
+    assert metric(at, "Neurons") == f"{source.recording.n_neurons:,}"  # the page now shows the import
+
+    again = open_wizard("Import suite2p")  # the name is taken: importing again needs an explicit replace
+    again.text_input(key="import.suite2p.name").set_value("wizard-s2p").run()
+    assert again.button(key="import.suite2p.go").disabled
+    again.checkbox(key="import.suite2p.replace").check().run()
+    assert not again.button(key="import.suite2p.go").disabled
+
+
+def test_nwb_wizard_previews_both_signals_and_imports(session):
+    at = open_wizard("Import NWB")
+    assert not at.error, [e.value for e in at.error]
+    assert any("stored:" in c.value and "dff" in c.value for c in at.caption)
+    at.segmented_control(key="import.signal").set_value("events").run()
+    assert not at.exception and not at.error
+    assert any("deconvolved events" in c.value for c in at.caption)
+    at.button(key="import.nwb.go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    written = read_dataset(session / "imported" / "recording.h5")
+    assert written.attrs["preprocessing"]["trace_config"]["signal"] == "events"
+
+
+def test_a_bad_stimulus_table_is_a_readable_error(session):
+    good = session / "session1" / "stimulus_table.csv"
+    lines = good.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[-1].split(",")
+    row[header.index("onset_frame")] = "99999999"
+    (session / "session1" / "late_onsets.csv").write_text("\n".join(lines[:-1] + [",".join(row)]) + "\n")
+    try:
+        at = open_wizard("Import suite2p")
+        table = at.selectbox(key="import.s2p.table")
+        table.select_index(table.options.index("session1/late_onsets.csv")).run()
+        assert not at.exception
+        assert any("late_onsets.csv" in e.value and "outside" in e.value for e in at.error)
+    finally:
+        (session / "session1" / "late_onsets.csv").unlink()
+
+
+def test_a_zipped_session_upload_lands_in_the_data_folder(session):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for f in (session / "session1").rglob("*"):
+            if f.is_file() and f.suffix != ".nwb":
+                archive.write(f, Path("lab-session") / f.relative_to(session / "session1"))
+    at = open_wizard("Import suite2p")
+    at.get("file_uploader")[0].upload("lab-session.zip", buffer.getvalue(), "application/zip").run()
+    at.button(key="import.suite2p.add").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.success
+    folders = [str(p.relative_to(session)) for p in sources.suite2p_folders(session)]
+    assert any(f.startswith("uploads/lab-session-") and f.endswith("lab-session/suite2p") for f in folders)
+
+
+def test_zip_members_outside_the_archive_are_refused(tmp_path):
+    evil = tmp_path / "uploads" / "evil.zip"
+    evil.parent.mkdir()
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../../outside.txt", "x")
+    with pytest.raises(DinaError, match="outside the archive"):
+        sources.extract_zip(evil, tmp_path)
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "uploads" / "evil").exists()
+
+
+def test_trace_figure_marks_every_window_on_every_subplot(source):
+    from dina_app.trace_figures import trace_examples
+
+    ex = reference(source, TraceConfig(), max_neurons=20).examples
+    fig = trace_examples(ex, "dF/F")
+    n_rows, n_trials = 2 * len(ex.neurons), len(ex.trials)
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert len(rects) == n_rows * 2 * n_trials and len(lines) == n_rows * n_trials
+    assert {s.xref for s in lines} == {"x"} | {f"x{r}" for r in range(2, n_rows + 1)}
+    response = np.array([[s.x0, s.x1] for s in rects if s.xref == "x"][:n_trials])
+    np.testing.assert_allclose(response, ex.response_windows_s)
+    np.testing.assert_allclose(sorted(s.x0 for s in lines if s.xref == "x"), ex.onsets_s)

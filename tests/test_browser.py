@@ -1,7 +1,7 @@
 """DINA Studio in a real headless browser: `streamlit run app.py` + Debian's Chromium via Playwright.
 
 Visits every page through the sidebar, moves the pruning slider, trains a short run from the
-Train page and exports the report, asserting that no page shows an exception. Screenshots go
+Train page, previews and imports a suite2p session with the Data page's wizard, exports the report, asserting that no page shows an exception. Screenshots go
 to test-artifacts/ (normal and presentation mode). Needs Debian's ``chromium`` (never
 ``playwright install``); without it the tests skip locally and fail under CI=true.
 """
@@ -9,6 +9,7 @@ to test-artifacts/ (normal and presentation mode). Needs Debian's ``chromium`` (
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from test_suite2p import simulated_files
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -67,6 +70,7 @@ def server(tmp_path_factory, playwright_chromium, small_data, small_run_dir):
 
     root = tmp_path_factory.mktemp("browser")
     write_dataset(root / "demo" / "demo_small.h5", small_data)
+    shutil.copytree(simulated_files(small_data, tmp_path_factory).suite2p.parent, root / "data" / "session1")
     port = _free_port()
     env = {**os.environ, "DINA_DATA_DIR": str(root / "data"), "DINA_RUNS_DIR": str(root / "runs"),
            "DINA_DEMO_DIR": str(root / "demo"), "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": str(small_run_dir[0])}
@@ -153,6 +157,28 @@ def test_short_training_from_the_train_page(server, page):
     assert (root / "runs" / "browser-run" / "model.pt").is_file()
     assert page.locator("[data-testid=stException]").count() == 0
     shoot(page, "interaction-training")
+
+
+def test_import_wizard_previews_and_imports_a_suite2p_session(server, page):
+    url, root = server
+    page.goto(url)
+    page.locator("[data-testid=stMain] h1", has_text="Data").wait_for()
+    settle(page)
+    page.get_by_text("Import suite2p", exact=True).click()
+    page.get_by_text("Neurons previewed").wait_for()
+    settle(page)
+    sample = page.get_by_role("spinbutton", name="Neurons in the preview")
+    sample.fill("50")
+    sample.press("Enter")
+    page.get_by_text("50 of ").wait_for()
+    settle(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    shoot(page, "interaction-import-preview")
+    page.get_by_role("button", name="Import and open").click()
+    page.get_by_text("Imported and opened session1.h5.").wait_for()
+    settle(page)
+    assert (root / "data" / "imported" / "session1.h5").is_file()
+    assert page.locator("[data-testid=stException]").count() == 0
 
 
 def test_every_page_renders_in_both_modes(server, page):

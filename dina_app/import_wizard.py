@@ -16,8 +16,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from dina_core.data.nwb import read_nwb_source
+from dina_core.data.suite2p import read_suite2p_source
 from dina_core.traces import TraceConfig
 from dina_core.traces.config import BASELINE_METHODS, DENOISERS
+from dina_core.traces.preview import preview_kinds, preview_source, sample_source
+from dina_core.traces.source import describe_source, write_source
 
 from . import sources, state
 from . import figures as F
@@ -37,9 +41,6 @@ def _stamp(paths: list[Path]) -> tuple:
 @st.cache_resource(max_entries=2, show_spinner="Reading the recording…")
 def _source(spec: SourceSpec, stamp: tuple):
     """The RawSource of ``spec`` (traces memory-mapped for suite2p, in memory for NWB)."""
-    from dina_core.data.nwb import read_nwb_source
-    from dina_core.data.suite2p import read_suite2p_source
-
     if spec[0] == "suite2p":
         _, folder, table, images, threshold, um = spec
         return read_suite2p_source(folder, stimuli=table, images=images, iscell_threshold=threshold,
@@ -51,14 +52,11 @@ def _source(spec: SourceSpec, stamp: tuple):
 
 @st.cache_resource(max_entries=2, show_spinner="Reading a sample of neurons…")
 def _sample(spec: SourceSpec, stamp: tuple, max_neurons: int, kinds: tuple[str, ...]):
-    from dina_core.traces.preview import sample_source
     return sample_source(_source(spec, stamp), max_neurons, kinds)
 
 
 @st.cache_data(max_entries=32, show_spinner="Preprocessing the sample…")
 def _preview(spec: SourceSpec, stamp: tuple, max_neurons: int, config: dict, first_trial: int):
-    from dina_core.traces.preview import preview_kinds, preview_source
-
     source = _source(spec, stamp)
     trace_config = TraceConfig.from_dict(config)
     sample, neurons = _sample(spec, stamp, max_neurons, preview_kinds(source, trace_config))
@@ -129,29 +127,35 @@ def _upload(kind: str, root: Path) -> None:
             st.success(f"Added `{saved.relative_to(root)}`.")
 
 
-def _config(signals: list[str], fs: float) -> dict:
-    """Preprocessing widgets; returns the TraceConfig as a dict."""
-    c1, c2, c3 = st.columns(3)
-    has_events = "events" in signals
-    signal = c1.segmented_control("Signal", ["dff", "events"], default="dff", key="import.signal",
-                                  format_func={"dff": "dF/F", "events": "deconvolved events"}.get,
-                                  help="Events (suite2p spks) have no calcium decay to undo; dF/F is what "
-                                       "most labs report") or "dff"
-    if signal == "events" and not has_events:
+def _signal() -> str:
+    """The signal choice, drawn before the source is read: NWB reads a different series per signal,
+    and a file without the chosen one must leave this control on screen to switch back."""
+    return st.segmented_control("Signal", ["dff", "events"], default="dff", key="import.signal",
+                                format_func={"dff": "dF/F", "events": "deconvolved events"}.get,
+                                help="Events (suite2p spks) have no calcium decay to undo; dF/F is what "
+                                     "most labs report") or "dff"
+
+
+def _config(signal: str, signals: list[str], fs: float) -> dict:
+    """Preprocessing widgets below the signal choice; returns the TraceConfig as a dict."""
+    if signal == "events" and "events" not in signals:
         st.warning("This recording has no deconvolved events; using dF/F.")
         signal = "dff"
-    stored_dff = "dff" in signals and "fluorescence" not in signals
+    stored_dff = "dff" in signals and "fluorescence" not in signals  # NWB DfOverF: used as stored
     values: dict = {"signal": signal}
     if signal == "dff" and not stored_dff:
-        values["neuropil_coef"] = c2.slider("Neuropil coefficient r (F − r·Fneu)", 0.0, 1.0, DEFAULTS.neuropil_coef,
+        c1, c2, c3, c4 = st.columns(4)
+        values["neuropil_coef"] = c1.slider("Neuropil coefficient r (F − r·Fneu)", 0.0, 1.0, DEFAULTS.neuropil_coef,
                                             0.05, key="import.neuropil", disabled="neuropil" not in signals)
-        values["baseline_method"] = c3.selectbox("Baseline F0", BASELINE_METHODS, key="import.baseline",
-                                                 help="running low percentile; maximin is ~2x faster")
-        c1, c2 = st.columns(2)
-        values["baseline_window_s"] = c1.number_input("F0 window (s)", 1.0, 600.0, DEFAULTS.baseline_window_s,
-                                                      key="import.baseline_window")
-        values["baseline_percentile"] = c2.slider("F0 percentile", 0.0, 50.0, DEFAULTS.baseline_percentile, 1.0,
-                                                  key="import.percentile")
+        method = values["baseline_method"] = c2.selectbox(
+            "Baseline F0", BASELINE_METHODS, key="import.baseline",
+            help="running low percentile; maximin (smooth, min, max) is ~2x faster; none keeps F")
+        if method != "none":
+            values["baseline_window_s"] = c3.number_input("F0 window (s)", 1.0, 600.0, DEFAULTS.baseline_window_s,
+                                                          key="import.baseline_window")
+        if method == "percentile":
+            values["baseline_percentile"] = c4.slider("F0 percentile", 0.0, 50.0, DEFAULTS.baseline_percentile,
+                                                      1.0, key="import.percentile")
     c1, c2 = st.columns(2)
     values["denoise"] = c1.selectbox("Denoising", DENOISERS, key="import.denoise",
                                      help="Savitzky-Golay keeps peaks better than a median of the same span")
@@ -205,21 +209,21 @@ def wizard(kind: str, root: Path, open_recording: Callable[[Path], None]) -> Non
     """The whole wizard for ``kind`` ('suite2p' or 'nwb'); ``open_recording`` makes the result active."""
     big = state.presenting()
     _upload(kind, root)
-    signal = st.session_state.get("import.signal") or "dff"
-    picked = _suite2p_spec(root) if kind == "suite2p" else _nwb_spec(root, signal)
+    picked = _suite2p_spec(root) if kind == "suite2p" else _nwb_spec(root, st.session_state.get("import.signal") or "dff")
     if picked is None:
         return
     spec, paths = picked
+    st.markdown("**Preprocessing**")
+    signal = _signal()
     with guard():
         stamp = _stamp(paths)
         source = _source(spec, stamp)
-        info = _describe(source)
+        info = describe_source(source)
         st.caption(f"{info['neurons']:,} neurons · {info['frames']:,} frames at {info['fs_hz']:g} Hz "
                    f"({info['duration_s'] / 60:.1f} min) · {info['trials']:,} presentations of "
                    f"{info['images']:,} images ({info['repeated_images']:,} repeated) · "
                    f"{info['planes']} plane(s) · stored: {', '.join(info['signals'])}")
-        st.markdown("**Preprocessing**")
-        config = _config(info["signals"], info["fs_hz"])
+        config = _config(signal, info["signals"], info["fs_hz"])
         c1, c2 = st.columns(2)
         max_neurons = int(c1.number_input("Neurons in the preview", 10, 5000, 200, 10, key="import.sample",
                                           help="An evenly spaced sample: the preview equals the import on them"))
@@ -227,11 +231,6 @@ def wizard(kind: str, root: Path, open_recording: Callable[[Path], None]) -> Non
         result, seconds = _preview(spec, stamp, max_neurons, config, first)
         _show_preview(result, seconds, info["trials"], big)
         _save(source, config, root, kind, open_recording, seconds * info["neurons"] / max(result.neurons.size, 1))
-
-
-def _describe(source) -> dict:
-    from dina_core.traces.source import describe_source
-    return describe_source(source)
 
 
 def _save(source, config: dict, root: Path, kind: str, open_recording: Callable[[Path], None],
@@ -242,11 +241,10 @@ def _save(source, config: dict, root: Path, kind: str, open_recording: Callable[
     out = sources.imported_path(name, root)
     replace = out.exists() and c2.checkbox(f"Replace the existing {out.name}", key=f"import.{kind}.replace")
     st.caption(f"Writes `{out.relative_to(root)}` with all {source.recording.n_neurons:,} neurons "
-               f"(about {max(estimate_s, 1):.0f} s); the file records these settings.")
+               f"(about {max(estimate_s, 1):.0f} s; stay on this page until it ends); the file records these "
+               f"settings.")
     if st.button("Import and open", type="primary", icon=":material/move_to_inbox:", key=f"import.{kind}.go",
                  disabled=out.exists() and not replace):
-        from dina_core.traces.source import write_source
-
         bar = st.progress(0.0, text="Preprocessing…")
         with guard():
             write_source(source, out, TraceConfig.from_dict(config),

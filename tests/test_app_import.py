@@ -180,3 +180,25 @@ def test_trace_figure_marks_every_window_on_every_subplot(source):
     response = np.array([[s.x0, s.x1] for s in rects if s.xref == "x"][:n_trials])
     np.testing.assert_allclose(response, ex.response_windows_s)
     np.testing.assert_allclose(sorted(s.x0 for s in lines if s.xref == "x"), ex.onsets_s)
+
+
+def test_a_signal_the_nwb_file_lacks_is_an_error_the_user_can_undo(session):
+    from test_nwb import SHOWN, _tiny_nwb
+
+    path = session / "zz" / "tiny.nwb"  # sorts after session1/recording.nwb: other tests keep their default
+    path.parent.mkdir()
+    _tiny_nwb(path, table_columns={"frame": SHOWN})
+    try:
+        at = open_wizard("Import NWB")
+        files = at.selectbox(key="import.nwb.file")
+        files.select_index(files.options.index("zz/tiny.nwb")).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert metric(at, "Neurons previewed") == "4 of 4"
+        at.segmented_control(key="import.signal").set_value("events").run()
+        assert not at.exception
+        assert any("Deconvolved" in e.value and "tiny.nwb" in e.value for e in at.error)
+        at.segmented_control(key="import.signal").set_value("dff").run()  # the control is still there
+        assert not at.exception and not at.error
+        assert metric(at, "Neurons previewed") == "4 of 4"
+    finally:
+        shutil.rmtree(path.parent)

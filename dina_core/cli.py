@@ -57,7 +57,7 @@ def _configs(args) -> tuple[dict | None, TrainConfig]:
     if unknown:
         raise DinaError(f"{args.config}: unknown top-level keys {sorted(unknown)}; expected 'model' and 'train'")
     train = dict(raw.get("train", {}))
-    for key in ("epochs", "device", "seed"):
+    for key in ("epochs", "device", "seed", "batch_size", "lr"):
         if getattr(args, key, None) is not None:
             train[key] = getattr(args, key)
     try:
@@ -139,15 +139,24 @@ def cmd_import(args) -> None:
 
 
 def cmd_train(args) -> None:
+    """Train one run; under ``torchrun`` every process joins and rank 0 reports and saves."""
     from .data.io import read_dataset
+    from .train import distributed
     from .train.run import train_run
     model_config, train_config = _configs(args)
-    data = read_dataset(args.data)
-    bar, on_step = _progress_bar(f"train {args.kind}")
-    _, result = train_run(data, args.out, kind=args.kind, model_config=model_config, train_config=train_config,
-                          resume=args.resume, on_step=on_step, metadata={"data_path": str(Path(args.data).resolve())})
-    bar.close()
-    print(f"best validation top-1 {result.best_val_top1:.3f} at epoch {result.best_epoch}; saved {args.out}")
+    dist = distributed.init_from_environment()
+    try:
+        data = read_dataset(args.data)
+        bar, on_step = _progress_bar(f"train {args.kind}") if dist.is_main else (None, None)
+        _, result = train_run(data, args.out, kind=args.kind, model_config=model_config,
+                              train_config=train_config, resume=args.resume, on_step=on_step,
+                              metadata={"data_path": str(Path(args.data).resolve())})
+    finally:
+        distributed.shutdown()
+    if dist.is_main:
+        bar.close()
+        print(f"best validation top-1 {result.best_val_top1:.3f} at epoch {result.best_epoch} "
+              f"({dist.world_size} process{'es' if dist.enabled else ''}); saved {args.out}")
 
 
 def cmd_evaluate(args) -> None:
@@ -263,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", help="'auto' (default), 'cpu', 'cuda', 'cuda:1'")
         p.add_argument("--epochs", type=int)
         p.add_argument("--seed", type=int)
+        p.add_argument("--batch-size", type=int, help="pairs per step; under torchrun the global batch")
+        p.add_argument("--lr", type=float, help="peak learning rate")
         p.set_defaults(func=func)
         if name == "train":
             p.add_argument("--kind", choices=("dina", "linear"), default="dina")

@@ -20,6 +20,7 @@ import torch
 from ..model.two_tower import TwoTowerModel
 from .config import TrainConfig
 from .device import autocast
+from .distributed import SINGLE, Dist, average_buffers, broadcast_parameters, current, gather_embeddings, sum_gradients
 from .loss import multilevel_info_nce
 from .prepare import PreparedData
 from .validation import validation_top1
@@ -75,6 +76,38 @@ def _pairing(data: PreparedData, train: torch.Tensor, config: TrainConfig) -> to
     return images
 
 
+def train_step(model: TwoTowerModel, data: PreparedData, trials: torch.Tensor, paired_images: torch.Tensor,
+               batch: torch.Tensor, optimizer: torch.optim.Optimizer, amp: bool = True,
+               dist: Dist = SINGLE) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimiser step on a global batch (this rank embeds its shard; see ``distributed``).
+
+    Args:
+        model: the model being trained, in train mode.
+        data: the prepared recording.
+        trials: (n_train,) rows of ``data`` of the train trials.
+        paired_images: (n_train,) image row paired with each train trial.
+        batch: (B,) positions in ``trials`` of the step's global batch, the same on every rank;
+            B a multiple of the world size.
+        optimizer: steps the model's parameters (its learning rate already set).
+        amp: bf16 autocast on CUDA.
+        dist: this process's rank (SINGLE: one process).
+
+    Returns:
+        The global batch's loss (a detached scalar) and its per-level losses.
+    """
+    local = dist.shard(batch)
+    with autocast(data.images.device, amp):
+        outputs = model(data.images[paired_images[local]], data.responses[trials[local]])
+    outputs = gather_embeddings(outputs, dist)
+    loss, per_level = multilevel_info_nce(outputs, model.level_weights, paired_images[batch])
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    sum_gradients(model, dist)
+    optimizer.step()
+    average_buffers(model, dist)
+    return loss.detach(), per_level
+
+
 def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         on_step: Callable[[StepInfo], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
@@ -94,7 +127,11 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
 
     Returns:
         FitResult; the model is left in eval mode holding the best weights.
+
+    Under ``torchrun`` every rank calls ``fit`` alike; ``config.batch_size`` is the global batch
+    (see ``distributed``), and only the caller decides which rank reports and saves.
     """
+    dist = current()
     device = data.images.device
     train = torch.as_tensor(data.tier_trials["train"], device=device)
     paired_images = _pairing(data, train, config)
@@ -113,30 +150,25 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         result.best_val_top1 = float(resume_state["best_val_top1"])
         bad_epochs = int(resume_state["bad_epochs"])
         start_epoch = int(resume_state["epoch"]) + 1
+    broadcast_parameters(model, dist)
 
     start_time, start_step = time.perf_counter(), start_epoch * steps_per_epoch
     step = start_step
     for epoch in range(start_epoch, config.epochs):
         model.train()
-        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout draws, reproducible per epoch
+        torch.manual_seed(config.seed * 100_003 + epoch + 1_000_003 * dist.rank)  # dropout draws, per epoch and rank
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed + epoch)).to(device)
         epoch_start, loss_sum, level_sums, val = time.perf_counter(), 0.0, {}, None
         for b in range(steps_per_epoch):
-            batch = order[b * config.batch_size:(b + 1) * config.batch_size]
+            batch = dist.usable(order[b * config.batch_size:(b + 1) * config.batch_size])
             if len(batch) < 2:
                 continue
             lr = lr_at(step, total_steps, warmup_steps, config.lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            image_ids = paired_images[batch]
-            with autocast(device, config.amp):
-                outputs = model(data.images[image_ids], data.responses[train[batch]])
-            loss, per_level = multilevel_info_nce(outputs, model.level_weights, image_ids)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, per_level = train_step(model, data, train, paired_images, batch, optimizer, config.amp, dist)
             step += 1
-            loss_sum += float(loss.detach())
+            loss_sum += float(loss)
             for level, value in per_level.items():
                 level_sums[level] = level_sums.get(level, 0.0) + value
             last = b == steps_per_epoch - 1
@@ -144,7 +176,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
             if on_step is not None:
                 elapsed = time.perf_counter() - start_time
                 eta = elapsed / (step - start_step) * (total_steps - step)
-                on_step(StepInfo(epoch, step, total_steps, float(loss.detach()), lr, elapsed, eta, val))
+                on_step(StepInfo(epoch, step, total_steps, float(loss), lr, elapsed, eta, val))
             if should_stop is not None and should_stop():
                 result.interrupted = True
                 break

@@ -27,6 +27,7 @@ from ..model import ModelConfig, TwoTowerModel, build_model
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_save, load_checkpoint
 from .config import TrainConfig
 from .device import resolve_device
+from .distributed import current, rank_device
 from .loop import FitResult, StepInfo, fit
 from .prepare import PreparedData, Preprocessing, prepare
 
@@ -119,10 +120,14 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         resume: continue from ``out_dir/state.pt`` when present.
         metadata: extra entries for the run's metadata (e.g. the data file's path).
         on_step, should_stop: forwarded to ``fit``.
+
+    Under ``torchrun`` (see ``distributed``) every rank trains on its own device and only rank 0
+    reports through ``on_step`` and writes ``out_dir``; every rank returns the same run.
     """
     train_config = train_config or TrainConfig()
     model_config = dict(model_config or (ModelConfig().to_dict() if kind == "dina" else {}))
-    device = resolve_device(train_config.device)
+    dist = current()
+    device = rank_device(resolve_device(train_config.device), dist)
     preprocessing = Preprocessing.fit(data, neuron_indices)
     prepared = prepare(data, preprocessing, device, train_config.validation_fraction, train_config.seed)
     torch.manual_seed(train_config.seed)
@@ -130,8 +135,10 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     model_config = model.config.to_dict()
     fingerprint = data_fingerprint(data)
     metadata = {"dina_version": __version__, "torch_version": str(torch.__version__), "data_fingerprint": fingerprint,
-                "data_name": str(data.attrs.get("name", "")), "device": str(device), **(metadata or {})}
+                "data_name": str(data.attrs.get("name", "")), "device": str(device),
+                "processes": dist.world_size, **(metadata or {})}
 
+    writes = out_dir is not None and dist.is_main
     state_path = Path(out_dir) / STATE_FILE if out_dir is not None else None
     resume_state = None
     if resume and state_path is not None and state_path.exists():
@@ -141,17 +148,17 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
                                   f"(fingerprint {resume_state.get('data_fingerprint')}, this data {fingerprint})")
 
     def save_state(state: dict) -> None:
-        if state_path is not None:
+        if writes:
             atomic_save({**state, "data_fingerprint": fingerprint}, state_path)
 
     started = time.perf_counter()
-    result = fit(model, prepared, train_config, on_step=on_step, should_stop=should_stop,
+    result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None, should_stop=should_stop,
                  save_state=save_state, resume_state=resume_state)
     metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
                     best_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
                     interrupted=result.interrupted)
     run = Run(model, kind, model_config, train_config, preprocessing, result.history, metadata)
-    if out_dir is not None:
+    if writes:
         save_run(run, out_dir)
         if not result.interrupted:
             state_path.unlink(missing_ok=True)

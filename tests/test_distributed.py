@@ -1,0 +1,122 @@
+"""Data-parallel training: two gloo processes taking one step on a global batch move the weights
+exactly as one process computing that batch's loss (shard by shard for BatchNorm), and the CLI
+trains under torchrun with rank 0 alone writing the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from dina_core.model import build_model
+from dina_core.simulate import SimConfig, simulate_recording
+from dina_core.train.distributed import SINGLE, Dist, current
+from dina_core.train.loop import train_step
+from dina_core.train.loss import multilevel_info_nce
+from dina_core.train.prepare import Preprocessing, prepare
+
+TINY = SimConfig.small(n_neurons=40, n_train_images=48, n_validation_images=6, n_test_images=6,
+                       n_interaction_groups=2)
+BATCH = 24  # global batch: 12 trials per rank
+KINDS = {"dina": {"neuron_dropout": 0.0, "stage_channels": [4, 8, 8], "trunk_dim": 32},
+         "linear": {"neuron_dropout": 0.0, "embed_dim": 16}}
+
+
+def setup(kind: str):
+    """(model, prepared data, train trials, paired images) from a fixed seed, the same in every process."""
+    data = simulate_recording(TINY)
+    prepared = prepare(data, Preprocessing.fit(data))
+    torch.manual_seed(0)
+    model = build_model(kind, KINDS[kind], prepared.n_neurons, prepared.image_shape).train()
+    trials = torch.as_tensor(prepared.tier_trials["train"])
+    return model, prepared, trials, prepared.image_index[trials]
+
+
+def flat_parameters(model) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def sharded_step(kind: str, dist: Dist) -> torch.Tensor:
+    model, data, trials, paired = setup(kind)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    train_step(model, data, trials, paired, torch.arange(BATCH), optimizer, dist=dist)
+    return flat_parameters(model)
+
+
+def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        dist = current()
+        assert dist == Dist(rank, world, 0)
+        for kind in KINDS:
+            params = sharded_step(kind, dist)
+            torch.save(params, Path(out_dir) / f"{kind}-rank{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def two_rank_steps(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    mp.spawn(_worker, args=(2, str(out / "rendezvous"), str(out)), nprocs=2, join=True)
+    return out
+
+
+def reference_step(kind: str, shards: int) -> torch.Tensor:
+    """One process: forward the global batch shard by shard, the loss on all of it, one step."""
+    model, data, trials, paired = setup(kind)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    batch = torch.arange(BATCH)
+    outs = [model(data.images[paired[part]], data.responses[trials[part]]) for part in batch.chunk(shards)]
+    merged = {tower: {level: torch.cat([o[tower][level] for o in outs]) for level in outs[0][tower]}
+              for tower in ("image", "neural")}
+    merged["logit_scale"] = outs[0]["logit_scale"]
+    loss, _ = multilevel_info_nce(merged, model.level_weights, paired[batch])
+    loss.backward()
+    optimizer.step()
+    return flat_parameters(model)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_two_ranks_step_like_one_process_on_the_global_batch(two_rank_steps, kind):
+    rank0 = torch.load(two_rank_steps / f"{kind}-rank0.pt", weights_only=True)
+    rank1 = torch.load(two_rank_steps / f"{kind}-rank1.pt", weights_only=True)
+    assert torch.equal(rank0, rank1)  # the ranks stay identical
+    before = flat_parameters(setup(kind)[0])
+    assert not torch.allclose(rank0, before)  # the step moved the weights
+    torch.testing.assert_close(rank0, reference_step(kind, shards=2), rtol=1e-5, atol=1e-6)
+    if kind == "linear":  # no BatchNorm: identical to the plain single-process step on the whole batch
+        torch.testing.assert_close(rank0, sharded_step(kind, SINGLE), rtol=1e-5, atol=1e-6)
+
+
+def test_batches_cut_to_equal_shards():
+    dist = Dist(rank=1, world_size=3)
+    batch = torch.arange(10)
+    usable = dist.usable(batch)
+    assert len(usable) == 9 and torch.equal(dist.shard(usable), torch.arange(3, 6))
+    assert torch.equal(SINGLE.shard(SINGLE.usable(batch)), batch)
+
+
+def test_torchrun_trains_one_run_written_by_rank_zero(tmp_path):
+    from dina_core.data.format import write_dataset
+    from dina_core.train.run import load_run
+
+    write_dataset(tmp_path / "tiny.h5", simulate_recording(TINY))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "dina_core.cli", "train", str(tmp_path / "tiny.h5"), "--out", str(tmp_path / "run"),
+         "--epochs", "2", "--batch-size", "16"],
+        capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("best validation top-1") == 1 and "(2 processes)" in proc.stdout
+    summary = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert summary["metadata"]["processes"] == 2 and len(summary["history"]) == 2
+    assert not (tmp_path / "run" / "state.pt").exists()
+    load_run(tmp_path / "run")  # a normal run: loads and rebuilds

@@ -71,12 +71,13 @@ def _pick(label: str, options: list[Path], root: Path, key: str, default: int | 
 
 
 def _suite2p_spec(root: Path) -> tuple[SourceSpec, list[Path]] | None:
-    folders = sources.suite2p_folders(root)
+    found = sources.scan(root)
+    folders = found.suite2p
     if not folders:
         st.info(f"No suite2p folder (`plane0/F.npy`, ...) under `{root}` yet: upload one above or copy it there.")
         return None
     folder = _pick("suite2p folder", folders, root, "import.s2p.folder", 0)
-    tables, stacks = sources.stimulus_tables(root), sources.image_sources(root)
+    tables, stacks = found.tables, found.images
     c1, c2 = st.columns(2)
     table = c1.selectbox("Stimulus table (CSV: onset frame or time, image id, optional tier)", tables,
                          index=sources.nearest(tables, folder), key="import.s2p.table",
@@ -99,7 +100,7 @@ def _suite2p_spec(root: Path) -> tuple[SourceSpec, list[Path]] | None:
 
 
 def _nwb_spec(root: Path, signal: str) -> tuple[SourceSpec, list[Path]] | None:
-    files = sources.nwb_files(root)
+    files = sources.scan(root).nwb
     if not files:
         st.info(f"No `.nwb` file under `{root}` yet: upload one above or copy it there.")
         return None

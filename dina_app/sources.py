@@ -8,16 +8,20 @@ browser is never opened directly.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from dina_core.errors import DinaError
 
 UPLOADS, IMPORTED = "uploads", "imported"
+PLANE = re.compile(r"plane\d+")
+IMAGE_FILES = {".png", ".tif", ".tiff"}
 
 
 def inside(path: Path, root: Path) -> bool:
@@ -25,53 +29,61 @@ def inside(path: Path, root: Path) -> bool:
     return Path(path).resolve().is_relative_to(Path(root).resolve())
 
 
-def dataset_files(root: Path) -> list[Path]:
-    """DINA ``.h5`` files under ``root`` (any depth), sorted by relative path."""
-    return sorted(p for p in root.rglob("*.h5") if p.is_file() and inside(p, root)) if root.is_dir() else []
+@dataclass
+class Inventory:
+    """What the data folder holds, by kind; every list sorted by path."""
+
+    datasets: list[Path] = field(default_factory=list)  # .h5 files (DINA datasets, or image stacks)
+    sensorium: list[Path] = field(default_factory=list)  # static folders (data/ + meta/trials) and .zip files
+    suite2p: list[Path] = field(default_factory=list)  # suite2p folders (parents of plane0, ...) or lone planes
+    tables: list[Path] = field(default_factory=list)  # .csv files: candidate stimulus tables
+    images: list[Path] = field(default_factory=list)  # .npy/.h5 stacks and folders of PNG/TIFF
+    nwb: list[Path] = field(default_factory=list)  # .nwb files
 
 
-def sensorium_sources(root: Path) -> list[Path]:
-    """Sensorium static folders (holding ``data/`` and ``meta/``) and ``.zip`` files under ``root``."""
-    if not root.is_dir():
-        return []
-    folders = {p.parent.parent for p in root.rglob("meta/trials") if (p.parent.parent / "data").is_dir()}
-    zips = {p for p in root.rglob("*.zip") if p.is_file()}
-    return sorted(p for p in folders | zips if inside(p, root))
+def scan(root: Path) -> Inventory:
+    """One walk of ``root`` sorting what it finds into an :class:`Inventory`.
 
-
-def suite2p_folders(root: Path) -> list[Path]:
-    """suite2p output folders under ``root``: the parent of ``plane0``, ``plane1``... (or a lone plane folder)."""
-    if not root.is_dir():
-        return []
-    found = set()
-    for f in root.rglob("F.npy"):
-        plane = f.parent
-        found.add(plane.parent if re.fullmatch(r"plane\d+", plane.name) else plane)
-    return sorted(p for p in found if inside(p, root))
-
-
-def stimulus_tables(root: Path) -> list[Path]:
-    """CSV files under ``root`` (candidate stimulus tables)."""
-    return sorted(p for p in root.rglob("*.csv") if p.is_file() and inside(p, root)) if root.is_dir() else []
-
-
-def image_sources(root: Path) -> list[Path]:
-    """Image stacks (``.npy``, ``.h5`` outside the imported datasets) and folders of PNG/TIFF under ``root``.
-
-    suite2p's own arrays and DINA's own outputs are left out.
+    Sensorium folders (thousands of per-trial ``.npy`` files each) and suite2p plane folders are
+    recognised and not descended into, so a data folder of real recordings scans in milliseconds
+    and their per-trial arrays never pose as image stacks. Files reached through links that
+    leave ``root`` are ignored.
     """
+    out = Inventory()
     if not root.is_dir():
-        return []
-    planes = {f.parent for f in root.rglob("F.npy")}
-    stacks = {p for p in root.rglob("*.npy") if p.parent not in planes}
-    stacks |= {p for p in root.rglob("*.h5") if (root / IMPORTED) not in p.parents and (root / UPLOADS) not in p.parents}
-    folders = {p.parent for ext in ("png", "tif", "tiff", "PNG", "TIF", "TIFF") for p in root.rglob(f"*.{ext}")}
-    return sorted(p for p in stacks | folders if inside(p, root))
-
-
-def nwb_files(root: Path) -> list[Path]:
-    """``.nwb`` files under ``root``."""
-    return sorted(p for p in root.rglob("*.nwb") if p.is_file() and inside(p, root)) if root.is_dir() else []
+        return out
+    imported = root / IMPORTED
+    for folder, subdirs, files in os.walk(root):
+        here = Path(folder)
+        if "data" in subdirs and (here / "meta" / "trials").is_dir():
+            out.sensorium.append(here)
+            subdirs.clear()
+            continue
+        if "F.npy" in files:
+            out.suite2p.append(here.parent if PLANE.fullmatch(here.name) else here)
+            subdirs.clear()
+            continue
+        subdirs.sort()
+        names = [n for n in sorted(files) if inside(here / n, root)]
+        if any(Path(n).suffix.lower() in IMAGE_FILES for n in names):
+            out.images.append(here)
+        for name in names:
+            path, suffix = here / name, Path(name).suffix.lower()
+            if suffix == ".h5":
+                out.datasets.append(path)
+                if imported not in path.parents and here != root / UPLOADS:
+                    out.images.append(path)
+            elif suffix == ".npy":
+                out.images.append(path)
+            elif suffix == ".csv":
+                out.tables.append(path)
+            elif suffix == ".nwb":
+                out.nwb.append(path)
+            elif suffix == ".zip":
+                out.sensorium.append(path)
+    for name in vars(out):
+        setattr(out, name, sorted(set(getattr(out, name))))
+    return out
 
 
 def nearest(candidates: list[Path], anchor: Path) -> int | None:

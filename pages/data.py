@@ -29,7 +29,7 @@ with st.expander("Choose a recording", expanded=not big and state.KEY_DATA not i
         if st.button("Open the demo", icon=":material/science:", key="data.open_demo"):
             open_recording(state.demo_path())
     elif source == "Data folder":
-        files = sources.dataset_files(root)
+        files = sources.scan(root).datasets
         st.caption(f"DINA files (`.h5`) under the data folder `{root}` (set `DINA_DATA_DIR` to change it).")
         chosen = st.selectbox("File", files, format_func=lambda p: str(p.relative_to(root)), index=None,
                               key="data.file")
@@ -45,7 +45,7 @@ with st.expander("Choose a recording", expanded=not big and state.KEY_DATA not i
                    f"effect, then import it into `{root / sources.IMPORTED}`.")
         import_wizard.wizard("suite2p" if source == "Import suite2p" else "nwb", root, open_recording)
     else:
-        candidates = sources.sensorium_sources(root)
+        candidates = sources.scan(root).sensorium
         st.caption(f"A Sensorium static folder or its `.zip`, under `{root}` or uploaded; written to "
                    f"`{root / sources.IMPORTED}`.")
         chosen = st.selectbox("Folder or zip in the data folder", candidates, index=None, key="data.sensorium",

@@ -153,7 +153,7 @@ def test_a_zipped_session_upload_lands_in_the_data_folder(session):
     at.button(key="import.suite2p.add").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.success
-    folders = [str(p.relative_to(session)) for p in sources.suite2p_folders(session)]
+    folders = [str(p.relative_to(session)) for p in sources.scan(session).suite2p]
     assert any(f.startswith("uploads/lab-session-") and f.endswith("lab-session/suite2p") for f in folders)
 
 
@@ -202,3 +202,35 @@ def test_a_signal_the_nwb_file_lacks_is_an_error_the_user_can_undo(session):
         assert metric(at, "Neurons previewed") == "4 of 4"
     finally:
         shutil.rmtree(path.parent)
+
+
+def test_the_data_folder_scan_sorts_sources_and_skips_per_trial_arrays(tmp_path):
+    from sensorium_fixture import write_sensorium_folder
+
+    root = tmp_path / "data"
+    static = write_sensorium_folder(root / "mouse1", n_trials=40)  # 160 per-trial .npy files
+    (root / "zips").mkdir()
+    (root / "zips" / "mouse2.zip").write_bytes(b"PK")
+    for plane in ("plane0", "plane1"):
+        (root / "s1" / "suite2p" / plane).mkdir(parents=True)
+        np.save(root / "s1" / "suite2p" / plane / "F.npy", np.zeros((2, 3)))
+    np.save(root / "s1" / "images.npy", np.zeros((2, 4, 4)))
+    (root / "s1" / "stimulus_table.csv").write_text("onset_frame,image_id\n")
+    (root / "s1" / "pngs").mkdir()
+    (root / "s1" / "pngs" / "0.png").write_bytes(b"")
+    (root / "rec.nwb").write_bytes(b"")
+    for name in ("imported/a.h5", "uploads/b.h5", "stacks/c.h5"):
+        (root / name).parent.mkdir(exist_ok=True)
+        (root / name).write_bytes(b"")
+    (tmp_path / "outside.nwb").write_bytes(b"")
+    (root / "link.nwb").symlink_to(tmp_path / "outside.nwb")
+
+    found = sources.scan(root)
+    rel = {k: [str(p.relative_to(root)) for p in v] for k, v in vars(found).items()}
+    assert rel["sensorium"] == [str(static.relative_to(root)), "zips/mouse2.zip"]
+    assert rel["suite2p"] == ["s1/suite2p"]
+    assert rel["tables"] == ["s1/stimulus_table.csv"]
+    assert rel["images"] == ["s1/images.npy", "s1/pngs", "stacks/c.h5"]
+    assert rel["nwb"] == ["rec.nwb"]
+    assert rel["datasets"] == ["imported/a.h5", "stacks/c.h5", "uploads/b.h5"]
+    assert sources.scan(tmp_path / "missing") == sources.Inventory()

@@ -147,7 +147,7 @@ def main() -> None:
 
         server_times, evaluator_times = pruning_server_time(env, args.moves)
 
-    print(f"\nDINA Studio on the {args.size} demo, {os.cpu_count()} CPUs\n")
+    print(f"\nDINA Studio on the {args.size}-size simulated recording, {os.cpu_count()} CPUs\n")
     summary("cold start -> Data page drawn", cold)
     for title, times in switches.items():
         print(f"{'page switch to ' + title:<40} first  {_t(times[0])}   then median {_t(statistics.median(times[1:]))}"

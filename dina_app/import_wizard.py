@@ -28,7 +28,7 @@ from . import figures as F
 from .trace_figures import response_windows, trace_examples
 from .widgets import guard, show
 
-SourceSpec = tuple  # (kind, paths..., options...) plus file stamps: hashable, keys every cache below
+SourceSpec = tuple  # (kind, paths..., options...): hashable; with the files' stamps it keys every cache below
 DEFAULTS = TraceConfig()
 
 

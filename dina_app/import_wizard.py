@@ -2,7 +2,8 @@
 
 Three steps on one screen: pick the source (data folder or upload), set the preprocessing
 with a live preview (traces with onsets and windows, reliability, responsive fraction)
-computed on a sample of neurons, then import every neuron into ``DATA/imported``. The raw
+computed on a sample of neurons, then import every neuron into ``DATA/imported`` in a background
+job (``jobs``: a rerun or a page change never interrupts it). The raw
 source and the sample are cached per file (``st.cache_resource``, shared and never
 mutated); previews per parameter set (``st.cache_data``).
 """
@@ -21,15 +22,16 @@ from dina_core.data.suite2p import read_suite2p_source
 from dina_core.traces import TraceConfig
 from dina_core.traces.config import BASELINE_METHODS, DENOISERS
 from dina_core.traces.preview import preview_kinds, preview_source, sample_source
-from dina_core.traces.source import describe_source, write_source
+from dina_core.traces.source import describe_source
 
-from . import sources, state
+from . import jobs, sources, state
 from . import figures as F
 from .trace_figures import response_windows, trace_examples
 from .widgets import guard, show
 
 SourceSpec = tuple  # (kind, paths..., options...): hashable; with the files' stamps it keys every cache below
 DEFAULTS = TraceConfig()
+KEY_OPENED = "import.opened"  # str path of the last finished import this session has opened
 
 
 def _stamp(paths: list[Path]) -> tuple:
@@ -237,18 +239,46 @@ def wizard(kind: str, root: Path, open_recording: Callable[[Path], None]) -> Non
 def _save(source, config: dict, root: Path, kind: str, open_recording: Callable[[Path], None],
           estimate_s: float) -> None:
     st.markdown("**Import**")
+    key = f"import:{state.session_id()}"
+    job = jobs.get(key)
     c1, c2 = st.columns([2, 1])
     name = c1.text_input("Dataset name", source.attrs.get("name") or kind, key=f"import.{kind}.name")
     out = sources.imported_path(name, root)
     replace = out.exists() and c2.checkbox(f"Replace the existing {out.name}", key=f"import.{kind}.replace")
     st.caption(f"Writes `{out.relative_to(root)}` with all {source.recording.n_neurons:,} neurons "
-               f"(about {max(estimate_s, 1):.0f} s; stay on this page until it ends); the file records these "
-               f"settings.")
+               f"(about {max(estimate_s, 1):.0f} s, in the background); the file records these settings.")
     if st.button("Import and open", type="primary", icon=":material/move_to_inbox:", key=f"import.{kind}.go",
-                 disabled=out.exists() and not replace):
-        bar = st.progress(0.0, text="Preprocessing…")
-        with guard():
-            write_source(source, out, TraceConfig.from_dict(config),
-                         progress=lambda d, t, s: bar.progress(d / max(t, 1), text=f"Preprocessing {s}: {d:,}/{t:,}"))
-            open_recording(out)
-            st.success(f"Imported and opened {out.name}.", icon=":material/check_circle:")
+                 disabled=(job is not None and job.live) or (out.exists() and not replace)):
+        jobs.start(key, f"Importing {out.name}", out.parent,
+                   jobs.import_work(source, out, TraceConfig.from_dict(config)))
+        st.rerun()
+    if job is not None:
+        _import_status(job, open_recording)
+
+
+def _import_status(job: jobs.Job, open_recording: Callable[[Path], None]) -> None:
+    """The background import's progress, polled every second; its dataset opens once it is written."""
+    was_live = job.live
+
+    @st.fragment(run_every=1.0 if was_live else None)
+    def panel() -> None:
+        snap = job.snapshot()
+        if snap["status"] == "queued":
+            st.progress(0.0, text="Waiting for a training on this machine to finish…")
+        elif snap["status"] == "running":
+            last = snap["last"] or {"done": 0, "total": 1}
+            st.progress(last["done"] / max(last["total"], 1),
+                        text=f"{snap['label']}: {snap['stage'] or 'reading'} {last['done']:,}/{last['total']:,} "
+                             f"· {snap['elapsed_s']:.0f} s")
+        elif snap["status"] == "failed":
+            st.error(f"{snap['label']} failed: {snap['error']}", icon=":material/error:")
+        if was_live and not job.live:
+            st.rerun(scope="app")
+
+    panel()
+    if job.status == "finished":
+        path = Path(job.result["path"])
+        if st.session_state.get(KEY_OPENED) != str(path):  # open it once; the user may move on to another
+            st.session_state[KEY_OPENED] = str(path)
+            open_recording(path)
+        st.success(f"Imported {path.name} (now in the data folder).", icon=":material/check_circle:")

@@ -1,4 +1,4 @@
-"""Background workers for training and benchmarks; the pages start them and poll their progress.
+"""Background workers for training, benchmarks and imports; the pages start them and poll their progress.
 
 A module-level registry maps a job key to its ``Job``: user trainings are keyed by the
 browser session (``train:<session id>``), jobs whose result every session shares by
@@ -52,6 +52,11 @@ class Job:
             self.losses.append((info.step, info.loss))
             if info.val_top1 is not None:
                 self.val_top1.append((info.epoch, info.val_top1))
+
+    def on_progress(self, done: int, total: int, stage: str) -> None:
+        """An importer's ``progress(done, total, stage)`` callback: ``last`` becomes {'done', 'total'}."""
+        with self._lock:
+            self.stage, self.last = stage, {"done": done, "total": total}
 
     def set_stage(self, stage: str) -> None:
         """A new phase (e.g. the next benchmark model): its curves start afresh."""
@@ -142,4 +147,12 @@ def benchmark_work(data, out_dir: Path, models: tuple[str, ...], train_config) -
         from dina_core.evaluate.benchmark import run_benchmark
         return run_benchmark(data, out_dir, train_config=train_config, models=models,
                              on_step=lambda _name, info: job.on_step(info), on_model=job.set_stage)
+    return work
+
+
+def import_work(source, out_path: Path, config) -> Callable[[Job], dict]:
+    """Work that writes a raw ``source`` preprocessed with ``config`` to ``out_path`` (``write_source``)."""
+    def work(job: Job) -> dict:
+        from dina_core.traces.source import write_source
+        return {"path": str(write_source(source, out_path, config, progress=job.on_progress))}
     return work

@@ -62,6 +62,18 @@ def open_wizard(choice: str) -> AppTest:
     return at
 
 
+def import_and_wait(at: AppTest, kind: str) -> None:
+    """Click *Import and open*, wait for the background import, rerun so the page picks it up."""
+    from dina_app import jobs
+
+    at.button(key=f"import.{kind}.go").click().run()
+    job = jobs.get(f"import:{at.session_state['dina.session_id']}")
+    assert job is not None
+    job._thread.join(timeout=300)
+    assert job.status == "finished", job.error
+    at.run()
+
+
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -94,7 +106,7 @@ def test_suite2p_import_writes_what_the_preview_showed_and_opens_it(session, sou
     at.slider(key="import.response").set_value((0.2, 1.0)).run()
     at.selectbox(key="import.denoise").set_value("savgol").run()
     at.text_input(key="import.suite2p.name").set_value("wizard-s2p").run()
-    at.button(key="import.suite2p.go").click().run()
+    import_and_wait(at, "suite2p")
     assert not at.exception and not at.error, [e.value for e in at.error]
     out = session / "imported" / "wizard-s2p.h5"
     assert at.session_state["dina.data_path"] == str(out)
@@ -119,7 +131,7 @@ def test_nwb_wizard_previews_both_signals_and_imports(session):
     at.segmented_control(key="import.signal").set_value("events").run()
     assert not at.exception and not at.error
     assert any("deconvolved events" in c.value for c in at.caption)
-    at.button(key="import.nwb.go").click().run()
+    import_and_wait(at, "nwb")
     assert not at.exception and not at.error, [e.value for e in at.error]
     written = read_dataset(session / "imported" / "recording.h5")
     assert written.attrs["preprocessing"]["trace_config"]["signal"] == "events"

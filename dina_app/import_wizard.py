@@ -280,5 +280,5 @@ def _import_status(job: jobs.Job, open_recording: Callable[[Path], None]) -> Non
         path = Path(job.result["path"])
         if st.session_state.get(KEY_OPENED) != str(path):  # open it once; the user may move on to another
             st.session_state[KEY_OPENED] = str(path)
-            open_recording(path)
+            open_recording(path)  # reruns the app
         st.success(f"Imported {path.name} (now in the data folder).", icon=":material/check_circle:")

@@ -9,16 +9,24 @@ from dina_app import analysis, import_wizard, sources, state
 from dina_app import figures as F
 from dina_app.widgets import guard, page_header, show
 
+FLASH = "data.flash"  # str: message of the last recording change, shown once on the next run
 page_header("Data", "Which recording am I looking at?")
 big = state.presenting()
 root = state.data_dir()
 
 
 def open_recording(path) -> None:
-    """Check the file before making it active, so a broken file never sticks to the session."""
+    """Check the file before making it active (a broken file never sticks to the session), then redraw
+    every part of the app, the sidebar included, for it."""
     with guard():
         state.summary(state.file_key(path))
         state.set_active_data(path)
+        st.session_state[FLASH] = f"Opened {Path(path).name}"
+        st.rerun()
+
+
+if flash := st.session_state.pop(FLASH, None):  # what the last run did, outside the collapsing chooser
+    st.success(flash, icon=":material/check_circle:")
 
 
 with st.expander("Choose a recording", expanded=not big and state.KEY_DATA not in st.session_state):
@@ -58,7 +66,6 @@ with st.expander("Choose a recording", expanded=not big and state.KEY_DATA not i
                 out = sources.import_sensorium_source(
                     Path(src), root, progress=lambda d, t, s: bar.progress(d / max(t, 1), text=f"Reading {s}: {d}/{t}"))
                 open_recording(out)
-                st.success(f"Imported {out.name}")
 
 data_key = state.active_data_key()
 summary = state.summary(data_key)

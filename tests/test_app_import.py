@@ -110,6 +110,7 @@ def test_suite2p_import_writes_what_the_preview_showed_and_opens_it(session, sou
     assert not at.exception and not at.error, [e.value for e in at.error]
     out = session / "imported" / "wizard-s2p.h5"
     assert at.session_state["dina.data_path"] == str(out)
+    assert "Opened wizard-s2p.h5" in [s.value for s in at.success]
     written = read_dataset(out)
     config = TraceConfig(response_window_s=(0.2, 1.0), denoise="savgol")
     expected = read_dataset(write_source(source, tmp_path / "ref.h5", config))

@@ -91,6 +91,7 @@ def test_data_folder_file_and_sensorium_import_become_active(studio):
     at.selectbox(key="data.file").set_value(studio / "data" / "copy.h5").run()
     at.button(key="data.open_file").click().run()
     assert at.session_state["dina.data_path"] == str((studio / "data" / "copy.h5").resolve())
+    assert [s.value for s in at.success] == ["Opened copy.h5"]
 
     at.button_group(key="data.source").set_value("Import Sensorium").run()
     at.selectbox(key="data.sensorium").set_value(folder).run()

@@ -175,7 +175,7 @@ def test_import_wizard_previews_and_imports_a_suite2p_session(server, page):
     assert page.locator("[data-testid=stException]").count() == 0
     shoot(page, "interaction-import-preview")
     page.get_by_role("button", name="Import and open").click()
-    page.get_by_text("Imported session1.h5").wait_for()
+    page.get_by_text("Opened session1.h5").wait_for()
     page.locator("[data-testid=stSidebar]", has_text="session1").wait_for()  # now the active recording
     settle(page)
     assert (root / "data" / "imported" / "session1.h5").is_file()

@@ -31,7 +31,7 @@ from .widgets import guard, show
 
 SourceSpec = tuple  # (kind, paths..., options...): hashable; with the files' stamps it keys every cache below
 DEFAULTS = TraceConfig()
-KEY_OPENED = "import.opened"  # str path of the last finished import this session has opened
+KEY_OPENED = "import.opened"  # 'path@start time' of the last finished import this session has opened
 
 
 def _stamp(paths: list[Path]) -> tuple:
@@ -212,7 +212,8 @@ def wizard(kind: str, root: Path, open_recording: Callable[[Path], None]) -> Non
     """The whole wizard for ``kind`` ('suite2p' or 'nwb'); ``open_recording`` makes the result active."""
     big = state.presenting()
     _upload(kind, root)
-    picked = _suite2p_spec(root) if kind == "suite2p" else _nwb_spec(root, st.session_state.get("import.signal") or "dff")
+    signal = st.session_state.get("import.signal") or "dff"  # the control is drawn below, after the source
+    picked = _suite2p_spec(root) if kind == "suite2p" else _nwb_spec(root, signal)
     if picked is None:
         return
     spec, paths = picked
@@ -278,7 +279,8 @@ def _import_status(job: jobs.Job, open_recording: Callable[[Path], None]) -> Non
     panel()
     if job.status == "finished":
         path = Path(job.result["path"])
-        if st.session_state.get(KEY_OPENED) != str(path):  # open it once; the user may move on to another
-            st.session_state[KEY_OPENED] = str(path)
+        this_import = f"{path}@{job.started}"  # a re-import to the same file opens again
+        if st.session_state.get(KEY_OPENED) != this_import:  # open it once; the user may move on to another
+            st.session_state[KEY_OPENED] = this_import
             open_recording(path)  # reruns the app
         st.success(f"Imported {path.name} (now in the data folder).", icon=":material/check_circle:")

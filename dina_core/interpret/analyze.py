@@ -48,7 +48,7 @@ class AnalyzeConfig:
 
     responses: str = "averaged"  # queries: one repeat-averaged response per test image (or 'single_trial')
     manipulations: tuple[str, ...] = tuple(MANIPULATIONS)  # structure probes, each at its default strength grid
-    importance_tier: str = "test"  # averaged pairs of the attribution ranking; 'validation' keeps subsets honest
+    importance_tier: str = "validation"  # pairs the attribution ranking uses: never the test pairs it is scored on
     random_draws: int = 20  # random subsets per k: the baseline every ranking must beat
     subset_fraction: float = 0.9  # smallest_subset_90: keep this share of full top-1
     interaction_neurons: int = 10  # top-m neurons for pair ablations and correlations (m(m-1)/2 pair masks)

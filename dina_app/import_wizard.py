@@ -1,6 +1,6 @@
 """The Data page's import wizard for raw recordings (suite2p + stimulus table + images, or NWB).
 
-Three steps on one screen: pick the source (data folder or upload), set the preprocessing
+Three steps on one screen: pick the source (data folder or upload; ``import_picker``), set the preprocessing
 with a live preview (traces with onsets and windows, reliability, responsive fraction)
 computed on a sample of neurons, then import every neuron into ``DATA/imported`` in a background
 job (``jobs``: a rerun or a page change never interrupts it). The raw
@@ -24,12 +24,12 @@ from dina_core.traces.config import BASELINE_METHODS, DENOISERS
 from dina_core.traces.preview import preview_kinds, preview_source, sample_source
 from dina_core.traces.source import describe_source
 
+from . import import_picker as picker
 from . import jobs, sources, state
 from . import figures as F
 from .trace_figures import response_windows, trace_examples
 from .widgets import guard, show
 
-SourceSpec = tuple  # (kind, paths..., options...): hashable; with the files' stamps it keys every cache below
 DEFAULTS = TraceConfig()
 KEY_OPENED = "import.opened"  # 'path@start time' of the last finished import this session has opened
 
@@ -41,24 +41,25 @@ def _stamp(paths: list[Path]) -> tuple:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Reading the recording…")
-def _source(spec: SourceSpec, stamp: tuple):
+def _source(spec: picker.SourceSpec, stamp: tuple):
     """The RawSource of ``spec`` (traces memory-mapped for suite2p, in memory for NWB)."""
     if spec[0] == "suite2p":
-        _, folder, table, images, threshold, um = spec
+        _, folder, table, images, threshold, um, onset, unit, image, tier = spec
         return read_suite2p_source(folder, stimuli=table, images=images, iscell_threshold=threshold,
-                                   um_per_pixel=um)
-    _, path, signal, table, column, um = spec
+                                   um_per_pixel=um, onset_column=onset, onset_unit=unit, image_column=image,
+                                   tier_column=tier)
+    _, path, signal, table, column, images, um = spec
     return read_nwb_source(path, signal=signal, table=table or None, image_column=column or None,
-                           um_per_pixel=um)
+                           images=images or None, um_per_pixel=um)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Reading a sample of neurons…")
-def _sample(spec: SourceSpec, stamp: tuple, max_neurons: int, kinds: tuple[str, ...]):
+def _sample(spec: picker.SourceSpec, stamp: tuple, max_neurons: int, kinds: tuple[str, ...]):
     return sample_source(_source(spec, stamp), max_neurons, kinds)
 
 
 @st.cache_data(max_entries=32, show_spinner="Preprocessing the sample…")
-def _preview(spec: SourceSpec, stamp: tuple, max_neurons: int, config: dict, first_trial: int):
+def _preview(spec: picker.SourceSpec, stamp: tuple, max_neurons: int, config: dict, first_trial: int):
     source = _source(spec, stamp)
     trace_config = TraceConfig.from_dict(config)
     sample, neurons = _sample(spec, stamp, max_neurons, preview_kinds(source, trace_config))
@@ -66,68 +67,6 @@ def _preview(spec: SourceSpec, stamp: tuple, max_neurons: int, config: dict, fir
     result = preview_source(sample, neurons, trace_config, n_total=source.recording.n_neurons,
                             first_trial=first_trial)
     return result, time.perf_counter() - started
-
-
-def _pick(label: str, options: list[Path], root: Path, key: str, default: int | None = None) -> Path | None:
-    return st.selectbox(label, options, index=default, key=key, format_func=lambda p: str(p.relative_to(root)))
-
-
-def _suite2p_spec(root: Path) -> tuple[SourceSpec, list[Path]] | None:
-    found = sources.scan(root)
-    folders = found.suite2p
-    if not folders:
-        st.info(f"No suite2p folder (`plane0/F.npy`, ...) under `{root}` yet: upload one above or copy it there.")
-        return None
-    folder = _pick("suite2p folder", folders, root, "import.s2p.folder", 0)
-    tables, stacks = found.tables, found.images
-    c1, c2 = st.columns(2)
-    table = c1.selectbox("Stimulus table (CSV: onset frame or time, image id, optional tier)", tables,
-                         index=sources.nearest(tables, folder), key="import.s2p.table",
-                         format_func=lambda p: str(p.relative_to(root)))
-    images = c2.selectbox("Images (.npy / .h5 stack or a folder of PNG/TIFF)", stacks,
-                          index=sources.nearest(stacks, folder), key="import.s2p.images",
-                          format_func=lambda p: str(p.relative_to(root)))
-    c1, c2, c3 = st.columns(3)
-    curated = c1.toggle("Use suite2p's curated labels", key="import.s2p.curated",
-                        help="iscell column 0 (edited in the suite2p GUI) instead of the classifier probability")
-    threshold = None if curated else c2.slider(
-        "iscell probability ≥", 0.0, 1.0, 0.5, 0.05, key="import.s2p.threshold",
-        help="ROIs whose classifier probability (iscell column 1) reaches this are kept as neurons")
-    um = c3.number_input("µm per pixel", 0.01, 100.0, 1.0, key="import.s2p.um",
-                         help="Pixel size of the imaging plane, for neuron positions")
-    if table is None or images is None:
-        st.info("Choose the stimulus table and the images of this session.")
-        return None
-    return ("suite2p", str(folder), str(table), str(images), threshold, float(um)), [folder, table, images]
-
-
-def _nwb_spec(root: Path, signal: str) -> tuple[SourceSpec, list[Path]] | None:
-    files = sources.scan(root).nwb
-    if not files:
-        st.info(f"No `.nwb` file under `{root}` yet: upload one above or copy it there.")
-        return None
-    path = _pick("NWB file", files, root, "import.nwb.file", 0)
-    c1, c2, c3 = st.columns(3)
-    table = c1.text_input("Presentations table", "", key="import.nwb.table", placeholder="stimulus_presentations",
-                          help="TimeIntervals table of the stimulus presentations; empty: the default search")
-    column = c2.text_input("Image index column", "", key="import.nwb.column", placeholder="image_index",
-                           help="Its column holding the row of the image shown; empty: the default search")
-    um = c3.number_input("µm per pixel", 0.0, 100.0, 0.0, key="import.nwb.um",
-                         help="0: the imaging plane's grid spacing (1 µm when the file has none)")
-    return ("nwb", str(path), signal, table.strip(), column.strip(), float(um) or None), [path]
-
-
-def _upload(kind: str, root: Path) -> None:
-    types = ["zip"] if kind == "suite2p" else ["nwb"]
-    what = ("a .zip of the session folder (suite2p/, the stimulus table and the images)" if kind == "suite2p"
-            else "an .nwb file")
-    upload = st.file_uploader(f"…or upload {what}", type=types, key=f"import.{kind}.upload")
-    if upload is not None and st.button("Add the upload to the data folder", key=f"import.{kind}.add"):
-        with guard(), st.spinner("Saving the upload…"):
-            saved = sources.save_upload(upload, upload.name, root)
-            if kind == "suite2p":
-                saved = sources.extract_zip(saved, root)
-            st.success(f"Added `{saved.relative_to(root)}`.")
 
 
 def _signal() -> str:
@@ -211,9 +150,9 @@ def _show_preview(result, seconds: float, n_trials: int, big: bool) -> None:
 def wizard(kind: str, root: Path, open_recording: Callable[[Path], None]) -> None:
     """The whole wizard for ``kind`` ('suite2p' or 'nwb'); ``open_recording`` makes the result active."""
     big = state.presenting()
-    _upload(kind, root)
+    picker.upload(kind, root)
     signal = st.session_state.get("import.signal") or "dff"  # the control is drawn below, after the source
-    picked = _suite2p_spec(root) if kind == "suite2p" else _nwb_spec(root, signal)
+    picked = picker.suite2p_spec(root) if kind == "suite2p" else picker.nwb_spec(root, signal)
     if picked is None:
         return
     spec, paths = picked

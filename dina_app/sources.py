@@ -7,6 +7,7 @@ browser is never opened directly.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import re
@@ -17,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from dina_core.data.stimuli import IMAGE_SUFFIXES
 from dina_core.errors import DinaError
 
 UPLOADS, IMPORTED = "uploads", "imported"
 PLANE = re.compile(r"plane\d+")
-IMAGE_FILES = {".png", ".tif", ".tiff"}
+IMAGE_FILES = set(IMAGE_SUFFIXES)  # a folder holding any of these is an image folder
 
 
 def inside(path: Path, root: Path) -> bool:
@@ -84,6 +86,15 @@ def scan(root: Path) -> Inventory:
     for name in vars(out):
         setattr(out, name, sorted(set(getattr(out, name))))
     return out
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names on a CSV file's first line ([] when it cannot be read)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return [name.strip() for name in next(csv.reader(f), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
 
 
 def nearest(candidates: list[Path], anchor: Path) -> int | None:

@@ -155,6 +155,29 @@ def test_a_bad_stimulus_table_is_a_readable_error(session):
         (session / "session1" / "late_onsets.csv").unlink()
 
 
+def test_table_columns_named_otherwise_are_picked_from_the_header(session, source):
+    good = session / "session1" / "stimulus_table.csv"
+    lines = good.read_text().splitlines()
+    header = lines[0].split(",")
+    renamed = {"onset_frame": "frame_on", "image_id": "stim", "tier": "split"}
+    table = session / "session1" / "renamed.csv"
+    table.write_text("\n".join([",".join(renamed.get(h, h) for h in header)] + lines[1:]) + "\n")
+    try:
+        at = open_wizard("Import suite2p")
+        box = at.selectbox(key="import.s2p.table")
+        box.select_index(box.options.index("session1/renamed.csv")).run()
+        assert not at.exception
+        assert any("renamed.csv" in e.value and "onset column" in e.value for e in at.error)
+        for role, column in (("onset", "frame_on"), ("image", "stim"), ("tier", "split")):
+            at.selectbox(key=f"import.s2p.{role}.{table}").set_value(column).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert metric(at, "Trials") == f"{source.n_trials:,}"
+        expected = reference(source, TraceConfig())
+        assert metric(at, "Median reliability") == f"{np.nanmedian(expected.report.reliability):.2f}"
+    finally:
+        table.unlink()
+
+
 def test_a_zipped_session_upload_lands_in_the_data_folder(session):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

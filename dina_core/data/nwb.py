@@ -72,7 +72,8 @@ def open_nwb(path: str | os.PathLike) -> Iterator:
     try:
         from pynwb import NWBHDF5IO
     except ImportError:
-        raise DinaError("Reading NWB files needs pynwb: pip install 'dina[nwb]'") from None
+        raise DinaError("Reading NWB files needs pynwb: pip install -e '.[nwb]' in the DINA checkout "
+                        "(or pip install pynwb)") from None
     io = NWBHDF5IO(str(path), "r")
     try:
         try:

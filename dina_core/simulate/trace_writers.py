@@ -109,7 +109,7 @@ def write_nwb(traces: SimulatedTraces, data: DinaData, path: str | os.PathLike) 
     """Write the cells' traces, ROIs, presentations and images as NWB 2.x (layout above).
 
     Raises:
-        ImportError: if pynwb is not installed (``pip install 'dina[nwb]'``).
+        ImportError: if pynwb is not installed (``pip install -e '.[nwb]'`` in the DINA checkout).
     """
     from hdmf.common import ElementIdentifiers, VectorData
     from pynwb import NWBHDF5IO, NWBFile

@@ -144,7 +144,7 @@ def cmd_train(args) -> None:
     from .train import distributed
     from .train.run import train_run
     model_config, train_config = _configs(args)
-    dist = distributed.init_from_environment()
+    dist = distributed.init_from_environment(train_config.device)
     try:
         data = read_dataset(args.data)
         bar, on_step = _progress_bar(f"train {args.kind}") if dist.is_main else (None, None)

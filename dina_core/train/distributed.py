@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as torch_dist
 
+from .device import resolve_device
+
 
 @dataclass(frozen=True)
 class Dist:
@@ -64,15 +66,16 @@ def current() -> Dist:
     return Dist(torch_dist.get_rank(), torch_dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def init_from_environment() -> Dist:
+def init_from_environment(device: str = "auto") -> Dist:
     """Join the process group ``torchrun`` describes (WORLD_SIZE > 1), else stay single.
 
-    The backend is NCCL when CUDA is available (each rank then uses ``cuda:LOCAL_RANK``), gloo
-    otherwise.
+    Args:
+        device: the training's device setting ('auto', 'cpu', 'cuda', ...): NCCL when it resolves
+            to CUDA (each rank then uses ``cuda:LOCAL_RANK``), gloo otherwise.
     """
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or current().enabled:
         return current()
-    cuda = torch.cuda.is_available()
+    cuda = resolve_device(device).type == "cuda"
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     torch_dist.init_process_group("nccl" if cuda else "gloo")

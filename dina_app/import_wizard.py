@@ -199,6 +199,9 @@ def _save(source, config: dict, root: Path, kind: str, open_recording: Callable[
 def _import_status(job: jobs.Job, open_recording: Callable[[Path], None]) -> None:
     """The background import's progress, polled every second; its dataset opens once it is written."""
     was_live = job.live
+    if was_live and st.button("Stop the import", icon=":material/stop:", key="import.stop",
+                              help="Ends at the next block of neurons; nothing is written"):
+        job.stop()
 
     @st.fragment(run_every=1.0 if was_live else None)
     def panel() -> None:
@@ -212,11 +215,13 @@ def _import_status(job: jobs.Job, open_recording: Callable[[Path], None]) -> Non
                              f"· {snap['elapsed_s']:.0f} s")
         elif snap["status"] == "failed":
             st.error(f"{snap['label']} failed: {snap['error']}", icon=":material/error:")
+        elif snap["status"] == "stopped" and snap["result"] is None:
+            st.info(f"{snap['label']}: stopped; nothing was written.", icon=":material/stop:")
         if was_live and not job.live:
             st.rerun(scope="app")
 
     panel()
-    if job.status == "finished":
+    if not job.live and job.result is not None:  # written (a stop that came after the last block changes nothing)
         path = Path(job.result["path"])
         this_import = f"{path}@{job.started}"  # a re-import to the same file opens again
         if st.session_state.get(KEY_OPENED) != this_import:  # open it once; the user may move on to another

@@ -30,6 +30,10 @@ _ONE_AT_A_TIME = threading.Semaphore(1)
 log = logging.getLogger(__name__)
 
 
+class Stopped(Exception):
+    """Raised inside a job's work by its progress callback once the user asked it to stop."""
+
+
 class Job:
     """One background piece of work with progress a page can poll."""
 
@@ -54,7 +58,14 @@ class Job:
                 self.val_top1.append((info.epoch, info.val_top1))
 
     def on_progress(self, done: int, total: int, stage: str) -> None:
-        """An importer's ``progress(done, total, stage)`` callback: ``last`` becomes {'done', 'total'}."""
+        """An importer's ``progress(done, total, stage)`` callback: ``last`` becomes {'done', 'total'}.
+
+        Raises:
+            Stopped: once ``stop()`` was called, so work without its own stop check ends at its next
+                progress report (an atomic writer then leaves no file behind).
+        """
+        if self._stop.is_set():
+            raise Stopped
         with self._lock:
             self.stage, self.last = stage, {"done": done, "total": total}
 
@@ -75,6 +86,8 @@ class Job:
                 self.status = "running"
             try:
                 result = self._work(self)
+            except Stopped:
+                self._finish("stopped")
             except DinaError as exc:
                 self._finish("failed", str(exc))
             except Exception as exc:  # a bug: keep the app alive, log the traceback for the report

@@ -270,3 +270,24 @@ def test_the_data_folder_scan_sorts_sources_and_skips_per_trial_arrays(tmp_path)
     assert rel["nwb"] == ["rec.nwb"]
     assert rel["datasets"] == ["imported/a.h5", "stacks/c.h5", "uploads/b.h5"]
     assert sources.scan(tmp_path / "missing") == sources.Inventory()
+
+
+def test_stopping_an_import_writes_nothing(source, tmp_path):
+    from dina_app import jobs
+
+    out = tmp_path / "stopped.h5"
+    work = jobs.import_work(source, out, TraceConfig(chunk_neurons=16))
+
+    def stop_during_work(job):
+        job.stop()  # as the Stop button does while the first block of neurons is processed
+        return work(job)
+
+    job = jobs.start("import:test-stop", "Importing stopped.h5", tmp_path, stop_during_work)
+    job._thread.join(timeout=120)
+    assert job.status == "stopped" and job.result is None
+    assert list(tmp_path.iterdir()) == []  # not even a temporary file
+
+    done = jobs.start("import:test-stop", "Importing done.h5", tmp_path,
+                      jobs.import_work(source, tmp_path / "done.h5", TraceConfig()))
+    done._thread.join(timeout=120)
+    assert done.status == "finished" and read_dataset(done.result["path"]).n_neurons == source.recording.n_neurons

@@ -8,8 +8,8 @@ computed here, and what it writes against ``write_source`` with the same setting
 from __future__ import annotations
 
 import io
-import os
 import shutil
+from contextlib import contextmanager
 import zipfile
 from pathlib import Path
 
@@ -38,14 +38,10 @@ def session(small_data, tmp_path_factory):
     shutil.copytree(files.suite2p.parent, root / "data" / "session1")
     env = {"DINA_DATA_DIR": root / "data", "DINA_RUNS_DIR": root / "runs", "DINA_DEMO_DIR": root / "demo",
            "DINA_DEMO_SIZE": "small"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update({k: str(v) for k, v in env.items()})
-    yield root / "data"
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, str(value))
+        yield root / "data"
 
 
 @pytest.fixture(scope="module")
@@ -138,35 +134,37 @@ def test_nwb_wizard_previews_both_signals_and_imports(session):
     assert written.attrs["preprocessing"]["trace_config"]["signal"] == "events"
 
 
-def test_a_bad_stimulus_table_is_a_readable_error(session):
-    good = session / "session1" / "stimulus_table.csv"
-    lines = good.read_text().splitlines()
-    header = lines[0].split(",")
-    row = lines[-1].split(",")
-    row[header.index("onset_frame")] = "99999999"
-    (session / "session1" / "late_onsets.csv").write_text("\n".join(lines[:-1] + [",".join(row)]) + "\n")
-    try:
-        at = open_wizard("Import suite2p")
-        table = at.selectbox(key="import.s2p.table")
-        table.select_index(table.options.index("session1/late_onsets.csv")).run()
-        assert not at.exception
-        assert any("late_onsets.csv" in e.value and "outside" in e.value for e in at.error)
-    finally:
-        (session / "session1" / "late_onsets.csv").unlink()
-
-
-def test_table_columns_named_otherwise_are_picked_from_the_header(session, source):
-    good = session / "session1" / "stimulus_table.csv"
-    lines = good.read_text().splitlines()
-    header = lines[0].split(",")
-    renamed = {"onset_frame": "frame_on", "image_id": "stim", "tier": "split"}
-    table = session / "session1" / "renamed.csv"
-    table.write_text("\n".join([",".join(renamed.get(h, h) for h in header)] + lines[1:]) + "\n")
+@contextmanager
+def wizard_on_edited_table(session, name: str, edit):
+    """The suite2p wizard with ``session1/<name>`` chosen as the table: the simulated table with its
+    header and rows passed through ``edit(header, rows) -> (header, rows)`` (lists of cells)."""
+    lines = (session / "session1" / "stimulus_table.csv").read_text().splitlines()
+    header, rows = edit(lines[0].split(","), [line.split(",") for line in lines[1:]])
+    table = session / "session1" / name
+    table.write_text("\n".join(",".join(cells) for cells in [header, *rows]) + "\n")
     try:
         at = open_wizard("Import suite2p")
         box = at.selectbox(key="import.s2p.table")
-        box.select_index(box.options.index("session1/renamed.csv")).run()
+        box.select_index(box.options.index(f"session1/{name}")).run()
         assert not at.exception
+        yield at, table
+    finally:
+        table.unlink()
+
+
+def test_a_bad_stimulus_table_is_a_readable_error(session):
+    def late_last_onset(header, rows):
+        rows[-1][header.index("onset_frame")] = "99999999"
+        return header, rows
+
+    with wizard_on_edited_table(session, "late_onsets.csv", late_last_onset) as (at, _):
+        assert any("late_onsets.csv" in e.value and "outside" in e.value for e in at.error)
+
+
+def test_table_columns_named_otherwise_are_picked_from_the_header(session, source):
+    renamed = {"onset_frame": "frame_on", "image_id": "stim", "tier": "split"}
+    rename = lambda header, rows: ([renamed.get(h, h) for h in header], rows)  # noqa: E731
+    with wizard_on_edited_table(session, "renamed.csv", rename) as (at, table):
         assert any("renamed.csv" in e.value and "onset column" in e.value for e in at.error)
         for role, column in (("onset", "frame_on"), ("image", "stim"), ("tier", "split")):
             at.selectbox(key=f"import.s2p.{role}.{table}").set_value(column).run()
@@ -174,8 +172,6 @@ def test_table_columns_named_otherwise_are_picked_from_the_header(session, sourc
         assert metric(at, "Trials") == f"{source.n_trials:,}"
         expected = reference(source, TraceConfig())
         assert metric(at, "Median reliability") == f"{np.nanmedian(expected.report.reliability):.2f}"
-    finally:
-        table.unlink()
 
 
 def test_a_zipped_session_upload_lands_in_the_data_folder(session):

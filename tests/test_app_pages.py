@@ -7,7 +7,6 @@ against ``dina_core`` computed independently here, not merely for being present.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -28,17 +27,13 @@ def studio(tmp_path_factory, small_run_dir):
     root = tmp_path_factory.mktemp("studio")
     env = {"DINA_DATA_DIR": root / "data", "DINA_RUNS_DIR": root / "runs", "DINA_DEMO_DIR": root / "demo",
            "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": small_run_dir[0]}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update({k: str(v) for k, v in env.items()})
-    (root / "data").mkdir()
-    from dina_app import state
-    state.demo_path()  # the same recording as small_data: the run's data fingerprint matches
-    yield root
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, str(value))
+        (root / "data").mkdir()
+        from dina_app import state
+        state.demo_path()  # the same recording as small_data: the run's data fingerprint matches
+        yield root
 
 
 @pytest.fixture(scope="module")

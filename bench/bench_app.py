@@ -43,7 +43,7 @@ def prepare(args, root: Path) -> dict:
     """Folders, demo recording and run; returns the server's environment."""
     from dina_core.data.format import write_dataset
     from dina_core.simulate import DEMO_CONFIG, SimConfig, simulate_recording
-    from dina_core.train.config import TrainConfig
+    from dina_core.runs.config import TrainConfig
     from dina_core.train.run import train_run
 
     small = args.size == "small"

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dina_core.data.suite2p import read_suite2p_source
-from dina_core.traces import TraceConfig
-from dina_core.traces.preview import preview_kinds, preview_source, sample_source
-from dina_core.traces.source import write_source
+from dina_core.importers.suite2p import read_suite2p_source
+from dina_core.importers.traces import TraceConfig
+from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_source
+from dina_core.importers.traces.source import write_source
 
 FS = 30.0
 

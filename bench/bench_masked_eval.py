@@ -20,9 +20,9 @@ from dina_core.data.format import DinaData
 from dina_core.interpret.masked_eval import MaskedEvaluator, tier_task
 from dina_core.model import ModelConfig, build_model
 from dina_core.model.inference import encode_images, encode_responses
-from dina_core.train.config import TrainConfig
-from dina_core.train.prepare import Preprocessing
-from dina_core.train.run import Run
+from dina_core.runs.config import TrainConfig
+from dina_core.runs.prepare import Preprocessing
+from dina_core.runs.run import Run
 
 
 def random_recording(n_neurons: int, n_test: int, repeats: int, n_train: int = 200,

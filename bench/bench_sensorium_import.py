@@ -21,7 +21,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]  # runnable without installing t
 from sensorium_fixture import write_sensorium_folder, zip_folder  # noqa: E402
 
 from dina_core.data.io import read_dataset, validate_dataset  # noqa: E402
-from dina_core.data.sensorium import import_sensorium  # noqa: E402
+from dina_core.importers.sensorium import import_sensorium
 
 
 def main() -> None:

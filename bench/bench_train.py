@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from dina_core.model import DinaModel, ModelConfig
-from dina_core.train.config import TrainConfig
-from dina_core.train.device import autocast, resolve_device
+from dina_core.runs.config import TrainConfig
+from dina_core.model.device import autocast, resolve_device
 from dina_core.train.loop import fit
 from dina_core.train.loss import multilevel_info_nce
-from dina_core.train.prepare import PreparedData
+from dina_core.runs.prepare import PreparedData
 
 
 def synthetic(n_trials: int, n_neurons: int, shape: tuple[int, int], device) -> PreparedData:

@@ -22,8 +22,8 @@ from dina_core.data.format import DinaData
 from dina_core.data.reliability import oracle_correlation
 
 if TYPE_CHECKING:  # torch loads only when a page needs a model
-    from dina_core.train.prepare import PreparedData
-    from dina_core.train.run import Run
+    from dina_core.runs.prepare import PreparedData
+    from dina_core.runs.run import Run
 
 DIRECTIONS = {"neural_to_image": "response → image", "image_to_neural": "image → response"}
 RESPONSES = {"averaged": "repeat-averaged", "single_trial": "single trial"}

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from dina_core.data.nwb import read_nwb_source
-from dina_core.data.suite2p import read_suite2p_source
-from dina_core.traces import TraceConfig
-from dina_core.traces.config import BASELINE_METHODS, DENOISERS
-from dina_core.traces.preview import preview_kinds, preview_source, sample_source
-from dina_core.traces.source import describe_source
+from dina_core.importers.nwb import read_nwb_source
+from dina_core.importers.suite2p import read_suite2p_source
+from dina_core.importers.traces import TraceConfig
+from dina_core.importers.traces.config import BASELINE_METHODS, DENOISERS
+from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_source
+from dina_core.importers.traces.source import describe_source
 
 from . import import_picker as picker
 from . import jobs, sources, state

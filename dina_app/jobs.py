@@ -155,9 +155,9 @@ def training_work(data, out_dir: Path, kind: str, model_config: dict | None, tra
 
 
 def benchmark_work(data, out_dir: Path, models: tuple[str, ...], train_config) -> Callable[[Job], dict]:
-    """Work that runs ``dina_core.evaluate.benchmark.run_benchmark`` for ``models`` into ``out_dir``."""
+    """Work that runs ``dina_core.benchmark.run_benchmark`` for ``models`` into ``out_dir``."""
     def work(job: Job) -> dict:
-        from dina_core.evaluate.benchmark import run_benchmark
+        from dina_core.benchmark import run_benchmark
         return run_benchmark(data, out_dir, train_config=train_config, models=models,
                              on_step=lambda _name, info: job.on_step(info), on_model=job.set_stage)
     return work
@@ -166,6 +166,6 @@ def benchmark_work(data, out_dir: Path, models: tuple[str, ...], train_config) -
 def import_work(source, out_path: Path, config) -> Callable[[Job], dict]:
     """Work that writes a raw ``source`` preprocessed with ``config`` to ``out_path`` (``write_source``)."""
     def work(job: Job) -> dict:
-        from dina_core.traces.source import write_source
+        from dina_core.importers.traces.source import write_source
         return {"path": str(write_source(source, out_path, config, progress=job.on_progress))}
     return work

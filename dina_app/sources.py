@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from dina_core.data.stimuli import IMAGE_SUFFIXES
+from dina_core.importers.stimuli import IMAGE_SUFFIXES
 from dina_core.errors import DinaError
 
 UPLOADS, IMPORTED = "uploads", "imported"
@@ -161,7 +161,7 @@ def save_upload(fileobj: BinaryIO, name: str, root: Path) -> Path:
 
 def import_sensorium_source(src: Path, root: Path, progress: Callable[[int, int, str], None] | None = None) -> Path:
     """Convert a Sensorium folder or zip under ``root`` into ``root/imported/<name>.h5`` (kept if present)."""
-    from dina_core.data.sensorium import import_sensorium
+    from dina_core.importers.sensorium import import_sensorium
 
     if not inside(src, root):
         raise DinaError(f"{src}: only sources inside the data folder {root} can be imported")

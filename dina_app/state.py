@@ -34,8 +34,8 @@ from dina_core.errors import DatasetError
 if TYPE_CHECKING:  # torch loads only when a page needs a model: the Data page opens without it
     import numpy as np
 
-    from dina_core.train.prepare import PreparedData
-    from dina_core.train.run import Run
+    from dina_core.runs.prepare import PreparedData
+    from dina_core.runs.run import Run
 
 KEY_DATA = "dina.data_path"  # str path of the active recording; absent: the built-in demo
 KEY_RUN = "dina.run_path"  # str run folder chosen by the user; absent: the newest compatible run
@@ -130,14 +130,14 @@ def fingerprint(key: FileKey) -> str:
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
 def load_run(key: FileKey) -> "Run":
     """A trained run on the CPU, in eval mode (shared: never modify or train it)."""
-    from dina_core.train.run import load_run as _load_run
+    from dina_core.runs.run import load_run as _load_run
     return _load_run(Path(key[0]).parent, device="cpu")
 
 
 @st.cache_resource(max_entries=4, show_spinner="Normalising the recording for the model…")
 def prepared(run_key: FileKey, data_key: FileKey) -> "PreparedData":
     """``run.prepare(data)`` after checking they fit (shared, read-only tensors)."""
-    from dina_core.train.run import check_compatible
+    from dina_core.runs.run import check_compatible
     run, data = load_run(run_key), load_data(data_key)
     check_compatible(run, data, source=Path(data_key[0]).name)
     return run.prepare(data)

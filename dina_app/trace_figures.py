@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dina_core.traces.quality import TraceExamples
+from dina_core.importers.traces.quality import TraceExamples
 
 from .figures import BLUE, GREEN, GREY, ORANGE, style
 
@@ -18,7 +18,7 @@ def trace_examples(ex: TraceExamples, processed_label: str, big: bool = False) -
     onset (dashed), response window (green band) and pre-stimulus window (grey band) marked.
 
     Args:
-        ex: from :func:`dina_core.traces.preview.preview_source` (``ex.neurons`` index the recording).
+        ex: from :func:`dina_core.importers.traces.preview.preview_source` (``ex.neurons`` index the recording).
         processed_label: what the processed trace is (e.g. 'dF/F'), for its axis.
         big: presentation mode.
     """

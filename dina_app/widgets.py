@@ -103,8 +103,8 @@ def require_run(data_key: state.FileKey) -> state.FileKey:
 
 
 def _quick_demo_job(data_key: state.FileKey) -> jobs.Job | None:
-    from dina_core.train.config import TrainConfig
-    from dina_core.train.device import resolve_device
+    from dina_core.runs.config import TrainConfig
+    from dina_core.model.device import resolve_device
 
     fp = state.fingerprint(data_key)
     key = f"demo:{fp}"

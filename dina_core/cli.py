@@ -15,8 +15,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import DinaError
-from .traces.config import CHOICES, TraceConfig
-from .train.config import TrainConfig
+from .importers.traces.config import CHOICES, TraceConfig
+from .runs.config import TrainConfig
 
 
 def _progress_bar(desc: str):
@@ -117,10 +117,10 @@ def cmd_import(args) -> None:
     table = {"image_column": args.column, "tier_column": args.tier_column,
              "validation_fraction": args.validation_fraction, "progress": progress}
     if args.source_format == "sensorium":
-        from .data.sensorium import import_sensorium
+        from .importers.sensorium import import_sensorium
         import_sensorium(args.src, args.out, final_test=args.final_test, progress=progress)
     elif args.source_format == "suite2p":
-        from .data.suite2p import import_suite2p
+        from .importers.suite2p import import_suite2p
         if not args.stimuli or not args.images:
             raise DinaError("dina import suite2p needs --stimuli TABLE.csv and --images (folder, .npy or .h5)")
         try:
@@ -131,7 +131,7 @@ def cmd_import(args) -> None:
                        iscell_threshold=threshold, um_per_pixel=args.um_per_pixel or 1.0,
                        onset_column=args.onset_column, onset_unit=args.onset_unit, **table)
     else:
-        from .data.nwb import import_nwb
+        from .importers.nwb import import_nwb
         import_nwb(args.src, args.out, config=_trace_config(args), series=args.series, table=args.table,
                    images=args.images, um_per_pixel=args.um_per_pixel, **table)
     progress.close()
@@ -162,7 +162,7 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from .data.io import read_dataset
     from .evaluate.model_eval import evaluate_run
-    from .train.run import load_run
+    from .runs.run import load_run
     run = load_run(args.run, device=args.device)
     data_path = args.data or run.metadata.get("data_path")
     if not data_path:
@@ -180,7 +180,7 @@ def cmd_evaluate(args) -> None:
 def cmd_analyze(args) -> None:
     from .data.io import read_dataset
     from .interpret.analyze import analyze
-    from .train.run import check_compatible, load_run
+    from .runs.run import check_compatible, load_run
     run = load_run(args.run, device=args.device)
     data_path = args.data or run.metadata.get("data_path")
     if not data_path:
@@ -196,7 +196,7 @@ def cmd_analyze(args) -> None:
 
 def cmd_benchmark(args) -> None:
     from .data.io import read_dataset
-    from .evaluate.benchmark import run_benchmark
+    from .benchmark import run_benchmark
     _, train_config = _configs(args)
     data = read_dataset(args.data)
     bars: dict[str, tuple] = {}

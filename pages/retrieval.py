@@ -8,7 +8,7 @@ import streamlit as st
 from dina_app import analysis, cached, jobs, state
 from dina_app import figures as F
 from dina_app.widgets import job_progress, page_header, require_run, show
-from dina_core.train.config import TrainConfig
+from dina_core.runs.config import TrainConfig
 
 page_header("Retrieval", "Does the decoder find the right image among all test images?")
 big = state.presenting()

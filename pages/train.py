@@ -9,8 +9,8 @@ import streamlit as st
 from dina_app import jobs, state
 from dina_app.widgets import adopt_finished_training, dataclass_form, guard, job_progress, page_header
 from dina_core.model import LinearConfig, ModelConfig
-from dina_core.train.config import TrainConfig
-from dina_core.train.device import resolve_device
+from dina_core.runs.config import TrainConfig
+from dina_core.model.device import resolve_device
 
 page_header("Train", "Does a model learn to match this recording's responses to its images?")
 big = state.presenting()

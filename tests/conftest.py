@@ -18,7 +18,7 @@ SMALL_TRAINING = dict(epochs=15, batch_size=32, lr=3e-3, patience=100)
 @pytest.fixture(scope="session")
 def small_run_dir(small_data, tmp_path_factory):
     """(run folder, Run, FitResult) of DINA briefly trained on ``small_data`` (CPU, under a minute)."""
-    from dina_core.train.config import TrainConfig
+    from dina_core.runs.config import TrainConfig
     from dina_core.train.run import train_run
 
     out = tmp_path_factory.mktemp("small_run")

@@ -9,9 +9,9 @@ import torch
 from dina_core.interpret.analyze import AnalyzeConfig, analyze
 from dina_core.interpret.masked_eval import MaskedEvaluator
 from dina_core.model import build_model
-from dina_core.train.config import TrainConfig
-from dina_core.train.prepare import Preprocessing
-from dina_core.train.run import Run
+from dina_core.runs.config import TrainConfig
+from dina_core.runs.prepare import Preprocessing
+from dina_core.runs.run import Run
 
 LIGHT = dict(random_draws=4, interaction_neurons=4, attribution_steps=4)  # the same code paths, less work
 

@@ -18,11 +18,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dina_core.data.io import read_dataset
-from dina_core.data.suite2p import read_suite2p_source
+from dina_core.importers.suite2p import read_suite2p_source
 from dina_core.errors import DinaError
-from dina_core.traces import TraceConfig
-from dina_core.traces.preview import preview_kinds, preview_source, sample_source
-from dina_core.traces.source import write_source
+from dina_core.importers.traces import TraceConfig
+from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_source
+from dina_core.importers.traces.source import write_source
 from dina_app import sources
 from test_suite2p import simulated_files
 

@@ -40,7 +40,7 @@ def studio(tmp_path_factory, small_run_dir):
 def demo(studio, small_run_dir):
     """(run, data) exactly as the app loads them, for independent reference numbers."""
     from dina_core.data.io import read_dataset
-    from dina_core.train.run import load_run
+    from dina_core.runs.run import load_run
     return load_run(small_run_dir[0]), read_dataset(studio / "demo" / "demo_small.h5")
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from dina_core.evaluate.benchmark import run_benchmark
-from dina_core.train.config import TrainConfig
+from dina_core.benchmark import run_benchmark
+from dina_core.runs.config import TrainConfig
 
 # The CNN models' accuracy at full scale is the README's benchmark; here the contract and the null,
 # with the fast models: linear and ridge must leave chance, the null (a DINA on shuffled pairs) must not.

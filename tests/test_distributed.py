@@ -19,7 +19,7 @@ from dina_core.simulate import SimConfig, simulate_recording
 from dina_core.train.distributed import SINGLE, Dist, current
 from dina_core.train.loop import train_step
 from dina_core.train.loss import multilevel_info_nce
-from dina_core.train.prepare import Preprocessing, prepare
+from dina_core.runs.prepare import Preprocessing, prepare
 
 TINY = SimConfig.small(n_neurons=40, n_train_images=48, n_validation_images=6, n_test_images=6,
                        n_interaction_groups=2)
@@ -105,7 +105,7 @@ def test_batches_cut_to_equal_shards():
 
 def test_torchrun_trains_one_run_written_by_rank_zero(tmp_path):
     from dina_core.data.format import write_dataset
-    from dina_core.train.run import load_run
+    from dina_core.runs.run import load_run
 
     write_dataset(tmp_path / "tiny.h5", simulate_recording(TINY))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from dina_core.data.io import read_dataset
-from dina_core.data.suite2p import read_suite2p_source
+from dina_core.importers.suite2p import read_suite2p_source
 from dina_core.errors import DatasetError
-from dina_core.traces import TraceConfig
-from dina_core.traces.extract import window_frames
-from dina_core.traces.preview import preview_kinds, preview_source, sample_neurons, sample_source
-from dina_core.traces.source import describe_source, write_source
+from dina_core.importers.traces import TraceConfig
+from dina_core.importers.traces.extract import window_frames
+from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_neurons, sample_source
+from dina_core.importers.traces.source import describe_source, write_source
 from test_suite2p import simulated_files
 
 CONFIG = TraceConfig(response_window_s=(0.1, 0.5), denoise="savgol")

@@ -12,9 +12,9 @@ from dina_core.interpret.neurons import (attribution_importance, default_ks, ord
                                          strong_responder_auc)
 from dina_core.model import build_model
 from dina_core.model.inference import encode_images, encode_responses
-from dina_core.train.config import TrainConfig
-from dina_core.train.prepare import Preprocessing
-from dina_core.train.run import Run
+from dina_core.runs.config import TrainConfig
+from dina_core.runs.prepare import Preprocessing
+from dina_core.runs.run import Run
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,13 @@ import pytest
 pynwb = pytest.importorskip("pynwb")
 
 from dina_core.data.io import read_dataset  # noqa: E402
-from dina_core.data.nwb import import_nwb, load_nwb  # noqa: E402
-from dina_core.data.suite2p import import_suite2p  # noqa: E402
+from dina_core.importers.nwb import import_nwb, load_nwb
+from dina_core.importers.suite2p import import_suite2p
 from dina_core.errors import DatasetError  # noqa: E402
 from dina_core.simulate import SimConfig, simulate_recording  # noqa: E402
 from dina_core.simulate.trace_writers import roi_masks, write_trace_recording  # noqa: E402
 from dina_core.simulate.traces import simulate_traces  # noqa: E402
-from dina_core.traces import TraceConfig  # noqa: E402
+from dina_core.importers.traces import TraceConfig
 from test_suite2p import column_corr, reliable_neurons, simulated_files  # noqa: E402
 
 SHOWN = np.array([0, 1, 2, 2, 3, 2, 4, 5])  # image 2 repeats: the test tier

@@ -10,7 +10,7 @@ from sensorium_fixture import NAME, write_sensorium_folder, zip_folder
 from test_dataset_io import assert_same_data
 
 from dina_core.data.io import read_dataset
-from dina_core.data.sensorium import BEHAVIOR_COLUMNS, import_sensorium
+from dina_core.importers.sensorium import BEHAVIOR_COLUMNS, import_sensorium
 from dina_core.errors import DatasetError
 
 

@@ -13,12 +13,12 @@ import pytest
 
 from dina_core.data.io import read_dataset
 from dina_core.data.reliability import oracle_correlation
-from dina_core.data.stimuli import assign_tiers, read_images, read_stimulus_table
-from dina_core.data.suite2p import import_suite2p, load_suite2p
+from dina_core.importers.stimuli import assign_tiers, read_images, read_stimulus_table
+from dina_core.importers.suite2p import import_suite2p, load_suite2p
 from dina_core.errors import DatasetError
 from dina_core.simulate.trace_writers import write_trace_recording
-from dina_core.traces import TraceConfig
-from dina_core.traces.dataset import trial_onsets
+from dina_core.importers.traces import TraceConfig
+from dina_core.importers.traces.dataset import trial_onsets
 
 
 def column_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:

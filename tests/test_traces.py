@@ -9,14 +9,14 @@ from scipy import stats
 from dina_core.errors import DatasetError
 from dina_core.simulate import SimConfig, simulate_recording
 from dina_core.simulate.traces import TraceSimConfig, simulate_traces
-from dina_core.traces import TraceConfig
-from dina_core.traces.extract import (TrialResponses, check_onsets, extract_responses,
-                                      onsets_from_times, window_frames, window_means)
-from dina_core.traces.preprocess import (delta_f_over_f, denoise, neuropil_correct, odd_frames,
-                                         preprocess, running_baseline)
-from dina_core.traces.quality import (benjamini_hochberg, paired_p_values, quality_report,
-                                      trace_examples)
-from dina_core.traces.recording import TracePlane, TraceRecording
+from dina_core.importers.traces import TraceConfig
+from dina_core.importers.traces.extract import (TrialResponses, check_onsets, extract_responses,
+                                                onsets_from_times, window_frames, window_means)
+from dina_core.importers.traces.preprocess import (delta_f_over_f, denoise, neuropil_correct, odd_frames,
+                                                   preprocess, running_baseline)
+from dina_core.importers.traces.quality import (benjamini_hochberg, paired_p_values, quality_report,
+                                                trace_examples)
+from dina_core.importers.traces.recording import TracePlane, TraceRecording
 
 RNG = np.random.default_rng(0)
 

@@ -7,8 +7,9 @@ import torch
 from dina_core.errors import CheckpointError
 from dina_core.evaluate.model_eval import evaluate_run
 from dina_core.model.inference import encode_images
-from dina_core.train.config import TrainConfig
-from dina_core.train.run import STATE_FILE, load_run, train_run
+from dina_core.runs.config import TrainConfig
+from dina_core.runs.run import STATE_FILE, load_run
+from dina_core.train.run import train_run
 
 def test_short_cpu_training_beats_chance_widely(small_data, small_run_dir):
     _, run, result = small_run_dir

@@ -7,8 +7,8 @@ import torch
 
 from ..data.format import DinaData
 from ..model.inference import encode_images, encode_responses
-from ..train.prepare import PreparedData
-from ..train.run import Run, check_compatible
+from ..runs.prepare import PreparedData
+from ..runs.run import Run, check_compatible
 from .queries import evaluate_retrieval
 
 COMBINED = "combined"

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..evaluate.queries import average_by_image
 from ..model import DinaModel
 from ..model.inference import eval_mode
-from ..train.prepare import PreparedData
+from ..runs.prepare import PreparedData
 
 SPACES = ("latent", "tower")
 

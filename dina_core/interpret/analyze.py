@@ -31,7 +31,7 @@ import numpy as np
 
 from ..data.format import DinaData
 from ..model import DinaModel
-from ..train.run import Run
+from ..runs.run import Run
 from . import alignment, attribution, ground_truth, regions
 from .interactions import ablation_synergy, reconstruction_r2, signal_noise_correlations
 from .masked_eval import MaskedEvaluator

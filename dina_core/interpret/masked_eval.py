@@ -33,8 +33,8 @@ from ..data.format import DinaData
 from ..evaluate.queries import average_by_image, unique_targets
 from ..model import DinaModel, LinearTwoTower, TwoTowerModel
 from ..model.inference import encode_images
-from ..train.prepare import PreparedData
-from ..train.run import Run, check_compatible
+from ..runs.prepare import PreparedData
+from ..runs.run import Run, check_compatible
 
 RESPONSE_MODES = ("averaged", "single_trial")
 # (first linear layer over neurons, fixed nonlinearity after it or None), by dotted name.

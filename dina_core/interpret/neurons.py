@@ -25,8 +25,8 @@ import torch
 from ..data.format import DinaData
 from ..data.reliability import reliability_without_test
 from ..errors import DinaError
-from ..train.prepare import PreparedData
-from ..train.run import Run
+from ..runs.prepare import PreparedData
+from ..runs.run import Run
 from .masked_eval import MaskedEvaluator, tier_task
 
 

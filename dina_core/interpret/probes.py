@@ -23,8 +23,8 @@ from scipy import ndimage
 from ..data.format import DinaData
 from ..evaluate.retrieval import topk_accuracy, target_ranks
 from ..model.inference import encode_images, encode_responses
-from ..train.prepare import PreparedData
-from ..train.run import Run, check_compatible
+from ..runs.prepare import PreparedData
+from ..runs.run import Run, check_compatible
 from .masked_eval import tier_task
 
 ImageFn = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]

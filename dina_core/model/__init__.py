@@ -1,5 +1,10 @@
 """Retrieval models: DINA (feature-map alignment) and the linear two-tower baseline.
 
+Modules: ``config`` (:class:`ModelConfig`), ``image_tower``, ``neural_tower``, ``dina``
+(:class:`DinaModel`), ``linear`` (:class:`LinearTwoTower`), ``two_tower`` (the shared
+``encode_image`` / ``encode_response`` interface), ``inference`` (batched gradient-free
+encoding), ``device`` (device names resolved, CUDA checked).
+
 ``build_model(kind, config, n_neurons, image_shape)`` rebuilds either from the plain
 dict stored in a checkpoint, so checkpoints never pickle objects.
 """

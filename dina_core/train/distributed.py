@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as torch_dist
 
-from .device import resolve_device
+from ..model.device import resolve_device
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import torch
 
 from ..model.two_tower import TwoTowerModel
-from .config import TrainConfig
-from .device import autocast
-from .distributed import SINGLE, Dist, average_buffers, broadcast_parameters, current, gather_embeddings, sum_gradients
+from ..runs.config import TrainConfig
+from ..model.device import autocast
+from .distributed import (SINGLE, Dist, average_buffers, broadcast_parameters, current,
+                          gather_embeddings, sum_gradients)
 from .loss import multilevel_info_nce
-from .prepare import PreparedData
+from ..runs.prepare import PreparedData
 from .validation import validation_top1
 
 

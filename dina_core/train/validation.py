@@ -9,7 +9,7 @@ from ..evaluate.queries import unique_targets
 from ..evaluate.retrieval import target_ranks
 from ..model.inference import encode_images, encode_responses
 from ..model.two_tower import TwoTowerModel
-from .prepare import PreparedData
+from ..runs.prepare import PreparedData
 
 
 def validation_top1(model: TwoTowerModel, data: PreparedData, tier: str = "validation") -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import DictConfig
+from ...config import DictConfig
 
 SIGNALS = ("dff", "events")
 BASELINE_METHODS = ("percentile", "maximin", "none")

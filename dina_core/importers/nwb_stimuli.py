@@ -1,6 +1,6 @@
 """What an open NWB file holds: a readable inventory, its stimulus table and its images.
 
-Helpers of :mod:`dina_core.data.nwb`; they take an open ``pynwb.NWBFile`` and never
+Helpers of :mod:`dina_core.importers.nwb`; they take an open ``pynwb.NWBFile`` and never
 import pynwb themselves (objects are recognised by their NWB type name).
 
 Stimulus presentations come from a TimeIntervals table (default: the first of
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dina_core.data.stimuli import StimulusTable, check_tier_labels, natural_key, to_grey
+from dina_core.importers.stimuli import StimulusTable, check_tier_labels, natural_key, to_grey
 from dina_core.errors import DatasetError
 
 TABLE_NAMES = ("stimulus_presentations", "trials")

@@ -14,14 +14,14 @@ import numpy as np
 import dina_core
 from dina_core.data.format import DinaData, write_dataset
 from dina_core.data.io import validate_dataset
-from dina_core.data.stimuli import StimulusTable, assign_tiers, match_images
+from dina_core.importers.stimuli import StimulusTable, assign_tiers, match_images
 from dina_core.data.validate import check_trials
 from dina_core.errors import DatasetError
-from dina_core.traces.extract import (Progress, TrialResponses, extract_responses,
-                                      onsets_from_times, window_frames)
-from dina_core.traces.config import TraceConfig
-from dina_core.traces.preprocess import describe_steps
-from dina_core.traces.recording import TraceRecording
+from dina_core.importers.traces.extract import (Progress, TrialResponses, extract_responses,
+                                                onsets_from_times, window_frames)
+from dina_core.importers.traces.config import TraceConfig
+from dina_core.importers.traces.preprocess import describe_steps
+from dina_core.importers.traces.recording import TraceRecording
 
 
 def trial_onsets(recording: TraceRecording, table: StimulusTable) -> np.ndarray:
@@ -33,7 +33,7 @@ def trial_onsets(recording: TraceRecording, table: StimulusTable) -> np.ndarray:
 
 def trial_tiers(table: StimulusTable, image_index: np.ndarray,
                 validation_fraction: float) -> tuple[np.ndarray, str]:
-    """Tiers from the table, else by the repeat rule of :mod:`dina_core.data.stimuli`."""
+    """Tiers from the table, else by the repeat rule of :mod:`dina_core.importers.stimuli`."""
     if table.tiers is not None:
         return table.tiers, f"from the stimulus table column {table.columns['tier']!r}"
     if np.bincount(image_index).max() < 2:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from dina_core.traces.config import TraceConfig
+from dina_core.importers.traces.config import TraceConfig
 
 
 def odd_frames(seconds: float, fs: float, minimum: int = 1) -> int:

@@ -26,10 +26,10 @@ import numpy as np
 from scipy import special
 
 from dina_core.data.reliability import oracle_correlation
-from dina_core.traces.extract import TrialResponses, window_frames
-from dina_core.traces.config import TraceConfig
-from dina_core.traces.preprocess import needed_kinds, preprocess
-from dina_core.traces.recording import TraceRecording
+from dina_core.importers.traces.extract import TrialResponses, window_frames
+from dina_core.importers.traces.config import TraceConfig
+from dina_core.importers.traces.preprocess import needed_kinds, preprocess
+from dina_core.importers.traces.recording import TraceRecording
 
 
 @dataclass
@@ -114,7 +114,7 @@ def quality_report(trials: TrialResponses, image_index: np.ndarray,
     """Reliability and responsiveness of every neuron (definitions in the module docstring).
 
     Args:
-        trials: window means from :func:`~dina_core.traces.extract.extract_responses`.
+        trials: window means from :func:`~dina_core.importers.traces.extract.extract_responses`.
         image_index: (n_trials,) int image shown on each trial.
         alpha: false discovery rate for calling a neuron responsive.
     """

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from dina_core.errors import DatasetError
-from dina_core.traces.config import TraceConfig
-from dina_core.traces.preprocess import needed_kinds, preprocess
-from dina_core.traces.recording import TraceRecording
+from dina_core.importers.traces.config import TraceConfig
+from dina_core.importers.traces.preprocess import needed_kinds, preprocess
+from dina_core.importers.traces.recording import TraceRecording
 
 Progress = Callable[[int, int, str], None]
 _ONSET_TOLERANCE = 0.01  # fraction of a frame: onset times computed as k / fs still map to frame k

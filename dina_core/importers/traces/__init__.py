@@ -2,11 +2,11 @@
 
 Usage::
 
-    from dina_core.data.stimuli import read_images, read_stimulus_table
-    from dina_core.data.suite2p import load_suite2p
-    from dina_core.traces import TraceConfig
-    from dina_core.traces.dataset import build_dataset
-    from dina_core.traces.quality import quality_report
+    from dina_core.importers.stimuli import read_images, read_stimulus_table
+    from dina_core.importers.suite2p import load_suite2p
+    from dina_core.importers.traces import TraceConfig
+    from dina_core.importers.traces.dataset import build_dataset
+    from dina_core.importers.traces.quality import quality_report
 
     recording = load_suite2p("session/suite2p")              # memory-mapped traces
     table = read_stimulus_table("session/stimulus_table.csv")
@@ -19,11 +19,11 @@ Modules: ``config`` (:class:`TraceConfig`: every step's parameters), ``recording
 traces, read in neuron chunks), ``preprocess`` (neuropil, baseline, dF/F, denoising),
 ``extract`` (window means around onsets), ``quality`` (reliability, responsiveness, trace
 examples), ``dataset`` (a :class:`~dina_core.data.format.DinaData` with its
-``preprocessing`` record). Importers: :mod:`dina_core.data.suite2p`,
-:mod:`dina_core.data.nwb`. Only the light config is imported here, so the command line can
+``preprocessing`` record). Importers: :mod:`dina_core.importers.suite2p`,
+:mod:`dina_core.importers.nwb`. Only the light config is imported here, so the command line can
 build its options from it without loading scipy.
 """
 
-from dina_core.traces.config import TraceConfig
+from dina_core.importers.traces.config import TraceConfig
 
 __all__ = ["TraceConfig"]

@@ -17,16 +17,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..data.format import DinaData
-from ..model import LinearConfig, ModelConfig
-from ..train.config import TrainConfig
-from ..train.loop import StepInfo
-from ..train.prepare import Preprocessing, prepare
-from ..train.run import train_run
-from .model_eval import COMBINED, evaluate_run, test_tier
-from .queries import evaluate_retrieval
-from .retrieval import chance_scores
-from .ridge import RidgeIdentifier
+from .data.format import DinaData
+from .model import LinearConfig, ModelConfig
+from .runs.config import TrainConfig
+from .train.loop import StepInfo
+from .runs.prepare import Preprocessing, prepare
+from .train.run import train_run
+from .evaluate.model_eval import COMBINED, evaluate_run, test_tier
+from .evaluate.queries import evaluate_retrieval
+from .evaluate.retrieval import chance_scores
+from .evaluate.ridge import RidgeIdentifier
 
 TRAINED_MODELS = {
     "dina": ("dina", lambda: ModelConfig().to_dict(), False),

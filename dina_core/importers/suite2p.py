@@ -16,7 +16,7 @@ Source layout (suite2p's own output; one folder per imaging plane)::
 ``stat.npy`` and ``ops.npy`` are pickles (suite2p saves them with ``np.save`` of Python
 objects), so they are loaded with ``allow_pickle=True``: a pickle can run code, so only
 import folders you trust. The traces are memory-mapped and read one chunk of neurons at a
-time. Stimulus table and image formats: :mod:`dina_core.data.stimuli`.
+time. Stimulus table and image formats: :mod:`dina_core.importers.stimuli`.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dina_core.data.stimuli import read_images, read_stimulus_table
+from dina_core.importers.stimuli import read_images, read_stimulus_table
 from dina_core.errors import DatasetError
-from dina_core.traces.extract import Progress
-from dina_core.traces.config import TraceConfig
-from dina_core.traces.recording import TracePlane, TraceRecording
-from dina_core.traces.source import DERIVED_LICENSE, RawSource, write_source
+from dina_core.importers.traces.extract import Progress
+from dina_core.importers.traces.config import TraceConfig
+from dina_core.importers.traces.recording import TracePlane, TraceRecording
+from dina_core.importers.traces.source import DERIVED_LICENSE, RawSource, write_source
 
 CITATION = ("Pachitariu M. et al. (2017) Suite2p: beyond 10,000 neurons with standard "
             "two-photon microscopy. bioRxiv 061507.")
@@ -164,7 +164,7 @@ def read_suite2p_source(folder: str | os.PathLike, *, stimuli: str | os.PathLike
 
     Args:
         folder: the ``suite2p`` folder or one plane folder.
-        stimuli: the stimulus table CSV (:func:`~dina_core.data.stimuli.read_stimulus_table`).
+        stimuli: the stimulus table CSV (:func:`~dina_core.importers.stimuli.read_stimulus_table`).
         images: image folder, ``.npy`` or ``.h5`` stack.
         iscell_threshold, um_per_pixel: see :func:`load_suite2p`.
         onset_column, onset_unit, image_column, tier_column: table columns when they

@@ -16,7 +16,7 @@ ROIs: the series' ``rois`` rows of their PlaneSegmentation; positions are the we
 centroids of ``pixel_mask`` (x, y), ``voxel_mask`` (x, y, z) or ``image_mask``, times the
 imaging plane's ``grid_spacing`` (else ``um_per_pixel``, default 1 um).
 
-Stimulus table and images: :mod:`dina_core.data.nwb_stimuli`. Every traces array is read
+Stimulus table and images: :mod:`dina_core.importers.nwb_stimuli`. Every traces array is read
 into memory, neurons first (4 bytes x n_rois x n_frames per series).
 """
 
@@ -31,13 +31,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from dina_core.data.nwb_stimuli import describe_nwb, kind, read_nwb_images, read_nwb_table
-from dina_core.data.stimuli import StimulusTable
+from dina_core.importers.nwb_stimuli import describe_nwb, kind, read_nwb_images, read_nwb_table
+from dina_core.importers.stimuli import StimulusTable
 from dina_core.errors import DatasetError, DinaError
-from dina_core.traces.extract import Progress
-from dina_core.traces.config import TraceConfig
-from dina_core.traces.recording import TracePlane, TraceRecording
-from dina_core.traces.source import DERIVED_LICENSE, RawSource, write_source
+from dina_core.importers.traces.extract import Progress
+from dina_core.importers.traces.config import TraceConfig
+from dina_core.importers.traces.recording import TracePlane, TraceRecording
+from dina_core.importers.traces.source import DERIVED_LICENSE, RawSource, write_source
 
 _SPECIAL = ("Neuropil", "Deconvolved")  # companion series, never the main fluorescence
 _UNIT_TO_UM = {"meters": 1e6, "meter": 1e6, "m": 1e6, "millimeters": 1e3, "mm": 1e3,
@@ -303,7 +303,7 @@ def import_nwb(path: str | os.PathLike, out_path: str | os.PathLike, *,
         config: preprocessing and windows (default :class:`TraceConfig`).
         series, table, image_column, tier_column, images, um_per_pixel: see :func:`load_nwb`.
         validation_fraction: for tables without a tier column (rule in
-            :mod:`dina_core.data.stimuli`).
+            :mod:`dina_core.importers.stimuli`).
         progress: optional ``callback(done, total, stage)``.
 
     Returns:

@@ -3,7 +3,7 @@
 A real recording holds thousands of neurons over an hour of frames, so the wizard never
 preprocesses all of them per change: :func:`sample_source` reads an evenly spaced sample of
 neurons into memory once, and :func:`preview_source` runs the exact import pipeline
-(:func:`~dina_core.traces.extract.extract_responses`, the same onsets, images and tiers) on
+(:func:`~dina_core.importers.traces.extract.extract_responses`, the same onsets, images and tiers) on
 that sample. With the sample set to every neuron the preview equals the import.
 """
 
@@ -13,13 +13,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from dina_core.data.stimuli import match_images
-from dina_core.traces.config import TraceConfig
-from dina_core.traces.dataset import response_unit, trial_onsets, trial_tiers
-from dina_core.traces.extract import TrialResponses, extract_responses
-from dina_core.traces.preprocess import describe_steps, needed_kinds
-from dina_core.traces.quality import QualityReport, TraceExamples, quality_report, trace_examples
-from dina_core.traces.source import RawSource
+from dina_core.importers.stimuli import match_images
+from dina_core.importers.traces.config import TraceConfig
+from dina_core.importers.traces.dataset import response_unit, trial_onsets, trial_tiers
+from dina_core.importers.traces.extract import TrialResponses, extract_responses
+from dina_core.importers.traces.preprocess import describe_steps, needed_kinds
+from dina_core.importers.traces.quality import QualityReport, TraceExamples, quality_report, trace_examples
+from dina_core.importers.traces.source import RawSource
 
 
 @dataclass

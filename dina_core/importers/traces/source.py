@@ -2,7 +2,7 @@
 
 The suite2p and NWB importers read a :class:`RawSource` (traces, presentations, images) and
 hand it to :func:`write_source`; the app's import wizard keeps one in its cache and calls
-:func:`dina_core.traces.preview.preview_source` on every parameter change before writing.
+:func:`dina_core.importers.traces.preview.preview_source` on every parameter change before writing.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dina_core.data.stimuli import StimulusTable
-from dina_core.traces.config import TraceConfig
-from dina_core.traces.dataset import build_dataset, write_checked
-from dina_core.traces.extract import Progress
-from dina_core.traces.recording import TraceRecording
+from dina_core.importers.stimuli import StimulusTable
+from dina_core.importers.traces.config import TraceConfig
+from dina_core.importers.traces.dataset import build_dataset, write_checked
+from dina_core.importers.traces.extract import Progress
+from dina_core.importers.traces.recording import TraceRecording
 
 DERIVED_LICENSE = "see the recording's own licence; this file is a derived copy"
 
@@ -55,8 +55,8 @@ def write_source(source: RawSource, out_path: str | os.PathLike, config: TraceCo
     """Preprocess every neuron of ``source`` with ``config`` and write a checked DINA file.
 
     Args:
-        source: what an importer read (:func:`dina_core.data.suite2p.read_suite2p_source`,
-            :func:`dina_core.data.nwb.read_nwb_source`).
+        source: what an importer read (:func:`dina_core.importers.suite2p.read_suite2p_source`,
+            :func:`dina_core.importers.nwb.read_nwb_source`).
         out_path: the ``.h5`` file to write (atomically: a failed import leaves nothing).
         config: preprocessing and windows (default :class:`TraceConfig`).
         validation_fraction: for tables without a tier column.

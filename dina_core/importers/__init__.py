@@ -1,0 +1,13 @@
+"""Importers: everything that turns a lab's files into a DINA file (``data.format``).
+
+Modules (import the one you need; this package imports nothing on its own):
+
+* ``sensorium``: Sensorium 2022 / neuralpredictors static folders (or their ``.zip``).
+* ``suite2p``: a suite2p output folder + stimulus table + images.
+* ``nwb``, ``nwb_stimuli``: NWB 2.x ophys files (pynwb optional) and their stimulus tables and images.
+* ``stimuli``: stimulus tables (CSV/TSV/JSON) and image stacks, tier assignment, image matching.
+* ``traces``: the calcium-trace pipeline shared by suite2p and NWB (neuropil, baseline, dF/F,
+  denoising, response windows, quality report, preview on a neuron sample); see its own map.
+
+Layer: above ``data`` only; nothing below imports an importer.
+"""

@@ -1,0 +1,96 @@
+"""A trained run: the model with what is needed to apply it, and its folder on disk.
+
+Run folder layout:
+    RUN/model.pt    best weights and everything needed to rebuild and apply the model
+    RUN/run.json    the same configs, history and metadata, for humans and scripts
+    RUN/state.pt    only while training: the last finished epoch, for ``resume=True``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..atomic import atomic_path
+from ..data.format import DinaData
+from ..errors import CheckpointError
+from ..model import TwoTowerModel, build_model
+from ..model.device import resolve_device
+from .config import TrainConfig
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_save, load_checkpoint
+from .prepare import PreparedData, Preprocessing, prepare
+
+MODEL_FILE, STATE_FILE, SUMMARY_FILE = "model.pt", "state.pt", "run.json"
+
+
+@dataclass
+class Run:
+    """A trained model with what is needed to apply it to a recording."""
+
+    model: TwoTowerModel
+    kind: str
+    model_config: dict
+    train_config: TrainConfig
+    preprocessing: Preprocessing
+    history: list[dict] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+    def prepare(self, data: DinaData) -> PreparedData:
+        """Normalise ``data`` with this run's train-fitted preprocessing, on the model's device."""
+        device = next(self.model.parameters()).device
+        return prepare(data, self.preprocessing, device, self.train_config.validation_fraction,
+                       self.train_config.seed)
+
+
+def _payload(run: Run) -> dict:
+    model = run.model
+    return {
+        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": run.kind,
+        "model_config": run.model_config, "train_config": run.train_config.to_dict(),
+        "n_neurons": model.n_neurons, "image_shape": list(model.image_shape),
+        "preprocessing": run.preprocessing.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "history": run.history, "metadata": run.metadata,
+    }
+
+
+def save_run(run: Run, run_dir: str | os.PathLike) -> Path:
+    """Write ``model.pt`` (atomic) and ``run.json`` into ``run_dir``."""
+    run_dir = Path(run_dir)
+    path = atomic_save(_payload(run), run_dir / MODEL_FILE)
+    summary = {k: v for k, v in _payload(run).items() if k not in ("state_dict", "preprocessing")}
+    with atomic_path(run_dir / SUMMARY_FILE) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=float))
+    return path
+
+
+def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run:
+    """Rebuild a run from a run folder or a ``model.pt`` file (weights-only load)."""
+    path = Path(path)
+    file = path / MODEL_FILE if path.is_dir() else path
+    payload = load_checkpoint(file)
+    try:
+        model = build_model(payload["kind"], payload["model_config"], int(payload["n_neurons"]),
+                            tuple(payload["image_shape"]))
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{file}: checkpoint does not rebuild a model ({exc})") from exc
+    return Run(model.to(resolve_device(str(device))).eval(), payload["kind"], payload["model_config"],
+               TrainConfig.from_dict(payload["train_config"]), Preprocessing.from_dict(payload["preprocessing"]),
+               list(payload["history"]), dict(payload["metadata"]))
+
+
+def check_compatible(run: Run, data: DinaData, source: str = "data") -> None:
+    """Raise CheckpointError when ``data`` cannot be fed to ``run`` (neuron count, image size)."""
+    indices = run.preprocessing.neuron_indices
+    fits = data.n_neurons == run.model.n_neurons if indices is None else int(indices.max()) < data.n_neurons
+    if not fits:
+        raise CheckpointError(f"{source}: the model was trained on {run.model.n_neurons} neurons, "
+                              f"the recording has {data.n_neurons}")
+    if tuple(data.image_shape) != tuple(run.model.image_shape):
+        raise CheckpointError(f"{source}: the model expects {run.model.image_shape} images, "
+                              f"the recording has {data.image_shape}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dina_core.data.fingerprint import SIMULATOR_SOURCE_PREFIX
 from dina_core.data.format import DinaData
 from dina_core.simulate.config import SimConfig
 from dina_core.simulate.images import sample_crops
@@ -17,7 +18,7 @@ SIMULATOR_VERSION = "1.0"  # bump when the same config would give different data
 def _attrs(config: SimConfig) -> dict:
     return {
         "name": f"DINA simulated V1 recording (seed {config.seed})",
-        "source": f"DINA simulator v{SIMULATOR_VERSION} (seed {config.seed})",
+        "source": f"{SIMULATOR_SOURCE_PREFIX}{SIMULATOR_VERSION} (seed {config.seed})",
         "citation": ("Simulated data (no animal was recorded): DINA simulator, "
                      "dina_core.simulate. Stimuli are crops of photographs bundled with "
                      "scikit-image: van der Walt et al. (2014), scikit-image: image processing "

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..data.fingerprint import data_fingerprint
+from ..data.fingerprint import recording_identity
 from ..data.format import DinaData
 from ..errors import CheckpointError
 from ..model import ModelConfig, build_model
@@ -56,8 +56,9 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     torch.manual_seed(train_config.seed)
     model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(device)
     model_config = model.config.to_dict()
-    fingerprint = data_fingerprint(data)
-    metadata = {"dina_version": __version__, "torch_version": str(torch.__version__), "data_fingerprint": fingerprint,
+    identity = recording_identity(data)
+    fingerprint = identity["data_fingerprint"]
+    metadata = {"dina_version": __version__, "torch_version": str(torch.__version__), **identity,
                 "data_name": str(data.attrs.get("name", "")), "device": str(device),
                 "processes": dist.world_size, **(metadata or {})}
 

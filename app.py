@@ -14,7 +14,8 @@ import streamlit as st
 from dina_app import widgets
 from dina_core.errors import DinaError
 
-st.set_page_config(page_title="DINA Studio", page_icon=":material/visibility:", layout="wide")
+# A local icon: a material or emoji page icon makes the browser fetch it from a font CDN.
+st.set_page_config(page_title="DINA Studio", page_icon="assets/icon.png", layout="wide")
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),

@@ -20,6 +20,7 @@ import numpy as np
 
 from dina_core.data.format import DinaData
 from dina_core.data.reliability import oracle_correlation
+from dina_core.paths import is_inside
 
 if TYPE_CHECKING:  # torch loads only when a page needs a model
     from dina_core.runs.prepare import PreparedData
@@ -133,13 +134,18 @@ def raster(data: DinaData, order: np.ndarray | None, n_trials: int = 120, n_neur
 def find_benchmark(runs_dir: Path, fingerprint: str) -> dict | None:
     """The newest benchmark folder (``metrics.json`` + model run folders) made on this recording.
 
-    Returns: {'folder', 'metrics', 'runs': {model name: run folder}} or None.
+    Returns: {'folder', 'metrics', 'runs': {model name: run folder}} or None. Files reached
+    through a link that leads out of ``runs_dir`` are ignored.
     """
     found = []
     for metrics_file in list(runs_dir.glob("*/metrics.json")) + list(runs_dir.glob("*/*/metrics.json")):
+        if not is_inside(runs_dir, metrics_file):
+            continue
         folder = metrics_file.parent
         runs = {}
         for summary in folder.glob("*/run.json"):
+            if not is_inside(runs_dir, summary.parent):
+                continue
             try:
                 meta = json.loads(summary.read_text()).get("metadata", {})
             except (OSError, ValueError):

@@ -23,6 +23,7 @@ from dina_core.importers.traces import TraceConfig
 from dina_core.importers.traces.config import BASELINE_METHODS, DENOISERS
 from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_source
 from dina_core.importers.traces.source import describe_source
+from dina_core.paths import files_under
 
 from . import import_picker as picker
 from . import jobs, sources, state
@@ -34,9 +35,13 @@ DEFAULTS = TraceConfig()
 KEY_OPENED = "import.opened"  # 'path@start time' of the last finished import this session has opened
 
 
-def _stamp(paths: list[Path]) -> tuple:
-    """(path, mtime_ns, size) of every file under ``paths``: a changed recording is read afresh."""
-    files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob("*"))) if f.is_file()]
+def _stamp(paths: list[Path], root: Path) -> tuple:
+    """(path, mtime_ns, size) of every file under ``paths``: a changed recording is read afresh.
+
+    Raises DinaError when any of them, or a link among them, leads out of the data folder ``root``:
+    the importer would follow it, so the source is refused before it is read.
+    """
+    files = [f for p in paths for f in files_under(root, p)]
     return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
 
 
@@ -159,7 +164,7 @@ def wizard(kind: str, root: Path, open_recording: Callable[[Path], None]) -> Non
     st.markdown("**Preprocessing**")
     signal = _signal()
     with guard():
-        stamp = _stamp(paths)
+        stamp = _stamp(paths, root)
         source = _source(spec, stamp)
         info = describe_source(source)
         st.caption(f"{info['neurons']:,} neurons · {info['frames']:,} frames at {info['fs_hz']:g} Hz "

@@ -2,7 +2,8 @@
 
 The app opens files only under the data folder (``state.data_dir()``): uploads are
 saved into ``DATA/uploads``, imports are written to ``DATA/imported``; a path from a
-browser is never opened directly.
+browser is never opened directly, and every path is resolved (``dina_core.paths.inside``)
+before it is read or written, so a link never leads out of the data folder.
 """
 
 from __future__ import annotations
@@ -12,23 +13,28 @@ import hashlib
 import os
 import re
 import shutil
+import stat
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from dina_core.importers.stimuli import IMAGE_SUFFIXES
+from dina_core.atomic import atomic_path
 from dina_core.errors import DinaError
+from dina_core.importers.stimuli import IMAGE_SUFFIXES
+from dina_core.paths import files_under, inside, is_inside
 
 UPLOADS, IMPORTED = "uploads", "imported"
+PARTIAL = ".part"  # suffix of zips still being unpacked: never listed
 PLANE = re.compile(r"plane\d+")
 IMAGE_FILES = set(IMAGE_SUFFIXES)  # a folder holding any of these is an image folder
 
 
-def inside(path: Path, root: Path) -> bool:
-    """True when ``path`` (symlinks resolved) lies under ``root``."""
-    return Path(path).resolve().is_relative_to(Path(root).resolve())
+def _stays(root: Path, path: Path) -> bool:
+    """False for a link that leads out of ``root`` (``path``'s folder is known to be inside)."""
+    return not os.path.islink(path) or is_inside(root, path)
 
 
 @dataclass
@@ -55,9 +61,11 @@ def scan(root: Path) -> Inventory:
     if not root.is_dir():
         return out
     imported = root / IMPORTED
-    for folder, subdirs, files in os.walk(root):
+    for folder, subdirs, files in os.walk(root):  # links to folders are listed, never descended
         here = Path(folder)
-        if "data" in subdirs and (here / "meta" / "trials").is_dir():
+        subdirs[:] = sorted(d for d in subdirs if not d.endswith(PARTIAL) and _stays(root, here / d))
+        files = [n for n in files if not n.endswith(PARTIAL) and _stays(root, here / n)]
+        if "data" in subdirs and "meta" in subdirs and (here / "meta" / "trials").is_dir():
             out.sensorium.append(here)
             subdirs.clear()
             continue
@@ -65,8 +73,7 @@ def scan(root: Path) -> Inventory:
             out.suite2p.append(here.parent if PLANE.fullmatch(here.name) else here)
             subdirs.clear()
             continue
-        subdirs.sort()
-        names = [n for n in sorted(files) if inside(here / n, root)]
+        names = sorted(files)
         if any(Path(n).suffix.lower() in IMAGE_FILES for n in names):
             out.images.append(here)
         for name in names:
@@ -110,28 +117,46 @@ def nearest(candidates: list[Path], anchor: Path) -> int | None:
     return max(range(len(candidates)), key=lambda i: shared(candidates[i]))
 
 
+def _check_members(archive: zipfile.ZipFile, zip_path: Path, out: Path) -> None:
+    """Refuse members that are symbolic links or whose names lead outside ``out`` (zip-slip)."""
+    for info in archive.infolist():
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise DinaError(f"{zip_path.name}: member {info.filename!r} is a symbolic link; refused")
+        if not is_inside(out, info.filename):
+            raise DinaError(f"{zip_path.name}: member {info.filename!r} points outside the archive")
+
+
 def extract_zip(zip_path: Path, root: Path) -> Path:
     """Unpack an uploaded ``.zip`` (saved by :func:`save_upload`) into a folder beside it; reused if done.
 
+    Each call unpacks into its own temporary folder and renames it into place, so two sessions
+    unpacking the same upload at once never write into each other's files: the first rename
+    wins and the other's copy is removed.
+
     Raises:
-        DinaError: not a zip file, or a member that would land outside the folder.
+        DinaError: not a zip file, a member that is a link or would land outside the folder,
+            or a zip (or its folder) reached through a link that leaves the data folder.
     """
-    out = zip_path.with_suffix("")
+    if not is_inside(root, zip_path):
+        raise DinaError(f"{zip_path}: only uploads inside the data folder {root} can be unpacked")
+    zip_path = inside(root, zip_path)
+    out = inside(root, zip_path.with_suffix(""))
     if out.is_dir():
         return out
-    if not inside(zip_path, root):
-        raise DinaError(f"{zip_path}: only uploads inside the data folder {root} can be unpacked")
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            for member in archive.namelist():
-                if not inside(out / member, out):
-                    raise DinaError(f"{zip_path.name}: member {member!r} points outside the archive")
-            tmp = out.with_name(out.name + ".part")
-            shutil.rmtree(tmp, ignore_errors=True)
-            archive.extractall(tmp)
+            _check_members(archive, zip_path, out)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=PARTIAL, dir=out.parent))
+            try:
+                archive.extractall(tmp)
+                tmp.rename(out)
+            except OSError:
+                if not out.is_dir():  # not merely another session's unpack that finished first
+                    raise
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
     except zipfile.BadZipFile:
         raise DinaError(f"{zip_path.name}: not a readable .zip file") from None
-    tmp.replace(out)
     return out
 
 
@@ -141,30 +166,36 @@ def _safe_name(name: str) -> str:
 
 
 def save_upload(fileobj: BinaryIO, name: str, root: Path) -> Path:
-    """Copy an uploaded file into ``root/uploads`` under ``<name>-<content hash>``; reused if already there."""
+    """Copy an uploaded file into ``root/uploads`` under ``<name>-<content hash>``; reused if already there.
+
+    Written atomically (a temporary file of its own, renamed into place), so concurrent saves
+    of the same upload never mix. DinaError when ``root/uploads`` leads out of ``root``.
+    """
     digest = hashlib.sha256()
     fileobj.seek(0)
     for block in iter(lambda: fileobj.read(1 << 22), b""):
         digest.update(block)
     safe = _safe_name(name)
     stem, suffix = (safe.rsplit(".", 1) + [""])[:2]
-    out = root / UPLOADS / f"{stem}-{digest.hexdigest()[:10]}.{suffix or 'bin'}"
+    out = inside(root, Path(UPLOADS) / f"{stem}-{digest.hexdigest()[:10]}.{suffix or 'bin'}")
     if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".part")
-        fileobj.seek(0)
-        with open(tmp, "wb") as f:
+        with atomic_path(out) as tmp, open(tmp, "wb") as f:
+            fileobj.seek(0)
             shutil.copyfileobj(fileobj, f, 1 << 22)
-        tmp.replace(out)
     return out
 
 
 def import_sensorium_source(src: Path, root: Path, progress: Callable[[int, int, str], None] | None = None) -> Path:
-    """Convert a Sensorium folder or zip under ``root`` into ``root/imported/<name>.h5`` (kept if present)."""
+    """Convert a Sensorium folder or zip under ``root`` into ``root/imported/<name>.h5`` (kept if present).
+
+    Raises:
+        DinaError: ``src``, or a link inside it, leads out of ``root``; DatasetError from the importer.
+    """
     from dina_core.importers.sensorium import import_sensorium
 
-    if not inside(src, root):
+    if not is_inside(root, src):
         raise DinaError(f"{src}: only sources inside the data folder {root} can be imported")
+    files_under(root, src)  # raises on any link inside the folder that leads out of the data folder
     out = imported_path(src.stem if src.suffix == ".zip" else src.name, root)
     if not out.exists():
         import_sensorium(src, out, progress=progress)
@@ -172,5 +203,6 @@ def import_sensorium_source(src: Path, root: Path, progress: Callable[[int, int,
 
 
 def imported_path(name: str, root: Path) -> Path:
-    """Where an import named ``name`` is written: ``root/imported/<safe name>.h5``."""
-    return root / IMPORTED / f"{_safe_name(Path(name).stem if name.endswith('.h5') else name)}.h5"
+    """Where an import named ``name`` is written: ``root/imported/<safe name>.h5`` (links resolved;
+    DinaError when ``root/imported`` leads out of ``root``)."""
+    return inside(root, Path(IMPORTED) / f"{_safe_name(Path(name).stem if name.endswith('.h5') else name)}.h5")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -29,7 +30,8 @@ from dina_core.data.fingerprint import data_fingerprint
 from dina_core.data.format import DinaData, write_dataset
 from dina_core.data.io import dataset_summary, read_dataset
 from dina_core.demo import DEMO_FILE, ensure_demo_dataset
-from dina_core.errors import DatasetError
+from dina_core.errors import DatasetError, DinaError
+from dina_core.paths import inside
 
 if TYPE_CHECKING:  # torch loads only when a page needs a model: the Data page opens without it
     import numpy as np
@@ -208,3 +210,19 @@ def active_run_key(data_key: FileKey) -> FileKey | None:
 def run_label(run_key: FileKey) -> str:
     folder = Path(run_key[0]).parent
     return folder.name if folder != demo_run_dir() else "shipped demo run"
+
+
+def delete_run(run_dir: str | os.PathLike) -> None:
+    """Delete a run folder under the runs folder, and never what a link there points to.
+
+    Raises:
+        DinaError: the folder is reached through a symbolic link, resolves outside the runs
+            folder (or is the runs folder itself), or holds no ``run.json``.
+    """
+    root, chosen = runs_dir(), Path(run_dir).absolute()
+    target = inside(root, chosen)
+    if target != chosen:  # the listed name is a link: deleting would remove whatever it points to
+        raise DinaError(f"{chosen}: is reached through a symbolic link (to {target}); not deleted")
+    if target == root or not (target / "run.json").is_file():
+        raise DinaError(f"{chosen}: not a run folder under {root}; not deleted")
+    shutil.rmtree(target)  # rmtree removes links inside the run, never what they point to

@@ -8,6 +8,7 @@ import streamlit as st
 from dina_app import analysis, cached, jobs, state
 from dina_app import figures as F
 from dina_app.widgets import job_progress, page_header, require_run, show
+from dina_core.paths import inside
 from dina_core.runs.config import TrainConfig
 
 page_header("Retrieval", "Does the decoder find the right image among all test images?")
@@ -84,7 +85,7 @@ if bench is None or "linear" not in bench["runs"]:
     job = jobs.get(baselines_key)
     if st.button("Run the fast baselines (linear + ridge)", icon=":material/compare_arrows:", key="retrieval.baselines",
                  disabled=job is not None and job.live):
-        out = state.runs_dir() / "benchmarks" / fp
+        out = inside(state.runs_dir(), Path("benchmarks") / fp)  # a link named benchmarks must not lead out
         jobs.start(baselines_key, "Baselines", out, jobs.benchmark_work(data, out, ("linear", "ridge"), TrainConfig()),
                    meta={"epochs": TrainConfig().epochs})
         st.rerun()

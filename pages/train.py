@@ -1,6 +1,5 @@
 """Train: fit a model on the active recording, watch it learn, manage checkpoints."""
 
-import shutil
 import time
 from pathlib import Path
 
@@ -93,7 +92,7 @@ else:
         st.write(f"Delete **{chosen['name']}** and its checkpoints? This cannot be undone.")
         if st.button("Delete for good", type="primary", key="train.delete"):
             with guard():
-                shutil.rmtree(chosen["path"])
+                state.delete_run(chosen["path"])
                 if st.session_state.get(state.KEY_RUN) == str(Path(chosen["path"]).resolve()):
                     state.set_active_run(None)
                 st.rerun()

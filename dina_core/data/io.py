@@ -1,7 +1,9 @@
 """Read DINA dataset files (layout in ``format.py``) into memory, checked.
 
 Every function opens the file, validates it and closes it before returning: no HDF5
-handle outlives a call, so Streamlit reruns and DataLoader workers never share one.
+handle outlives a call, so Streamlit reruns and DataLoader workers never share one. A file
+whose objects live outside it (external links or storage, virtual datasets, plugin filters)
+is refused before anything is read (``hdf5_safety``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import h5py
 import numpy as np
 
 from dina_core.data.format import TIERS, DinaData
+from dina_core.data.hdf5_safety import open_hdf5
 from dina_core.data.validate import (Sizes, check_finite, check_structure, check_trials,
                                      datasets_in, read_strings, validate_file)
 from dina_core.errors import DatasetError
@@ -23,19 +26,18 @@ from dina_core.errors import DatasetError
 
 @contextmanager
 def _open(path: Path) -> Iterator[h5py.File]:
-    """Open ``path`` read-only, turning "missing" and "not HDF5" into DatasetError."""
+    """Open ``path`` read-only, turning "missing", "not HDF5", "not self-contained" and
+    "damaged data" into DatasetError."""
     if not path.exists():
         raise DatasetError(path, "<file>", "an existing DINA dataset file (.h5)", "no such file")
     if path.is_dir():
         raise DatasetError(path, "<file>", "a DINA dataset file (.h5)", "a folder")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise DatasetError(path, "<file>", "an HDF5 file", f"a file HDF5 cannot open ({err})")
-    try:
-        yield f
-    finally:
-        f.close()
+    with open_hdf5(path) as f:
+        try:
+            yield f
+        except OSError as err:  # HDF5 reports damaged chunks (bad checksum, broken compression) this way
+            raise DatasetError(path, "<file>", "an HDF5 file whose data can be read",
+                               f"damaged data ({err})") from None
 
 
 def _attr(value):

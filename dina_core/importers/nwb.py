@@ -31,6 +31,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from dina_core.data.hdf5_safety import open_hdf5
 from dina_core.importers.nwb_stimuli import describe_nwb, kind, read_nwb_images, read_nwb_table
 from dina_core.importers.stimuli import StimulusTable
 from dina_core.errors import DatasetError, DinaError
@@ -64,7 +65,7 @@ def open_nwb(path: str | os.PathLike) -> Iterator:
         raise DatasetError(path, "<file>", "an NWB file (.nwb)", "no such file")
     if not h5py.is_hdf5(path):
         raise DatasetError(path, "<file>", "an NWB 2.x file (HDF5)", "a file that is not HDF5")
-    with h5py.File(path, "r") as f:
+    with open_hdf5(path, "an NWB 2.x file (HDF5)") as f:  # self-contained, before pynwb reads it
         version = f.attrs.get("nwb_version")
     if version is None:
         raise DatasetError(path, "/@nwb_version", "an NWB 2.x file (HDF5 with an 'nwb_version' "

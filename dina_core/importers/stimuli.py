@@ -32,6 +32,7 @@ import h5py
 import numpy as np
 
 from dina_core.data.format import TIERS
+from dina_core.data.hdf5_safety import open_hdf5
 from dina_core.errors import DatasetError
 
 FRAME_COLUMNS = ("onset_frame", "frame", "start_frame")
@@ -220,7 +221,7 @@ def read_images(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             raise DatasetError(path, "<file>", "a .npy array (n, H, W)", f"unreadable ({err})") from None
         field = "<array>"
     elif h5py.is_hdf5(path):
-        with h5py.File(path, "r") as f:
+        with open_hdf5(path, "an HDF5 image stack") as f:
             if not isinstance(f.get("images"), h5py.Dataset):
                 raise DatasetError(path, "/images", "a dataset 'images' (n, H, W)",
                                    f"top-level names {sorted(f.keys())}")

@@ -14,9 +14,9 @@ Source layout (suite2p's own output; one folder per imaging plane)::
     suite2p/plane1/...         further planes: neurons are concatenated, plane by plane
 
 ``stat.npy`` and ``ops.npy`` are pickles (suite2p saves them with ``np.save`` of Python
-objects), so they are loaded with ``allow_pickle=True``: a pickle can run code, so only
-import folders you trust. The traces are memory-mapped and read one chunk of neurons at a
-time. Stimulus table and image formats: :mod:`dina_core.importers.stimuli`.
+objects): a pickle can run code, so they are read by :func:`dina_core.data.safe_pickle.load_npy`,
+which allows only numpy arrays, dtypes, scalars and builtin values and refuses anything else.
+The traces are memory-mapped and read one chunk of neurons at a time. Stimulus table and image formats: :mod:`dina_core.importers.stimuli`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dina_core.importers.stimuli import read_images, read_stimulus_table
+from dina_core.data.safe_pickle import load_npy
 from dina_core.errors import DatasetError
+from dina_core.importers.stimuli import read_images, read_stimulus_table
 from dina_core.importers.traces.extract import Progress
 from dina_core.importers.traces.config import TraceConfig
 from dina_core.importers.traces.recording import TracePlane, TraceRecording
@@ -54,8 +55,10 @@ def _plane_folders(folder: Path) -> list[Path]:
 def _load(path: Path, *, pickled: bool = False, mmap: bool = False):
     if not path.is_file():
         raise DatasetError(path.parent, path.name, "a suite2p output file", "nothing (it is missing)")
+    if pickled:  # only the types suite2p writes: a crafted pickle must not run code
+        return load_npy(path, "<pickle>")
     try:
-        return np.load(path, allow_pickle=pickled, mmap_mode="r" if mmap else None)
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except Exception as err:  # truncated, not .npy, pickled: numpy raises various types
         raise DatasetError(path.parent, path.name, "a .npy file written by suite2p",
                            f"a file numpy cannot load ({err})") from None

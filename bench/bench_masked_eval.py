@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from dina_core.data.format import DinaData
-from dina_core.interpret.masked_eval import MaskedEvaluator, tier_task
+from dina_core.evaluate.tasks import tier_task
+from dina_core.interpret.masked_eval import MaskedEvaluator
 from dina_core.model import ModelConfig, build_model
 from dina_core.model.inference import encode_images, encode_responses
 from dina_core.runs.config import TrainConfig
@@ -84,8 +85,9 @@ def main() -> None:
     top50_ms = best_ms(lambda: ev.top1(top50), args.trials) / args.batch
     print(f"sparse masks: 1000 pair ablations {pair_ms:.3f} ms/mask; 50 kept neurons {top50_ms:.3f} ms/mask")
 
-    queries, _, candidates = tier_task(prepared)
-    image_emb = encode_images(model, prepared.images[candidates])
+    task = tier_task(prepared)
+    queries, _ = task.queries()
+    image_emb = encode_images(model, task.images)
     mask = torch.from_numpy(masks[0])
     naive = best_ms(lambda: encode_responses(model, queries, neuron_mask=mask) @ image_emb.T, args.trials)
     print(f"reference: re-encoding through the model {naive:.2f} ms/mask (candidates cached)")

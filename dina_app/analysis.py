@@ -1,8 +1,7 @@
 """Glue between ``dina_core`` results and the app's figures (numpy in, numpy out; no Streamlit).
 
-The retrieval tasks here are exactly those of ``dina_core.evaluate.queries.evaluate_retrieval``
-(same candidates, same repeat sets, same pessimistic ranks), kept as ranks so the app can
-draw top-k curves for every k and show individual queries.
+The retrieval tasks are ``dina_core.evaluate.tasks``'s (those ``evaluate_run`` scores), kept
+as ranks so the app can draw top-k curves for every k and show individual queries.
 """
 
 from __future__ import annotations
@@ -43,45 +42,23 @@ def config_help(cls: type) -> dict[str, str]:
 
 
 def test_embeddings(run: "Run", prepared: "PreparedData", level: str | None) -> dict[str, np.ndarray]:
-    """Test-tier embeddings at ``level`` (None: the combined retrieval score).
+    """Test-tier embeddings at ``level`` (None: the combined retrieval score), as ``evaluate_run`` makes them.
 
     Returns:
-        images (N, D) of the N distinct test images, trials (T, D), averaged (N, D),
-        trial_target (T,) column of each trial's image, candidates (N,) stimulus rows,
-        test_trials (T,) trial numbers, image_index (T,) stimulus rows; float32 / int64.
+        The fields of ``dina_core.evaluate.tasks.TierEmbeddings``: images (N, D) of the N distinct
+        test images, trials (T, D), averaged (N, D), image_index (T,) stimulus rows, candidates (N,)
+        stimulus rows, trial_target (T,) column of each trial's image; float32 / int64.
     """
-    import torch
+    from dina_core.evaluate.model_eval import test_embeddings as embed_test_tier
 
-    from dina_core.evaluate.queries import average_by_image, unique_targets
-    from dina_core.model.inference import encode_images, encode_responses
-
-    trials = prepared.tier_trials["test"]
-    image_index = prepared.image_index[torch.as_tensor(trials)].cpu().numpy()
-    candidates, trial_target = unique_targets(image_index)
-    responses = prepared.responses[torch.as_tensor(trials)]
-    averaged = torch.from_numpy(average_by_image(responses.cpu().numpy(), image_index))
-    with torch.no_grad():
-        return {"images": encode_images(run.model, prepared.images[torch.as_tensor(candidates)], level).numpy(),
-                "trials": encode_responses(run.model, responses, level).numpy(),
-                "averaged": encode_responses(run.model, averaged, level).numpy(),
-                "trial_target": trial_target, "candidates": candidates, "test_trials": np.asarray(trials),
-                "image_index": image_index}
+    return dict(vars(embed_test_tier(run, prepared, level)))
 
 
 def task_ranks(emb: dict, direction: str, responses: str, seed: int = 0) -> np.ndarray:
     """0-based rank of the correct candidate for every query of one N-way task (0 = top-1)."""
-    from dina_core.evaluate.queries import repeat_sets
-    from dina_core.evaluate.retrieval import target_ranks
+    from dina_core.evaluate.tasks import TierEmbeddings
 
-    n = len(emb["candidates"])
-    if direction == "neural_to_image":
-        if responses == "averaged":
-            return target_ranks(emb["averaged"], emb["images"], np.arange(n))
-        return target_ranks(emb["trials"], emb["images"], emb["trial_target"])
-    if responses == "averaged":
-        return target_ranks(emb["images"], emb["averaged"], np.arange(n))
-    sets = repeat_sets(emb["image_index"], seed=seed)
-    return np.concatenate([target_ranks(emb["images"], emb["trials"][s], np.arange(n)) for s in sets])
+    return TierEmbeddings(**emb).ranks(direction, responses, seed=seed)
 
 
 def topk_curve(ranks: np.ndarray, n_candidates: int) -> np.ndarray:

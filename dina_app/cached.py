@@ -16,8 +16,9 @@ import streamlit as st
 import torch
 
 from dina_core.evaluate.model_eval import evaluate_run
+from dina_core.evaluate.tasks import tier_task
 from dina_core.interpret import alignment, ground_truth, interactions, neurons, probes
-from dina_core.interpret.masked_eval import MaskedEvaluator, tier_task
+from dina_core.interpret.masked_eval import MaskedEvaluator
 from dina_core.model import DinaModel
 
 from . import analysis
@@ -113,8 +114,7 @@ def probe(run_key: FileKey, data_key: FileKey, manipulation: str, responses: str
 @st.cache_data(max_entries=32, show_spinner=False)
 def manipulated(data_key: FileKey, run_key: FileKey, manipulation: str, strength: float, count: int) -> np.ndarray:
     """The first ``count`` test images under ``manipulation`` at ``strength`` (grey levels)."""
-    _, _, candidates = tier_task(prepared(run_key, data_key), "averaged")
-    images = load_data(data_key).images[candidates[:count]]
+    images = load_data(data_key).images[tier_task(prepared(run_key, data_key), "test").candidates[:count]]
     return probes.MANIPULATIONS[manipulation].apply(images, float(strength), np.random.default_rng(0))
 
 

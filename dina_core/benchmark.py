@@ -23,8 +23,8 @@ from .runs.config import TrainConfig
 from .train.loop import StepInfo
 from .runs.prepare import Preprocessing, prepare
 from .train.run import train_run
-from .evaluate.model_eval import COMBINED, evaluate_run, test_tier
-from .evaluate.queries import evaluate_retrieval
+from .evaluate.model_eval import COMBINED, evaluate_run
+from .evaluate.tasks import evaluate_retrieval
 from .evaluate.retrieval import chance_scores
 from .evaluate.ridge import RidgeIdentifier
 
@@ -40,14 +40,13 @@ ALL_MODELS = (*TRAINED_MODELS, "ridge")
 def _ridge_rows(data: DinaData, train_config: TrainConfig) -> list[dict]:
     """Ridge on the same train-fitted normalisation and validation split as the trained models."""
     prepared = prepare(data, Preprocessing.fit(data), "cpu", train_config.validation_fraction, train_config.seed)
-    train, val = prepared.tier_trials["train"], prepared.tier_trials["validation"]
+    train, val, test = (prepared.tier_trials[t] for t in ("train", "validation", "test"))
     images = prepared.images.cpu().numpy()[:, 0]
     responses = prepared.responses.cpu().numpy()
     index = prepared.image_index.cpu().numpy()
     ridge = RidgeIdentifier().fit(images[index[train]], responses[train], images[index[val]], responses[val])
-    test_responses, _, test_index = test_tier(prepared)
-    return evaluate_retrieval(ridge.encode_responses, ridge.encode_images, test_responses, images,
-                              test_index, seed=train_config.seed)
+    return evaluate_retrieval(ridge.encode_responses, ridge.encode_images, responses[test], images, index[test],
+                              seed=train_config.seed)
 
 
 def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: TrainConfig | None = None,

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from dina_core.evaluate.model_eval import evaluate_run
+from dina_core.evaluate.tasks import tier_task
 from dina_core.interpret.interactions import ablation_synergy, reconstruction_r2, signal_noise_correlations
-from dina_core.interpret.masked_eval import MaskedEvaluator, tier_task
+from dina_core.interpret.masked_eval import MaskedEvaluator
 from dina_core.interpret.neurons import (attribution_importance, default_ks, order, pruning_curve,
                                          random_pruning_curve, reliability, response_strength, smallest_subset,
                                          strong_responder_auc)
@@ -58,8 +59,9 @@ def test_scores_match_the_model_under_masks(kind, small_run, small_data):
         run = Run(model, "linear", {}, TrainConfig(), Preprocessing.fit(small_data))
     ev = MaskedEvaluator(run, small_data)
     prepared = run.prepare(small_data)
-    queries, _, candidates = tier_task(prepared)
-    image_emb = encode_images(run.model, prepared.images[candidates])
+    task = tier_task(prepared)
+    queries, _ = task.queries()
+    image_emb = encode_images(run.model, task.images)
     masks = _masks(ev.n_neurons)
     scores = ev.scores(masks)
     for mask, s in zip(masks, scores):
@@ -171,7 +173,7 @@ def test_signal_and_noise_correlations_match_naive_loop(small_data):
 
 
 def test_reconstruction_r2(small_run, small_data, importance):
-    queries, _, _ = tier_task(small_run.prepare(small_data))
+    queries, _ = tier_task(small_run.prepare(small_data)).queries()
     n = small_run.model.n_neurons
     ranked = reconstruction_r2(small_run.model, queries, importance, [20, 50, n])
     shuffled = reconstruction_r2(small_run.model, queries, np.random.default_rng(0).random(n), [20, 50, n])

@@ -177,3 +177,17 @@ def test_fit_normalizers_uses_train_only():
     assert img == img2
     train_images = data.images[:6]  # images 0-5 are the train images, each counted once
     assert img.mean == pytest.approx(float(train_images.astype(np.float64).mean()))
+
+
+def test_fit_normalizers_on_selected_neurons_floors_against_those_only():
+    data = make_tiny_data()
+    data.responses[:, 0] = 1.0  # a silent neuron: its std is floored
+    data.responses[:, 1] *= 100.0  # a loud one raises the mean std of all 7
+    selected = np.array([0, 2, 3])
+    resp, img = fit_normalizers(data, selected)
+    full, full_img = fit_normalizers(data)
+    np.testing.assert_array_equal(resp.mean, full.mean[selected])
+    assert img == full_img
+    assert resp.std[0] < full.std[0]  # floored at 1 % of the selected neurons' mean std, not all neurons'
+    train_std = data.responses[data.tier_mask("train")][:, selected].astype(np.float64).std(axis=0)
+    assert resp.std[0] == pytest.approx(0.01 * train_std.mean(), rel=1e-5)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dina_core.evaluate.queries import average_by_image, evaluate_retrieval, repeat_sets, unique_targets
+from dina_core.evaluate.tasks import (TASKS, TierTask, average_by_image, evaluate_retrieval, repeat_sets, score_tasks,
+                                      unique_targets)
 from dina_core.evaluate.retrieval import (
     bootstrap_ci,
     chance_scores,
@@ -183,6 +184,47 @@ def test_evaluate_retrieval_perfect_encoder_scores_one():
         assert row["top1"] == 1.0 and row["median_rank"] == 1.0 and row["ci95_top1"] == [1.0, 1.0]
     assert rows[0]["n_queries"] == len(image_index)
     assert rows[3]["n_queries"] == 40 * np.bincount(image_index).max()
+
+
+def test_tier_task_ranks_match_naive_score_matrices():
+    """Each of the four tasks against a float64 score matrix built here by loops, uneven repeats included."""
+    rng = np.random.default_rng(9)
+    responses, images, image_index = _simulated_tier(15, rng.integers(1, 6, 15), seed=9)
+    project_r, project_i = rng.standard_normal((15, 6)), rng.standard_normal((4, 6))
+    task = TierTask.from_arrays(responses, images, image_index)
+    emb = task.embed(lambda r: r @ project_r, lambda x: x.reshape(len(x), -1) @ project_i)
+    candidates = np.unique(image_index)
+    np.testing.assert_array_equal(task.candidates, candidates)
+    np.testing.assert_array_equal(task.images.numpy(), images[candidates])
+    trials = responses.astype(np.float64) @ project_r
+    mean_responses = np.stack([responses[image_index == img].mean(axis=0) for img in candidates])
+    averaged = mean_responses @ project_r
+    pictures = images[candidates].reshape(len(candidates), -1).astype(np.float64) @ project_i
+    target = np.searchsorted(candidates, image_index)
+    diagonal = np.arange(len(candidates))
+    expected = {
+        ("neural_to_image", "single_trial"): naive_ranks(trials, pictures, target),
+        ("neural_to_image", "averaged"): naive_ranks(averaged, pictures, diagonal),
+        ("image_to_neural", "averaged"): naive_ranks(pictures, averaged, diagonal),
+        ("image_to_neural", "single_trial"): np.concatenate(
+            [naive_ranks(pictures, trials[s], diagonal) for s in repeat_sets(image_index, seed=4)]),
+    }
+    for direction, kind in TASKS:
+        ranks = emb.ranks(direction, kind, seed=4)
+        np.testing.assert_array_equal(ranks, expected[direction, kind])
+        groups = emb.groups(direction, kind)
+        assert groups is None or len(groups) == len(ranks)
+    queries, targets = task.queries("single_trial")
+    np.testing.assert_array_equal(queries.numpy(), responses)
+    np.testing.assert_array_equal(candidates[targets], image_index)
+    queries, targets = task.queries("averaged")
+    np.testing.assert_allclose(queries.numpy(), mean_responses, atol=1e-6)
+    np.testing.assert_array_equal(targets, diagonal)
+    with pytest.raises(ValueError, match="responses"):
+        task.queries("mean")
+    rows = evaluate_retrieval(lambda r: r @ project_r, lambda x: x.reshape(len(x), -1) @ project_i, responses,
+                              images, image_index, seed=4)
+    assert rows == score_tasks(emb, seed=4)
 
 
 def test_evaluate_retrieval_random_encoder_is_at_chance():

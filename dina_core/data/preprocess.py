@@ -105,12 +105,19 @@ class ImageNormalizer:
         return cls(float(state["mean"]), float(state["std"]))
 
 
-def fit_normalizers(data: DinaData,
+def fit_normalizers(data: DinaData, neuron_indices: np.ndarray | None = None, *,
                     rel_floor: float = 0.01) -> tuple[ResponseNormalizer, ImageNormalizer]:
     """Fit both normalisers on the train tier of ``data`` (never validation or test).
 
     Images are counted once each, however often they were shown on train trials.
+
+    Args:
+        data: the recording.
+        neuron_indices: (n_selected,) columns the model sees, or None for all; the std floor
+            is relative to the mean std of these columns only.
+        rel_floor: see :meth:`ResponseNormalizer.fit`.
     """
     train = data.tier_mask("train")
-    return (ResponseNormalizer.fit(data.responses[train], rel_floor),
+    responses = data.responses[train] if neuron_indices is None else data.responses[train][:, neuron_indices]
+    return (ResponseNormalizer.fit(responses, rel_floor),
             ImageNormalizer.fit(data.images[np.unique(data.image_index[train])]))

@@ -8,7 +8,7 @@ across neurons. Both are first expressed as deviations from the mean training re
 statistics so that a few high-rate neurons do not dominate the correlation. Embeddings
 are row-wise z-scores divided by ``sqrt(n_neurons)``, so their dot product is exactly
 that Pearson correlation and the model plugs into
-:func:`dina_core.evaluate.queries.evaluate_retrieval`.
+:func:`dina_core.evaluate.tasks.evaluate_retrieval`.
 
 All ridge penalties are solved from one eigendecomposition of the smaller Gram matrix
 (pixels x pixels, or trials x trials when there are fewer trials than pixels):

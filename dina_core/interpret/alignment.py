@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..evaluate.queries import average_by_image
+from ..evaluate.tasks import tier_task
 from ..model import DinaModel
 from ..model.inference import eval_mode
 from ..runs.prepare import PreparedData
@@ -39,12 +39,8 @@ def averaged_pairs(prepared: PreparedData, tier: str = "test") -> tuple[torch.Te
         responses: (N, n_neurons) float32 normalised responses averaged over repeats.
         image_rows: (N,) int64 sorted stimulus rows (index ``data.images`` and ground truth).
     """
-    trials = prepared.tier_trials[tier]
-    image_index = prepared.image_index[trials].cpu().numpy()
-    image_rows = np.unique(image_index).astype(np.int64)
-    averaged = average_by_image(prepared.responses[trials].cpu().numpy(), image_index)
-    responses = torch.from_numpy(averaged).to(prepared.responses.device)
-    return prepared.images[torch.from_numpy(image_rows).to(prepared.images.device)], responses, image_rows
+    task = tier_task(prepared, tier)
+    return task.images, task.averaged(), task.candidates
 
 
 def _device(model: torch.nn.Module) -> torch.device:

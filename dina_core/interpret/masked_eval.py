@@ -30,45 +30,16 @@ import torch
 from torch import nn
 
 from ..data.format import DinaData
-from ..evaluate.queries import average_by_image, unique_targets
+from ..evaluate.tasks import tier_task
 from ..model import DinaModel, LinearTwoTower, TwoTowerModel
 from ..model.inference import encode_images
 from ..runs.prepare import PreparedData
 from ..runs.run import Run, check_compatible
 
-RESPONSE_MODES = ("averaged", "single_trial")
 # (first linear layer over neurons, fixed nonlinearity after it or None), by dotted name.
 _SPLITS = {DinaModel: ("neural_tower.trunk.0", "neural_tower.trunk.1"), LinearTwoTower: ("response_linear", None)}
 _MAX_CHUNK_ELEMENTS = 1 << 22  # masked responses held at once (16 MB of float32)
 _SPARSE_RATIO = 4  # a sparse update pays off when fewer than n / 4 neurons differ from the base mask
-
-
-def tier_task(prepared: PreparedData, responses: str = "averaged", tier: str = "test"
-              ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-    """Queries and targets of the N-way neural -> image task of one tier.
-
-    Args:
-        prepared: a recording normalised by ``run.prepare``.
-        responses: 'averaged' (one repeat-averaged response per image) or 'single_trial'.
-        tier: 'test' (or 'validation', e.g. to rank neurons without touching test).
-
-    Returns:
-        queries: (Q, n_neurons) float32 normalised responses, on the data's device.
-        targets: (Q,) int64 column of each query's image among the candidates.
-        candidates: (N,) int64 sorted rows of ``prepared.images`` shown on the tier.
-    """
-    if responses not in RESPONSE_MODES:
-        raise ValueError(f"responses must be one of {RESPONSE_MODES}, got {responses!r}")
-    trials = prepared.tier_trials[tier]
-    if len(trials) == 0:
-        raise ValueError(f"the {tier!r} tier has no trials")
-    image_index = prepared.image_index[torch.as_tensor(trials, device=prepared.image_index.device)].cpu().numpy()
-    candidates, trial_target = unique_targets(image_index)
-    trial_responses = prepared.responses[torch.as_tensor(trials, device=prepared.responses.device)]
-    if responses == "single_trial":
-        return trial_responses, trial_target, candidates
-    averaged = average_by_image(trial_responses.cpu().numpy(), image_index)
-    return torch.from_numpy(averaged).to(prepared.responses.device), np.arange(len(candidates)), candidates
 
 
 @contextlib.contextmanager
@@ -110,7 +81,8 @@ class MaskedEvaluator:
             raise TypeError(f"MaskedEvaluator supports {[c.__name__ for c in _SPLITS]}, not {type(model).__name__}")
         check_compatible(run, data)
         prepared = prepared if prepared is not None else run.prepare(data)
-        queries, targets, candidates = tier_task(prepared, responses, tier)
+        task = tier_task(prepared, tier)
+        queries, targets = task.queries(responses)
         self.device = next(model.parameters()).device
         self.responses = responses
         self.tier = tier
@@ -118,8 +90,7 @@ class MaskedEvaluator:
         self._targets = torch.as_tensor(targets, device=self.device)
         self._first = model.get_submodule(split[0])
         self._post = model.get_submodule(split[1]) if split[1] else nn.Identity()
-        images = prepared.images[torch.as_tensor(candidates, device=prepared.images.device)].to(self.device)
-        self._fold(model, images, split[1] or split[0])
+        self._fold(model, task.images.to(self.device), split[1] or split[0])
         with torch.no_grad():
             self._full_pre = self._first(self._queries)  # (Q, d): the all-kept first-layer output
         # Pessimistic ties as in evaluate.retrieval.target_ranks: |q| = |c| = sqrt(sum w).

@@ -20,14 +20,14 @@ through a ``MaskedEvaluator``.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..data.format import DinaData
 from ..data.reliability import reliability_without_test
 from ..errors import DinaError
+from ..evaluate.tasks import tier_task
 from ..runs.prepare import PreparedData
 from ..runs.run import Run
-from .masked_eval import MaskedEvaluator, tier_task
+from .masked_eval import MaskedEvaluator
 
 
 def model_columns(run: Run, data: DinaData) -> np.ndarray:
@@ -46,9 +46,8 @@ def attribution_importance(run: Run, data: DinaData, *, tier: str = "test", batc
     from .attribution import mean_neuron_importance  # imports captum: only needed here
 
     prepared = prepared if prepared is not None else run.prepare(data)
-    responses, _, candidates = tier_task(prepared, "averaged", tier)
-    images = prepared.images[torch.as_tensor(candidates, device=prepared.images.device)]
-    return mean_neuron_importance(run.model, images, responses, batch_size)
+    task = tier_task(prepared, tier)
+    return mean_neuron_importance(run.model, task.images, task.averaged(), batch_size)
 
 
 def response_strength(run: Run, data: DinaData) -> np.ndarray:

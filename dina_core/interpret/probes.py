@@ -22,10 +22,10 @@ from scipy import ndimage
 
 from ..data.format import DinaData
 from ..evaluate.retrieval import topk_accuracy, target_ranks
+from ..evaluate.tasks import tier_task
 from ..model.inference import encode_images, encode_responses
 from ..runs.prepare import PreparedData
 from ..runs.run import Run, check_compatible
-from .masked_eval import tier_task
 
 ImageFn = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 SHAPE_SEGMENTS = 40  # superpixels per image for ``shape_only``: a few per object at 36 x 64
@@ -189,11 +189,12 @@ def structure_probe(run: Run, data: DinaData, manipulation: str | ImageFn, stren
     check_compatible(run, data)
     prepared = prepared if prepared is not None else run.prepare(data)
     device = next(run.model.parameters()).device
-    queries, targets, candidates = tier_task(prepared, responses)
+    task = tier_task(prepared, "test")
+    queries, targets = task.queries(responses)
     query_emb = encode_responses(run.model, queries)
     rows = []
     for strength in strengths:
-        images = fn(data.images[candidates], float(strength), np.random.default_rng(seed))
+        images = fn(data.images[task.candidates], float(strength), np.random.default_rng(seed))
         image_emb = encode_images(run.model, torch.from_numpy(run.preprocessing.images(images)).to(device))
         ranks = target_ranks(query_emb, image_emb, targets)
         rows.append({"strength": float(strength), "top1": topk_accuracy(ranks, 1), "top5": topk_accuracy(ranks, 5)})

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..data.format import DinaData
-from ..data.preprocess import ImageNormalizer, ResponseNormalizer
+from ..data.preprocess import ImageNormalizer, ResponseNormalizer, fit_normalizers
 
 
 @dataclass
@@ -27,10 +27,8 @@ class Preprocessing:
 
     @classmethod
     def fit(cls, data: DinaData, neuron_indices: np.ndarray | None = None) -> "Preprocessing":
-        train = data.tier_mask("train")
-        responses = data.responses[train] if neuron_indices is None else data.responses[train][:, neuron_indices]
-        images = data.images[np.unique(data.image_index[train])]
-        return cls(ResponseNormalizer.fit(responses), ImageNormalizer.fit(images),
+        """Fit the normalisers on the train tier of ``data`` (see ``fit_normalizers``), on ``neuron_indices`` only."""
+        return cls(*fit_normalizers(data, neuron_indices),
                    None if neuron_indices is None else np.asarray(neuron_indices, dtype=np.int64))
 
     def responses(self, responses: np.ndarray) -> np.ndarray:

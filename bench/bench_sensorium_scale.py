@@ -18,7 +18,8 @@ import tempfile
 import time
 
 from dina_core.evaluate.ceiling import noise_ceiling
-from dina_core.evaluate.model_eval import evaluate_run, test_tier
+from dina_core.evaluate.model_eval import evaluate_run
+from dina_core.evaluate.tasks import tier_task
 from dina_core.simulate import SimConfig, simulate_recording
 from dina_core.train.run import train_run
 
@@ -52,9 +53,9 @@ def main() -> None:
             seconds[kind] = time.perf_counter() - started
             rows = evaluate_run(run, data, per_level=False, seed=args.seed)
             if ceiling is None:
-                responses, _, image_index = test_tier(run.prepare(data))
-                ceiling = _top1(noise_ceiling(responses, image_index, seed=args.seed), "single_trial")
-                averaged_ceiling = _top1(noise_ceiling(responses, image_index, seed=args.seed), "averaged")
+                test = tier_task(run.prepare(data), "test")
+                ceiling_rows = noise_ceiling(test.responses.cpu().numpy(), test.image_index, seed=args.seed)
+                ceiling, averaged_ceiling = _top1(ceiling_rows, "single_trial"), _top1(ceiling_rows, "averaged")
             avg, single = _top1(rows, "averaged"), _top1(rows, "single_trial")
             print(f"{kind:7s} {seconds[kind]:7.1f} s  {len(result.history):3d} epochs  "
                   f"averaged {avg['top1']:.3f} {avg['ci95_top1']}  single-trial {single['top1']:.3f} "

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .queries import unique_targets
+from .tasks import unique_targets
 from .retrieval import score_ranks, target_ranks
 
 CEILING = "ceiling"

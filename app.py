@@ -11,7 +11,7 @@ import pandas  # noqa: F401  imported before the first element: a rerun that int
 import pyarrow  # noqa: F401  lazy first import of these leaves a half-initialised module behind
 import streamlit as st
 
-from dina_app import widgets
+from dina_app import chrome
 from dina_core.errors import DinaError
 
 # A local icon: a material or emoji page icon makes the browser fetch it from a font CDN.
@@ -30,9 +30,9 @@ PAGES = [
 
 page = st.navigation(PAGES)
 st.sidebar.markdown("### DINA Studio")
-widgets.presentation_toggle()
-widgets.adopt_finished_training()
-widgets.sidebar_status()
+chrome.presentation_toggle()
+chrome.adopt_finished_training()
+chrome.sidebar_status()
 try:
     page.run()
 except DinaError as exc:  # user input problems (a file, a field): the message, never a traceback

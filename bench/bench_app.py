@@ -18,16 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from test_browser import CHARTS_DRAWN, CHROMIUM, CHROMIUM_ARGS, IDLE, PAGES, _free_port  # noqa: E402
+from dina_app.browser import APP, PAGES, launch, settle, studio_server, visit
 
 
 def _t(seconds: float) -> str:
@@ -59,30 +54,6 @@ def prepare(args, root: Path) -> dict:
             "DINA_DEMO_DIR": str(root / "demo"), "DINA_DEMO_SIZE": args.size, "DINA_DEMO_RUN": str(run)}
 
 
-def start_server(env: dict) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    ready = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:
-            if "URL:" in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(180) or proc.poll() is not None:
-        raise SystemExit("streamlit did not start")
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def settle(page) -> None:
-    page.wait_for_selector(IDLE)
-    page.wait_for_function(CHARTS_DRAWN)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("small", "demo"), default="small")
@@ -95,54 +66,45 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         env = prepare(args, Path(tmp))
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        cold = []
-        for _ in range(args.cold):
-            started = time.perf_counter()
-            proc, url = start_server(env)
-            try:
+        browser = launch(p)
+        try:
+            cold = []
+            for _ in range(args.cold):
+                started = time.perf_counter()
+                with studio_server(env) as url:
+                    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+                    page.set_default_timeout(600_000)
+                    page.goto(url)
+                    page.locator("[data-testid=stMain] h1", has_text="Data").wait_for()
+                    settle(page)
+                    cold.append(time.perf_counter() - started)
+                    print(f"cold start {cold[-1]:.1f} s", flush=True)
+                    page.close()
+
+            with studio_server(env) as url:
                 page = browser.new_page(viewport={"width": 1400, "height": 1800})
                 page.set_default_timeout(600_000)
                 page.goto(url)
-                page.locator("[data-testid=stMain] h1", has_text="Data").wait_for()
                 settle(page)
-                cold.append(time.perf_counter() - started)
-                print(f"cold start {cold[-1]:.1f} s", flush=True)
-                page.close()
-            finally:
-                proc.terminate()
-                proc.wait(30)
+                switches: dict[str, list[float]] = {title: [] for title, _ in PAGES}
+                for _ in range(args.rounds + 1):  # the first round fills the caches: reported apart
+                    for title, _ in PAGES:
+                        started = time.perf_counter()
+                        visit(page, title)
+                        switches[title].append(time.perf_counter() - started)
 
-        proc, url = start_server(env)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.set_default_timeout(600_000)
-            page.goto(url)
-            settle(page)
-            switches: dict[str, list[float]] = {title: [] for title, _ in PAGES}
-            for _ in range(args.rounds + 1):  # the first round fills the caches: reported apart
-                for title, _ in PAGES:
+                visit(page, "Neurons")
+                slider = page.get_by_role("slider", name="Neurons kept (k)")
+                moves = []
+                k = int(slider.get_attribute("aria-valuetext"))
+                for i in range(args.moves):
+                    slider.focus()
                     started = time.perf_counter()
-                    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
-                    page.locator("[data-testid=stMain] h1", has_text=title).wait_for()
-                    settle(page)
-                    switches[title].append(time.perf_counter() - started)
-
-            page.locator("[data-testid=stSidebarNav] a", has_text="Neurons").first.click()
-            settle(page)
-            slider = page.get_by_role("slider", name="Neurons kept (k)")
-            moves = []
-            k = int(slider.get_attribute("aria-valuetext"))
-            for i in range(args.moves):
-                slider.focus()
-                started = time.perf_counter()
-                slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-                k += 1 if i % 2 == 0 else -1
-                page.get_by_text(f"Top-1 with {k} neurons:").wait_for()
-                moves.append(time.perf_counter() - started)
+                    slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+                    k += 1 if i % 2 == 0 else -1
+                    page.get_by_text(f"Top-1 with {k} neurons:").wait_for()
+                    moves.append(time.perf_counter() - started)
         finally:
-            proc.terminate()
-            proc.wait(30)
             browser.close()
 
         server_times, evaluator_times = pruning_server_time(env, args.moves)
@@ -163,7 +125,7 @@ def pruning_server_time(env: dict, moves: int) -> tuple[list[float], list[float]
     from streamlit.testing.v1 import AppTest
 
     os.environ.update({k: v for k, v in env.items() if k.startswith("DINA_")})
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    at = AppTest.from_file(str(APP), default_timeout=600)
     at.switch_page("pages/neurons.py").run()
     reruns = []
     for i in range(moves):

@@ -1,9 +1,16 @@
 """DINA Studio: the Streamlit app's helpers (the pages live in ``pages/``, the app in ``app.py``).
 
-* ``state``    session-state keys, folders, and the cached loaders every page shares
-* ``widgets``  Streamlit pieces several pages use (sidebar, guards, job progress)
-* ``jobs``     background training/benchmark workers, polled by the pages
-* ``analysis`` small glue between ``dina_core`` results and figures (no Streamlit)
-* ``figures``  plotly figure builders (no Streamlit)
-* ``report``   self-contained HTML report and PNG export (no Streamlit)
+* ``keys``      every session-state key and job key the app reads back (no Streamlit)
+* ``state``     folders, the session's active recording and run, the cached loaders every page shares
+* ``chrome``    what frames every page: CSS and presentation mode, sidebar, page header, figures, error guard
+* ``run_guard`` ``require_run``: the active model, or an explanation (and the quick demo model) and a stop
+* ``forms``     widgets for a config dataclass's fields, with each field's help
+* ``job_panel`` the live progress panel of a background job
+* ``jobs``      background training/benchmark/import workers, polled by the pages (no Streamlit)
+* ``cached``    cached analyses of the active run on the active recording
+* ``analysis``  small glue between ``dina_core`` results and figures (no Streamlit)
+* ``figures``   plotly figure builders (no Streamlit)
+* ``report``    self-contained HTML report and PNG export (no Streamlit)
+* ``import_wizard``, ``import_picker``, ``sources``, ``trace_figures``  the Data page's import of raw recordings
+* ``browser``   how to drive the app in headless Chromium with Playwright (browser tests, bench)
 """

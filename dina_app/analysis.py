@@ -6,11 +6,7 @@ as ranks so the app can draw top-k curves for every k and show individual querie
 
 from __future__ import annotations
 
-import ast
-import inspect
 import json
-import textwrap
-from dataclasses import fields
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -27,18 +23,6 @@ if TYPE_CHECKING:  # torch loads only when a page needs a model
 
 DIRECTIONS = {"neural_to_image": "response → image", "image_to_neural": "image → response"}
 RESPONSES = {"averaged": "repeat-averaged", "single_trial": "single trial"}
-
-
-def config_help(cls: type) -> dict[str, str]:
-    """Each dataclass field's trailing ``# why`` comment, read from the class source."""
-    lines = textwrap.dedent(inspect.getsource(cls)).splitlines()
-    names = {f.name for f in fields(cls)}
-    out = {}
-    for node in ast.parse("\n".join(lines)).body[0].body:
-        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) in names:
-            line = lines[node.lineno - 1]
-            out[node.target.id] = line.split("#", 1)[1].strip() if "#" in line else ""
-    return out
 
 
 def test_embeddings(run: "Run", prepared: "PreparedData", level: str | None) -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from . import sources
-from .widgets import guard
+from .chrome import guard
 
 SourceSpec = tuple  # ('suite2p' | 'nwb', paths..., options...): hashable, keys the wizard's caches
 AUTO = "(default)"  # a column left to the importer's defaults

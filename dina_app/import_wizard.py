@@ -26,13 +26,12 @@ from dina_core.importers.traces.source import describe_source
 from dina_core.paths import files_under
 
 from . import import_picker as picker
-from . import jobs, sources, state
+from . import jobs, keys, sources, state
 from . import figures as F
 from .trace_figures import response_windows, trace_examples
-from .widgets import guard, show
+from .chrome import guard, show
 
 DEFAULTS = TraceConfig()
-KEY_OPENED = "import.opened"  # 'path@start time' of the last finished import this session has opened
 
 
 def _stamp(paths: list[Path], root: Path) -> tuple:
@@ -77,7 +76,7 @@ def _preview(spec: picker.SourceSpec, stamp: tuple, max_neurons: int, config: di
 def _signal() -> str:
     """The signal choice, drawn before the source is read: NWB reads a different series per signal,
     and a file without the chosen one must leave this control on screen to switch back."""
-    return st.segmented_control("Signal", ["dff", "events"], default="dff", key="import.signal",
+    return st.segmented_control("Signal", ["dff", "events"], default="dff", key=keys.IMPORT_SIGNAL,
                                 format_func={"dff": "dF/F", "events": "deconvolved events"}.get,
                                 help="Events (suite2p spks) have no calcium decay to undo; dF/F is what "
                                      "most labs report") or "dff"
@@ -156,7 +155,7 @@ def wizard(kind: str, root: Path, open_recording: Callable[[Path], None]) -> Non
     """The whole wizard for ``kind`` ('suite2p' or 'nwb'); ``open_recording`` makes the result active."""
     big = state.presenting()
     picker.upload(kind, root)
-    signal = st.session_state.get("import.signal") or "dff"  # the control is drawn below, after the source
+    signal = st.session_state.get(keys.IMPORT_SIGNAL) or "dff"  # the control is drawn below, after the source
     picked = picker.suite2p_spec(root) if kind == "suite2p" else picker.nwb_spec(root, signal)
     if picked is None:
         return
@@ -184,7 +183,7 @@ def wizard(kind: str, root: Path, open_recording: Callable[[Path], None]) -> Non
 def _save(source, config: dict, root: Path, kind: str, open_recording: Callable[[Path], None],
           estimate_s: float) -> None:
     st.markdown("**Import**")
-    key = f"import:{state.session_id()}"
+    key = keys.import_job(state.session_id())
     job = jobs.get(key)
     c1, c2 = st.columns([2, 1])
     name = c1.text_input("Dataset name", source.attrs.get("name") or kind, key=f"import.{kind}.name")
@@ -229,7 +228,7 @@ def _import_status(job: jobs.Job, open_recording: Callable[[Path], None]) -> Non
     if not job.live and job.result is not None:  # written (a stop that came after the last block changes nothing)
         path = Path(job.result["path"])
         this_import = f"{path}@{job.started}"  # a re-import to the same file opens again
-        if st.session_state.get(KEY_OPENED) != this_import:  # open it once; the user may move on to another
-            st.session_state[KEY_OPENED] = this_import
+        if st.session_state.get(keys.IMPORT_OPENED) != this_import:  # open it once; the user may move on to another
+            st.session_state[keys.IMPORT_OPENED] = this_import
             open_recording(path)  # reruns the app
         st.success(f"Imported {path.name} (now in the data folder).", icon=":material/check_circle:")

@@ -110,6 +110,14 @@ class Job:
     def live(self) -> bool:
         return self.status in LIVE
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the work has ended, or at most ``timeout`` seconds; True when it has ended.
+
+        For scripts and tests: a page never blocks on a job, it polls ``snapshot()``.
+        """
+        self._thread.join(timeout)
+        return not self.live
+
     def snapshot(self) -> dict:
         """A consistent copy of the progress: status, error, stage, losses, val_top1, last, result."""
         with self._lock:
@@ -142,16 +150,26 @@ def live_out_dirs() -> set[str]:
         return {str(j.out_dir) for j in _JOBS.values() if j.live}
 
 
-def training_work(data, out_dir: Path, kind: str, model_config: dict | None, train_config,
-                  metadata: dict | None = None, resume: bool = False) -> Callable[[Job], dict]:
-    """Work that trains a run into ``out_dir`` (``dina_core.train.run.train_run``)."""
+def start_training(key: str, label: str, data, out_dir: Path, train_config, kind: str = "dina",
+                   model_config: dict | None = None, metadata: dict | None = None, resume: bool = False) -> Job:
+    """Start training a run into ``out_dir`` (``dina_core.train.run.train_run``) under ``key`` (see ``start``).
+
+    The job's meta names the epoch count and the device, shown beside its progress.
+
+    Raises:
+        RuntimeError: ``train_config.device`` names a device this machine lacks (before any thread starts).
+    """
+    from dina_core.model.device import resolve_device  # torch: only once a training starts
+
     def work(job: Job) -> dict:
         from dina_core.train.run import train_run
         _, result = train_run(data, out_dir, kind=kind, model_config=model_config, train_config=train_config,
                               metadata=metadata, resume=resume, on_step=job.on_step, should_stop=job.should_stop)
         return {"best_val_top1": result.best_val_top1, "best_epoch": result.best_epoch,
                 "interrupted": result.interrupted, "stopped_early": result.stopped_early}
-    return work
+
+    meta = {"epochs": train_config.epochs, "device": str(resolve_device(train_config.device))}
+    return start(key, label, out_dir, work, meta)
 
 
 def benchmark_work(data, out_dir: Path, models: tuple[str, ...], train_config) -> Callable[[Job], dict]:

@@ -1,7 +1,7 @@
-"""Session-state keys, folders, and the cached loaders of recordings and runs.
+"""Folders, the session's active recording and run, and the cached loaders of recordings and runs.
 
 Per-user choices (active recording, active run, presentation mode) live in
-``st.session_state`` under the ``KEY_*`` names below. Recordings and runs are loaded
+``st.session_state`` under the names declared in ``keys``. Recordings and runs are loaded
 through ``st.cache_resource``: one copy shared by every browser session, so they are
 never modified (analyses use masks and copies). Every cache is keyed by a ``FileKey``
 ``(path, mtime_ns, size)``: a file rewritten on disk gets a new key and is reloaded.
@@ -33,17 +33,13 @@ from dina_core.demo import DEMO_FILE, ensure_demo_dataset
 from dina_core.errors import DatasetError, DinaError
 from dina_core.paths import inside
 
+from . import keys
+
 if TYPE_CHECKING:  # torch loads only when a page needs a model: the Data page opens without it
     import numpy as np
 
     from dina_core.runs.prepare import PreparedData
     from dina_core.runs.run import Run
-
-KEY_DATA = "dina.data_path"  # str path of the active recording; absent: the built-in demo
-KEY_RUN = "dina.run_path"  # str run folder chosen by the user; absent: the newest compatible run
-KEY_PRESENT = "dina.presentation"  # bool: presentation mode (large fonts, fewer controls)
-KEY_SESSION = "dina.session_id"  # str: this browser session's id (keys its training job)
-KEY_ADOPTED = "dina.adopted_run"  # str: the finished training of this session already made the active run
 
 FileKey = tuple[str, int, int]  # (resolved path, mtime_ns, size): what every cache is keyed by
 APP_ROOT = Path(__file__).resolve().parents[1]
@@ -67,16 +63,16 @@ def demo_run_dir() -> Path:
 
 
 def session_id() -> str:
-    return st.session_state.setdefault(KEY_SESSION, uuid.uuid4().hex[:12])
+    return st.session_state.setdefault(keys.SESSION, uuid.uuid4().hex[:12])
 
 
 def training_job_key() -> str:
     """The key of this session's training job in ``jobs``."""
-    return f"train:{session_id()}"
+    return keys.training_job(session_id())
 
 
 def presenting() -> bool:
-    return bool(st.session_state.get(KEY_PRESENT, False))
+    return bool(st.session_state.get(keys.PRESENT, False))
 
 
 def file_key(path: str | os.PathLike) -> FileKey:
@@ -146,19 +142,19 @@ def prepared(run_key: FileKey, data_key: FileKey) -> "PreparedData":
 
 
 def active_data_key() -> FileKey:
-    return file_key(st.session_state.get(KEY_DATA) or demo_path())
+    return file_key(st.session_state.get(keys.DATA) or demo_path())
 
 
 def set_active_data(path: str | os.PathLike) -> None:
-    st.session_state[KEY_DATA] = str(Path(path).resolve())
-    st.session_state.pop(KEY_RUN, None)
+    st.session_state[keys.DATA] = str(Path(path).resolve())
+    st.session_state.pop(keys.RUN, None)
 
 
 def set_active_run(run_dir: str | os.PathLike | None) -> None:
     if run_dir is None:
-        st.session_state.pop(KEY_RUN, None)
+        st.session_state.pop(keys.RUN, None)
     else:
-        st.session_state[KEY_RUN] = str(Path(run_dir).resolve())
+        st.session_state[keys.RUN] = str(Path(run_dir).resolve())
 
 
 def list_runs() -> list[dict]:
@@ -199,7 +195,7 @@ def active_run_key(data_key: FileKey) -> FileKey | None:
     Default: the shipped demo run, then a DINA run, then any run trained on exactly
     this recording (same data fingerprint), newest first.
     """
-    chosen = st.session_state.get(KEY_RUN)
+    chosen = st.session_state.get(keys.RUN)
     if chosen and (Path(chosen) / "model.pt").is_file():
         return file_key(Path(chosen) / "model.pt")
     runs = [r for r in compatible_runs(data_key) if not r["shuffled"]]  # the null is never a default

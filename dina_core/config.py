@@ -1,11 +1,20 @@
-"""The JSON round trip every config dataclass shares (model, training, simulator, traces)."""
+"""What every config dataclass shares (model, training, simulator, traces): the JSON round trip, and
+``why``, a field that carries its one-line reason as ``metadata["help"]``."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
-from typing import TypeVar
+from dataclasses import asdict, field, fields
+from typing import Any, TypeVar
 
 T = TypeVar("T", bound="DictConfig")
+
+
+def why(default: Any, reason: str) -> Any:
+    """A dataclass field whose default is ``default`` and whose ``metadata["help"]`` says why it exists.
+
+    The app labels a config form's widgets with it, so the reason is written once, next to the field.
+    """
+    return field(default=default, metadata={"help": reason})
 
 
 class DictConfig:

@@ -5,11 +5,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, import_wizard, sources, state
+from dina_app import analysis, import_wizard, keys, sources, state
 from dina_app import figures as F
-from dina_app.widgets import guard, page_header, show
+from dina_app.chrome import guard, page_header, show
 
-FLASH = "data.flash"  # str: message of the last recording change, shown once on the next run
 page_header("Data", "Which recording am I looking at?")
 big = state.presenting()
 root = state.data_dir()
@@ -21,15 +20,15 @@ def open_recording(path) -> None:
     with guard():
         state.summary(state.file_key(path))
         state.set_active_data(path)
-        st.session_state[FLASH] = f"Opened {Path(path).name}"
+        st.session_state[keys.DATA_FLASH] = f"Opened {Path(path).name}"
         st.rerun()
 
 
-if flash := st.session_state.pop(FLASH, None):  # what the last run did, outside the collapsing chooser
+if flash := st.session_state.pop(keys.DATA_FLASH, None):  # what the last run did, outside the collapsing chooser
     st.success(flash, icon=":material/check_circle:")
 
 
-with st.expander("Choose a recording", expanded=not big and state.KEY_DATA not in st.session_state):
+with st.expander("Choose a recording", expanded=not big and keys.DATA not in st.session_state):
     source = st.segmented_control("Source", ["Built-in demo", "Data folder", "Upload a DINA file", "Import Sensorium",
                                              "Import suite2p", "Import NWB"], default="Built-in demo", key="data.source")
     if source == "Built-in demo":
@@ -91,8 +90,8 @@ tier = st.segmented_control("Tier", ["train", "validation", "test"], default="te
 shown = np.unique(data.image_index[data.tiers == tier])
 n_show = 12 if big else 18
 if st.button("Show other images", icon=":material/shuffle:"):
-    st.session_state["data.seed"] = st.session_state.get("data.seed", 0) + 1
-rows = np.random.default_rng(st.session_state.get("data.seed", 0)).permutation(shown)[:n_show] if shown.size else []
+    st.session_state[keys.DATA_SEED] = st.session_state.get(keys.DATA_SEED, 0) + 1
+rows = np.random.default_rng(st.session_state.get(keys.DATA_SEED, 0)).permutation(shown)[:n_show] if shown.size else []
 if len(rows):
     show(F.image_grid(data.images[rows], [f"image {r}" for r in rows], cols=6, big=big),
          f"What did the animal see? {len(rows)} of the {shown.size} {tier} images.")

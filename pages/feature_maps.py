@@ -5,7 +5,8 @@ import streamlit as st
 
 from dina_app import cached, state
 from dina_app import figures as F
-from dina_app.widgets import page_header, require_run, show
+from dina_app.chrome import page_header, show
+from dina_app.run_guard import require_run
 from dina_core.interpret.alignment import upsample_maps
 
 page_header("Feature maps", "Where on the stimulus do the image and the neural response match?")

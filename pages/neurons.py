@@ -5,7 +5,8 @@ import streamlit as st
 
 from dina_app import analysis, cached, state
 from dina_app import figures as F
-from dina_app.widgets import guard, page_header, require_run, show
+from dina_app.chrome import guard, page_header, show
+from dina_app.run_guard import require_run
 from dina_core.interpret.neurons import model_columns, order, strong_responder_auc
 
 CRITERIA = {"importance": "Most important first (integrated gradients)", "importance_least": "Least important first",

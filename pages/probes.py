@@ -4,7 +4,8 @@ import streamlit as st
 
 from dina_app import analysis, cached, state
 from dina_app import figures as F
-from dina_app.widgets import page_header, require_run, show
+from dina_app.chrome import page_header, show
+from dina_app.run_guard import require_run
 from dina_core.interpret.probes import MANIPULATIONS
 
 NAMES = {"low_pass": "Blur (low-pass)", "high_pass": "Fine detail only (high-pass)",

@@ -5,8 +5,9 @@ import time
 
 import streamlit as st
 
-from dina_app import cached, report, state
-from dina_app.widgets import page_header, require_run
+from dina_app import cached, keys, report, state
+from dina_app.chrome import page_header
+from dina_app.run_guard import require_run
 
 page_header("Report", "What do I send to my collaborators?")
 data_key = state.active_data_key()
@@ -26,25 +27,25 @@ if st.button("Build the report", type="primary", icon=":material/description:", 
                 "data fingerprint": run.metadata.get("data_fingerprint"), "model config": run.model_config,
                 "train config": run.train_config.to_dict()}
         html = report.build_html(sections, summary, info, cached.evaluation(run_key, data_key))
-    st.session_state["report.html"] = html
-    st.session_state["report.titles"] = [s.title for s in sections]
-    st.session_state["report.figures"] = {s.title: s.figure for s in sections}
+    st.session_state[keys.REPORT_HTML] = html
+    st.session_state[keys.REPORT_TITLES] = [s.title for s in sections]
+    st.session_state[keys.REPORT_FIGURES] = {s.title: s.figure for s in sections}
 
-if "report.html" in st.session_state:
+if keys.REPORT_HTML in st.session_state:
     name = re.sub(r"[^A-Za-z0-9_-]+", "_", str(summary.get("name") or "recording"))[:40]
-    st.download_button("Download the HTML report", st.session_state["report.html"], mime="text/html",
+    st.download_button("Download the HTML report", st.session_state[keys.REPORT_HTML], mime="text/html",
                        file_name=f"dina-report-{name}-{time.strftime('%Y%m%d')}.html", icon=":material/download:",
                        key="report.download", on_click="ignore")
-    size_mb = len(st.session_state["report.html"]) / 1e6
+    size_mb = len(st.session_state[keys.REPORT_HTML]) / 1e6
     st.caption(f"{size_mb:.1f} MB, one file: open it in any browser, no network needed.")
 
     st.subheader("Figures as PNG")
-    title = st.selectbox("Figure", st.session_state["report.titles"], key="report.png_title")
+    title = st.selectbox("Figure", st.session_state[keys.REPORT_TITLES], key="report.png_title")
     if st.button("Render PNG", icon=":material/image:", key="report.png"):
         with st.spinner("Rendering with Chromium…"):
-            st.session_state["report.png_bytes"] = (title, report.figure_png(st.session_state["report.figures"][title]))
-    if st.session_state.get("report.png_bytes", ("", None))[0] == title:
-        png = st.session_state["report.png_bytes"][1]
+            st.session_state[keys.REPORT_PNG] = (title, report.figure_png(st.session_state[keys.REPORT_FIGURES][title]))
+    if st.session_state.get(keys.REPORT_PNG, ("", None))[0] == title:
+        png = st.session_state[keys.REPORT_PNG][1]
         st.image(png, caption=title)
         st.download_button("Download PNG", png, file_name=f"{re.sub(r'[^A-Za-z0-9]+', '_', title)}.png",
                            mime="image/png", icon=":material/download:", on_click="ignore", key="report.png_download")

@@ -5,9 +5,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, cached, jobs, state
+from dina_app import analysis, cached, jobs, keys, state
 from dina_app import figures as F
-from dina_app.widgets import job_progress, page_header, require_run, show
+from dina_app.chrome import page_header, show
+from dina_app.job_panel import job_progress
+from dina_app.run_guard import require_run
 from dina_core.paths import inside
 from dina_core.runs.config import TrainConfig
 
@@ -78,7 +80,7 @@ for panel, mode in zip(panels, analysis.RESPONSES):
              f"How often is the right {'image' if direction == 'neural_to_image' else 'response'} among the top k "
              f"of {n}? Higher than the chance line (k/N) means the decoder uses the response.")
 
-baselines_key = f"baselines:{fp}"
+baselines_key = keys.baselines_job(fp)
 if bench is None or "linear" not in bench["runs"]:
     st.caption("No baselines on this recording yet: a linear two-tower model (trained like DINA) and ridge-regression "
                "identification (Kay et al. 2008) put the curves in context.")

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from dina_app import jobs, state
-from dina_app.widgets import adopt_finished_training, dataclass_form, guard, job_progress, page_header
+from dina_app import jobs, keys, state
+from dina_app.chrome import adopt_finished_training, guard, page_header
+from dina_app.forms import dataclass_form
+from dina_app.job_panel import job_progress
 from dina_core.model import LinearConfig, ModelConfig
 from dina_core.runs.config import TrainConfig
-from dina_core.model.device import resolve_device
 
 page_header("Train", "Does a model learn to match this recording's responses to its images?")
 big = state.presenting()
@@ -23,19 +24,19 @@ st.subheader("New run")
 kind = st.segmented_control("Model", ["dina", "linear"], default="dina", key="train.kind", disabled=busy,
                             format_func={"dina": "DINA (feature-map alignment)",
                                          "linear": "Linear two-tower (baseline)"}.get) or "dina"
-if "train.name" not in st.session_state or st.session_state.pop("train.renew", False):
-    st.session_state["train.name"] = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"  # fixed until a run starts
+if keys.TRAIN_NAME not in st.session_state or st.session_state.pop(keys.TRAIN_RENEW, False):
+    st.session_state[keys.TRAIN_NAME] = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"  # fixed until a run starts
 with st.form("train.form", border=not big):
-    name = st.text_input("Run name", key="train.name",
+    name = st.text_input("Run name", key=keys.TRAIN_NAME,
                          help=f"A folder of that name is written under {state.runs_dir()}")
     left, right = st.columns(2)
     with left:
         st.markdown("**Training**")
-        train_values = dataclass_form(TrainConfig, "train.t", basic=("epochs", "batch_size", "lr", "device"))
+        train_values = dataclass_form(TrainConfig, keys.TRAIN_FORM, basic=("epochs", "batch_size", "lr", "device"))
     with right:
         st.markdown("**Model**")
         model_cls = ModelConfig if kind == "dina" else LinearConfig
-        model_values = dataclass_form(model_cls, f"train.{kind}", basic=("aligned_stages", "embed_dim"))
+        model_values = dataclass_form(model_cls, keys.model_form(kind), basic=("aligned_stages", "embed_dim"))
     submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy)
 
 if submitted:
@@ -46,15 +47,12 @@ if submitted:
         try:
             train_config = TrainConfig.from_dict(train_values)
             model_config = model_cls.from_dict(model_values).to_dict()
-            device = str(resolve_device(train_config.device))
-        except (TypeError, ValueError, RuntimeError) as exc:
+            jobs.start_training(job_key, f"Training {out_dir.name}", state.load_data(data_key), out_dir, train_config,
+                                kind, model_config, {"data_path": data_key[0]})
+        except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: a device this machine lacks
             st.error(f"Invalid configuration: {exc}")
         else:
-            work = jobs.training_work(state.load_data(data_key), out_dir, kind, model_config, train_config,
-                                      {"data_path": data_key[0]})
-            jobs.start(job_key, f"Training {out_dir.name}", out_dir, work,
-                       meta={"epochs": train_config.epochs, "device": device})
-            st.session_state["train.renew"] = True
+            st.session_state[keys.TRAIN_RENEW] = True
             st.rerun()
 
 if job is not None:
@@ -65,7 +63,7 @@ if job is not None:
     chance = 1 / max(summary["images_per_tier"]["validation"] or summary["images_per_tier"]["train"] // 10, 1)
     job_progress(job_key, chance=chance)
     adopt_finished_training()  # app.py did it already, unless Streamlit ran this page alone (see app.py)
-    if st.session_state.get(state.KEY_ADOPTED) == str(job.out_dir):
+    if st.session_state.get(keys.ADOPTED) == str(job.out_dir):
         st.caption(f"Every page now uses **{job.out_dir.name}**.")
 
 st.subheader("Checkpoints")
@@ -93,6 +91,6 @@ else:
         if st.button("Delete for good", type="primary", key="train.delete"):
             with guard():
                 state.delete_run(chosen["path"])
-                if st.session_state.get(state.KEY_RUN) == str(Path(chosen["path"]).resolve()):
+                if st.session_state.get(keys.RUN) == str(Path(chosen["path"]).resolve()):
                     state.set_active_run(None)
                 st.rerun()

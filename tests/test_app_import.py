@@ -23,7 +23,7 @@ from dina_core.errors import DinaError
 from dina_core.importers.traces import TraceConfig
 from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_source
 from dina_core.importers.traces.source import write_source
-from dina_app import sources
+from dina_app import keys, sources
 from test_suite2p import simulated_files
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
@@ -63,9 +63,9 @@ def import_and_wait(at: AppTest, kind: str) -> None:
     from dina_app import jobs
 
     at.button(key=f"import.{kind}.go").click().run()
-    job = jobs.get(f"import:{at.session_state['dina.session_id']}")
+    job = jobs.get(keys.import_job(at.session_state[keys.SESSION]))
     assert job is not None
-    job._thread.join(timeout=300)
+    assert job.wait(timeout=300)
     assert job.status == "finished", job.error
     at.run()
 
@@ -105,7 +105,7 @@ def test_suite2p_import_writes_what_the_preview_showed_and_opens_it(session, sou
     import_and_wait(at, "suite2p")
     assert not at.exception and not at.error, [e.value for e in at.error]
     out = session / "imported" / "wizard-s2p.h5"
-    assert at.session_state["dina.data_path"] == str(out)
+    assert at.session_state[keys.DATA] == str(out)
     assert "Opened wizard-s2p.h5" in [s.value for s in at.success]
     written = read_dataset(out)
     config = TraceConfig(response_window_s=(0.2, 1.0), denoise="savgol")
@@ -279,11 +279,11 @@ def test_stopping_an_import_writes_nothing(source, tmp_path):
         return work(job)
 
     job = jobs.start("import:test-stop", "Importing stopped.h5", tmp_path, stop_during_work)
-    job._thread.join(timeout=120)
+    assert job.wait(timeout=120)
     assert job.status == "stopped" and job.result is None
     assert list(tmp_path.iterdir()) == []  # not even a temporary file
 
     done = jobs.start("import:test-stop", "Importing done.h5", tmp_path,
                       jobs.import_work(source, tmp_path / "done.h5", TraceConfig()))
-    done._thread.join(timeout=120)
+    assert done.wait(timeout=120)
     assert done.status == "finished" and read_dataset(done.result["path"]).n_neurons == source.recording.n_neurons

@@ -7,13 +7,20 @@ against ``dina_core`` computed independently here, not merely for being present.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from dina_app import keys
+from dina_core.importers.traces import TraceConfig
+from dina_core.model import LinearConfig, ModelConfig
+from dina_core.runs.config import TrainConfig
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGES = ["data", "train", "retrieval", "feature_maps", "attributions", "probes", "neurons", "report"]
@@ -53,6 +60,11 @@ def open_page(name: str, **session) -> AppTest:
     return at
 
 
+def _demo_fingerprint(studio: Path) -> str:
+    from dina_app import state
+    return state.fingerprint(state.file_key(studio / "demo" / "demo_small.h5"))
+
+
 def texts(at: AppTest) -> str:
     return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
 
@@ -85,7 +97,7 @@ def test_data_folder_file_and_sensorium_import_become_active(studio):
     at.button_group(key="data.source").set_value("Data folder").run()
     at.selectbox(key="data.file").set_value(studio / "data" / "copy.h5").run()
     at.button(key="data.open_file").click().run()
-    assert at.session_state["dina.data_path"] == str((studio / "data" / "copy.h5").resolve())
+    assert at.session_state[keys.DATA] == str((studio / "data" / "copy.h5").resolve())
     assert [s.value for s in at.success] == ["Opened copy.h5"]
 
     at.button_group(key="data.source").set_value("Import Sensorium").run()
@@ -93,7 +105,7 @@ def test_data_folder_file_and_sensorium_import_become_active(studio):
     at.button(key="data.import").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     imported = studio / "data" / "imported" / f"{folder.name}.h5"
-    assert imported.is_file() and at.session_state["dina.data_path"] == str(imported.resolve())
+    assert imported.is_file() and at.session_state[keys.DATA] == str(imported.resolve())
     assert [m.value for m in at.metric][1] == "12"  # the fixture folder's neurons
 
 
@@ -110,16 +122,16 @@ def test_uploads_are_saved_once_under_the_data_folder(studio):
 
 
 def test_without_a_demo_model_a_quick_one_trains_with_visible_progress(studio, monkeypatch, tmp_path):
-    from dina_app import jobs, state
+    from dina_app import jobs
 
     monkeypatch.setenv("DINA_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("DINA_DEMO_RUN", str(tmp_path / "no_run"))
     at = open_page("retrieval")
     assert any("a quick one is being trained" in i.value for i in at.info)
-    job = jobs.get(f"demo:{state.fingerprint(state.file_key(studio / 'demo' / 'demo_small.h5'))}")
+    job = jobs.get(keys.demo_job(_demo_fingerprint(studio)))
     assert job is not None and job.out_dir.parent == tmp_path / "runs"
     job.stop()  # the pages switch to it once it is saved; a stopped one is saved too
-    job._thread.join(timeout=600)
+    assert job.wait(timeout=600)
     at = open_page("retrieval")
     assert not at.info and at.get("plotly_chart")
 
@@ -128,7 +140,7 @@ def test_a_broken_file_shows_its_message_not_a_traceback(studio):
     bad = studio / "data" / "broken.h5"
     bad.write_text("not HDF5")
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.session_state["dina.data_path"] = str(bad)
+    at.session_state[keys.DATA] = str(bad)
     at.run()
     assert not at.exception
     assert any("broken.h5" in e.value for e in at.error)
@@ -152,8 +164,8 @@ def test_fast_baselines_join_the_topk_curves(studio):
 
     at = open_page("retrieval")
     at.button(key="retrieval.baselines").click().run()
-    job = next(j for k, j in jobs._JOBS.items() if k.startswith("baselines:"))
-    job._thread.join(timeout=600)
+    job = jobs.get(keys.baselines_job(_demo_fingerprint(studio)))
+    assert job is not None and job.wait(timeout=600)
     assert job.status == "finished", job.error
     at.run()
     assert not at.exception
@@ -163,7 +175,6 @@ def test_fast_baselines_join_the_topk_curves(studio):
 
 
 def _traces(chart) -> list[dict]:
-    import json
     return json.loads(chart.proto.spec)["data"]
 
 
@@ -210,14 +221,33 @@ def test_other_pages_react_to_their_controls(studio):
 def test_presentation_mode_enlarges_and_hides_advanced_controls(studio):
     normal = open_page("attributions")
     assert any(e.label == "Method parameters" for e in normal.expander)
-    big = open_page("attributions", **{"dina.presentation": True})
+    big = open_page("attributions", **{keys.PRESENT: True})
     assert not any(e.label == "Method parameters" for e in big.expander)
     # AppTest drops what app.py draws before page.run() after switch_page, so read the CSS on the first page
     first = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    first.session_state["dina.presentation"] = True
+    first.session_state[keys.PRESENT] = True
     first.run()
     assert any("font-size: 21px" in m.value for m in first.markdown)
     assert first.sidebar.toggle(key="dina.presentation").value
+
+
+FORM_CONFIGS = [TrainConfig, ModelConfig, LinearConfig, TraceConfig]  # what the app's forms are built from
+
+
+@pytest.mark.parametrize("cls", FORM_CONFIGS, ids=lambda cls: cls.__name__)
+def test_every_config_field_says_why_and_round_trips(cls):
+    for f in fields(cls):
+        assert isinstance(f.metadata.get("help"), str) and f.metadata["help"].strip(), f"{cls.__name__}.{f.name}"
+    default = cls()
+    assert cls.from_dict(json.loads(json.dumps(default.to_dict()))) == default
+
+
+def test_the_train_forms_show_each_fields_help(studio):
+    at = open_page("train")
+    widgets = [*at.number_input, *at.text_input, *at.checkbox, *at.selectbox]
+    for prefix, cls in ((keys.TRAIN_FORM, TrainConfig), (keys.model_form("dina"), ModelConfig)):
+        shown = {w.key: w.help for w in widgets if w.key and w.key.startswith(prefix + ".")}
+        assert shown == {f"{prefix}.{f.name}": f.metadata["help"] for f in fields(cls)}
 
 
 def test_training_runs_in_the_background_and_lands_in_the_checkpoints(studio):
@@ -228,15 +258,15 @@ def test_training_runs_in_the_background_and_lands_in_the_checkpoints(studio):
     at.number_input(key="train.t.batch_size").set_value(64)
     at.text_input(key="train.name").set_value("app-test-run")
     next(b for b in at.button if b.label == "Start training").click().run()
-    job = jobs.get(f"train:{at.session_state['dina.session_id']}")
+    job = jobs.get(keys.training_job(at.session_state[keys.SESSION]))
     assert job is not None
     at.run()  # a rerun never restarts it
     assert jobs.get(job.key) is job
-    job._thread.join(timeout=600)
+    assert job.wait(timeout=600)
     assert job.status == "finished", job.error
     at.run()
     assert not at.exception
-    assert at.session_state["dina.run_path"] == str(studio / "runs" / "app-test-run")
+    assert at.session_state[keys.RUN] == str(studio / "runs" / "app-test-run")
     assert "app-test-run" in list(at.dataframe[0].value["run"])
 
 
@@ -248,8 +278,8 @@ def test_stop_ends_training_and_keeps_a_usable_run(studio):
     at.text_input(key="train.name").set_value("stopped-run")
     next(b for b in at.button if b.label == "Start training").click().run()
     at.button(key="train.stop").click().run()
-    job = jobs.get(f"train:{at.session_state['dina.session_id']}")
-    job._thread.join(timeout=600)
+    job = jobs.get(keys.training_job(at.session_state[keys.SESSION]))
+    assert job.wait(timeout=600)
     assert job.status == "stopped" and (studio / "runs" / "stopped-run" / "model.pt").is_file()
 
 
@@ -258,7 +288,7 @@ def test_report_is_one_self_contained_html_file(studio):
     at.checkbox(key="report.interpret").uncheck().run()
     at.button(key="report.build").click().run()
     assert not at.exception
-    html = at.session_state["report.html"]
+    html = at.session_state[keys.REPORT_HTML]
     assert html.count('class="plotly-graph-div"') >= 4
     assert "Plotly" in html and not re.search(r"<script[^>]+src=", html)  # plotly.js inline, nothing fetched
     assert "Test retrieval" in html and "Simulated data" in html  # metrics table and the data's citation

@@ -10,30 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import threading
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from dina_app.browser import CHROMIUM, IDLE, PAGES, launch, settle, studio_server, visit
 from test_suite2p import simulated_files
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("DINA_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
-PAGES = [("Data", "data"), ("Train", "train"), ("Retrieval", "retrieval"), ("Feature maps", "feature_maps"),
-         ("Attributions", "attributions"), ("Structure probes", "probes"), ("Neurons", "neurons"),
-         ("Report", "report")]
 SLOW_MS = 300_000  # a loaded 2-core machine: first renders import torch and compute the analyses
-IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
-CHARTS_DRAWN = ("() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
-                ".every(e => e.querySelector('.main-svg'))")
 pytestmark = pytest.mark.slow
 
 
@@ -52,15 +38,9 @@ def playwright_chromium():
     if not Path(CHROMIUM).exists():
         _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(p)
         yield browser
         browser.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -71,35 +51,11 @@ def server(tmp_path_factory, playwright_chromium, small_data, small_run_dir):
     root = tmp_path_factory.mktemp("browser")
     write_dataset(root / "demo" / "demo_small.h5", small_data)
     shutil.copytree(simulated_files(small_data, tmp_path_factory).suite2p.parent, root / "data" / "session1")
-    port = _free_port()
     env = {**os.environ, "DINA_DATA_DIR": str(root / "data"), "DINA_RUNS_DIR": str(root / "runs"),
            "DINA_DEMO_DIR": str(root / "demo"), "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": str(small_run_dir[0])}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port",
-                             str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ready, log = threading.Event(), []
-
-    def read() -> None:  # the server announces its URL once it listens
-        for line in proc.stdout:
-            log.append(line)
-            if "URL:" in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert ready.wait(120) and proc.poll() is None, "streamlit did not start:\n" + "".join(log)
-        url = f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=30) as response:
-            assert response.read().decode().strip() == "ok"
+    with studio_server(env, timeout_s=120) as url:
         _open_root_once(playwright_chromium, url)
         yield url, root
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _open_root_once(browser, url: str) -> None:
@@ -124,16 +80,9 @@ def page(playwright_chromium):
     context.close()
 
 
-def settle(page) -> None:
-    """Wait until the script run is over and every plotly figure is drawn."""
-    page.wait_for_selector(IDLE)
-    page.wait_for_function(CHARTS_DRAWN)
-
-
-def visit(page, title: str) -> None:
-    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
-    page.locator("[data-testid=stMain] h1", has_text=title).wait_for()
-    settle(page)
+def check(page, title: str) -> None:
+    """Open a page through the sidebar; it must show no exception."""
+    visit(page, title)
     assert page.locator("[data-testid=stException]").count() == 0, f"{title}: exception shown"
 
 
@@ -191,7 +140,7 @@ def test_every_page_renders_in_both_modes(server, page):
             page.locator("[data-testid=stSidebar] label", has_text="Presentation mode").click()
             page.wait_for_selector(IDLE)
         for title, name in PAGES:
-            visit(page, title)
+            check(page, title)
             shoot(page, f"{mode}-{name}")
 
 

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import DictConfig
+from ..config import DictConfig, why
 
 
 @dataclass
 class ModelConfig(DictConfig):
     """Architecture of the DINA dual-tower model (and of its global-only ablation)."""
 
-    stage_channels: tuple[int, ...] = (16, 32, 48)  # image tower width per stage; each stage halves H and W (sized for 2 CPU cores)
-    aligned_stages: tuple[str, ...] = ("stage2", "stage3")  # feature maps aligned location by location
-    stage_weights: tuple[float, ...] = (1.0, 1.0)  # weight of each aligned stage in loss and retrieval score
-    global_level: bool = False  # also align a pooled whole-image embedding (the "traditional" alignment)
-    global_weight: float = 1.0  # weight of the global level when enabled
-    latent_channels: int = 16  # channels per location in the shared latent space (1x1 projections)
-    global_dim: int = 128  # size of the pooled global embedding
-    trunk_dim: int = 256  # neural tower trunk width: a linear map of the population, as measured best on real data
-    factorized_heads: bool = False  # heads as spatial x feature factors: far fewer weights, but learnt slower on the demo
-    neuron_dropout: float = 0.5  # drop whole neurons while training so no single cell carries the match
-    init_temperature: float = 0.07  # InfoNCE temperature at start; learned per level afterwards
+    stage_channels: tuple[int, ...] = why((16, 32, 48), "image tower width per stage; each stage halves H and W "
+                                                        "(sized for 2 CPU cores)")
+    aligned_stages: tuple[str, ...] = why(("stage2", "stage3"), "feature maps aligned location by location")
+    stage_weights: tuple[float, ...] = why((1.0, 1.0), "weight of each aligned stage in loss and retrieval score")
+    global_level: bool = why(False, 'also align a pooled whole-image embedding (the "traditional" alignment)')
+    global_weight: float = why(1.0, "weight of the global level when enabled")
+    latent_channels: int = why(16, "channels per location in the shared latent space (1x1 projections)")
+    global_dim: int = why(128, "size of the pooled global embedding")
+    trunk_dim: int = why(256, "neural tower trunk width: a linear map of the population, "
+                              "as measured best on real data")
+    factorized_heads: bool = why(False, "heads as spatial x feature factors: far fewer weights, "
+                                        "but learnt slower on the demo")
+    neuron_dropout: float = why(0.5, "drop whole neurons while training so no single cell carries the match")
+    init_temperature: float = why(0.07, "InfoNCE temperature at start; learned per level afterwards")
 
     def __post_init__(self) -> None:
         self.stage_channels = tuple(int(c) for c in self.stage_channels)

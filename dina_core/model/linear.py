@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import DictConfig
+from ..config import DictConfig, why
 from .two_tower import TwoTowerModel
 
 
@@ -19,9 +19,9 @@ from .two_tower import TwoTowerModel
 class LinearConfig(DictConfig):
     """Size and regularisation of the linear two-tower baseline."""
 
-    embed_dim: int = 128  # shared embedding size
-    neuron_dropout: float = 0.5  # same regulariser as DINA's neural tower, for a fair comparison
-    init_temperature: float = 0.07  # InfoNCE temperature at start; learned afterwards
+    embed_dim: int = why(128, "shared embedding size")
+    neuron_dropout: float = why(0.5, "same regulariser as DINA's neural tower, for a fair comparison")
+    init_temperature: float = why(0.07, "InfoNCE temperature at start; learned afterwards")
 
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...config import DictConfig
+from ...config import DictConfig, why
 
 SIGNALS = ("dff", "events")
 BASELINE_METHODS = ("percentile", "maximin", "none")
@@ -20,22 +20,22 @@ CHOICES = {"signal": SIGNALS, "baseline_method": BASELINE_METHODS, "denoise": DE
 class TraceConfig(DictConfig):
     """How continuous traces become one response per trial and neuron; round-trips via JSON."""
 
-    # 'dff' from fluorescence, or 'events' (deconvolved, e.g. suite2p spks): no calcium decay to undo
-    signal: str = "dff"
-    neuropil_coef: float = 0.7  # r in F - r*Fneu: neuropil leaks into every ROI; suite2p's 0.7; 0 skips
-    # F0 method: exact running 'percentile', 'maximin' (smooth, min, max: ~2x faster), 'none' (keep F)
-    baseline_method: str = "percentile"
-    baseline_window_s: float = 60.0  # F0 window: far longer than a response, shorter than bleaching/drift
-    baseline_percentile: float = 10.0  # low percentile: F0 follows the resting level, not the responses
-    baseline_smooth_s: float = 0.3  # maximin only: smooth first so shot noise cannot drag the minimum down
-    dff_floor: float = 1.0  # smallest F0 divisor (F units): dim ROIs whose F0 nears 0 would explode
-    denoise: str = "none"  # 'savgol' or 'median': trades temporal precision for less frame noise
-    denoise_window_s: float = 0.2  # smoothing span, below the response window so responses keep their size
-    savgol_order: int = 2  # Savitzky-Golay polynomial order: keeps peaks better than a box of that span
-    response_window_s: tuple[float, float] = (0.1, 0.6)  # after onset, s: calcium lags spikes by ~0.1 s
-    # before onset, s, subtracted: the level each response rises from; None skips the subtraction
-    prestim_window_s: tuple[float, float] | None = (-0.2, 0.0)
-    chunk_neurons: int = 256  # neurons processed at once: memory ~ chunk x n_frames x 16 bytes
+    signal: str = why("dff", "'dff' from fluorescence, or 'events' (deconvolved, e.g. suite2p spks): "
+                             "no calcium decay to undo")
+    neuropil_coef: float = why(0.7, "r in F - r*Fneu: neuropil leaks into every ROI; suite2p's 0.7; 0 skips")
+    baseline_method: str = why("percentile", "F0 method: exact running 'percentile', "
+                                             "'maximin' (smooth, min, max: ~2x faster), 'none' (keep F)")
+    baseline_window_s: float = why(60.0, "F0 window: far longer than a response, shorter than bleaching/drift")
+    baseline_percentile: float = why(10.0, "low percentile: F0 follows the resting level, not the responses")
+    baseline_smooth_s: float = why(0.3, "maximin only: smooth first so shot noise cannot drag the minimum down")
+    dff_floor: float = why(1.0, "smallest F0 divisor (F units): dim ROIs whose F0 nears 0 would explode")
+    denoise: str = why("none", "'savgol' or 'median': trades temporal precision for less frame noise")
+    denoise_window_s: float = why(0.2, "smoothing span, below the response window so responses keep their size")
+    savgol_order: int = why(2, "Savitzky-Golay polynomial order: keeps peaks better than a box of that span")
+    response_window_s: tuple[float, float] = why((0.1, 0.6), "after onset, s: calcium lags spikes by ~0.1 s")
+    prestim_window_s: tuple[float, float] | None = why((-0.2, 0.0), "before onset, s, subtracted: the level each "
+                                                                    "response rises from; None skips the subtraction")
+    chunk_neurons: int = why(256, "neurons processed at once: memory ~ chunk x n_frames x 16 bytes")
 
     def __post_init__(self) -> None:
         self.response_window_s = tuple(float(v) for v in self.response_window_s)

@@ -1,0 +1,84 @@
+"""What every page shares around its content: CSS and presentation mode, the sidebar, the page header,
+figure display, and the error guard."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import streamlit as st
+
+from dina_core.errors import DinaError
+
+from . import jobs, keys, state
+
+PRESENTATION_CSS = """<style>
+html, body, .stApp { font-size: 21px; }
+.stApp h1 { font-size: 2.9rem !important; }
+.stApp h2 { font-size: 2.1rem !important; }
+.stApp h3 { font-size: 1.6rem !important; }
+.stApp [data-testid="stMarkdownContainer"] p, .stApp li { font-size: 1.25rem; line-height: 1.5; }
+.stApp [data-testid="stCaptionContainer"] { font-size: 1.15rem; color: #333; }
+.stApp [data-testid="stMetricValue"] p { font-size: 3.2rem !important; line-height: 1.15; }
+.stApp [data-testid="stMetricLabel"] p { font-size: 1.3rem !important; }
+[data-testid="stSidebar"] { min-width: 330px; }
+.stApp .stProgress p { font-size: 1.2rem; }
+.stApp label p { font-size: 1.15rem !important; }
+[data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
+.block-container { padding-top: 1.5rem; max-width: 96%; }
+</style>"""
+BASE_CSS = """<style>
+.block-container { padding-top: 2.2rem; }
+.stApp [data-testid="stCaptionContainer"] { font-size: 0.95rem; color: #3d4450; }
+</style>"""
+
+
+def presentation_toggle() -> bool:
+    on = st.sidebar.toggle("Presentation mode", key=keys.PRESENT,
+                           help="Large fonts and figures, fewer controls: for a projector.")
+    st.markdown(PRESENTATION_CSS if on else BASE_CSS, unsafe_allow_html=True)
+    return on
+
+
+def adopt_finished_training() -> None:
+    """Once this session's training has saved its model, make it the active run (before the sidebar names it)."""
+    job = jobs.get(state.training_job_key())
+    if (job is not None and not job.live and (job.out_dir / "model.pt").is_file()
+            and st.session_state.get(keys.ADOPTED) != str(job.out_dir)):
+        st.session_state[keys.ADOPTED] = str(job.out_dir)
+        state.set_active_run(job.out_dir)
+
+
+def sidebar_status() -> None:
+    """What the user is looking at, on every page."""
+    with guard():
+        data_key = state.active_data_key()
+        summary = state.summary(data_key)
+        st.sidebar.caption("Recording")
+        st.sidebar.markdown(f"**{summary.get('name') or Path(data_key[0]).name}**  \n"
+                            f"{summary['n_neurons']:,} neurons · {summary['n_images']:,} images")
+        run_key = state.active_run_key(data_key)
+        st.sidebar.caption("Model")
+        st.sidebar.markdown(f"**{state.run_label(run_key)}**" if run_key else "*none trained yet*")
+
+
+@contextlib.contextmanager
+def guard() -> Iterator[None]:
+    """Show a DinaError's message (naming the file and field) instead of a traceback."""
+    try:
+        yield
+    except DinaError as exc:
+        st.error(str(exc), icon=":material/error:")
+
+
+def show(fig, caption: str, key: str | None = None) -> None:
+    """A figure with the caption that says which question it answers."""
+    st.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}})
+    st.caption(caption)
+
+
+def page_header(title: str, question: str) -> None:
+    """Every page's first call: its title and the one question it answers."""
+    st.title(title)
+    st.markdown(f"*{question}*")

@@ -1,0 +1,46 @@
+"""The guard of every page that needs a model: the active run, or an explanation (and, on the demo,
+a quick demo model training in the background) and a stopped page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from . import jobs, keys, state
+from .job_panel import job_progress
+
+QUICK_DEMO_EPOCHS = 6  # quick fallback demo model: a few minutes on 2 cores (the shipped run trains fully)
+
+
+def require_run(data_key: state.FileKey) -> state.FileKey:
+    """The active run's key; otherwise explain, start the quick demo model if this is the demo, and stop."""
+    run_key = state.active_run_key(data_key)
+    if run_key is not None:
+        return run_key
+    if state.is_demo(data_key):
+        job = _quick_demo_job(data_key)
+        st.info("No trained demo model ships with this copy of DINA yet, so a quick one is being trained "
+                f"({QUICK_DEMO_EPOCHS} epochs, a few minutes on 2 CPU cores). Every page uses it when it is done.",
+                icon=":material/hourglass_top:")
+        if job is not None:
+            job_progress(job.key)
+    else:
+        st.warning("No model has been trained on this recording yet.", icon=":material/model_training:")
+        st.page_link("pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
+    st.stop()
+
+
+def _quick_demo_job(data_key: state.FileKey) -> jobs.Job | None:
+    """The recording's quick demo training, started unless it failed and the user has not asked to retry."""
+    from dina_core.runs.config import TrainConfig
+
+    fp = state.fingerprint(data_key)
+    key = keys.demo_job(fp)
+    job = jobs.get(key)
+    if job is not None and job.status == "failed":
+        st.error(f"Training the demo model failed: {job.error}")
+        if not st.button("Try again", icon=":material/refresh:"):
+            return None
+    out = state.runs_dir() / f"demo-quick-{fp}"
+    return jobs.start_training(key, "quick demo model", state.load_data(data_key), out,
+                               TrainConfig(epochs=QUICK_DEMO_EPOCHS, patience=3), metadata={"data_path": data_key[0]},
+                               resume=True)

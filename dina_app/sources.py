@@ -13,13 +13,13 @@ import os
 import re
 import shutil
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from dina_core.importers.stimuli import IMAGE_SUFFIXES
 from dina_core.errors import DinaError
+from dina_core.progress import Progress
 
 UPLOADS, IMPORTED = "uploads", "imported"
 PLANE = re.compile(r"plane\d+")
@@ -159,7 +159,7 @@ def save_upload(fileobj: BinaryIO, name: str, root: Path) -> Path:
     return out
 
 
-def import_sensorium_source(src: Path, root: Path, progress: Callable[[int, int, str], None] | None = None) -> Path:
+def import_sensorium_source(src: Path, root: Path, progress: Progress | None = None) -> Path:
     """Convert a Sensorium folder or zip under ``root`` into ``root/imported/<name>.h5`` (kept if present)."""
     from dina_core.importers.sensorium import import_sensorium
 

@@ -1,15 +1,22 @@
 """Cached analyses of the active run on the active recording, keyed by ``state.FileKey``s.
 
-``st.cache_data`` results are copied per call (a page may modify them); the evaluators
-are ``st.cache_resource`` (shared, read-only). Captum methods that hook modules and
-the evaluator's construction (which hooks the neural tower for a moment) run under
-``MODEL_LOCK``: a hook on the shared model would otherwise fire in another session's
-forward pass.
+Thin ``st.cache_data`` / ``st.cache_resource`` wrappers of ``dina_core`` functions (the named
+analyses of ``dina_core.interpret.analyses`` among them, under their keys). ``st.cache_data``
+results are copied per call (a page may modify them); the evaluators are ``st.cache_resource``
+(shared, read-only).
+
+The run's model is one object shared by every browser session. Every computation that
+touches it runs under ``MODEL_LOCK`` (see ``_locked``): a Captum method hooks its modules
+for the length of a call, and the hook would otherwise fire inside another session's
+forward pass. A ``MaskedEvaluator`` scores masks through its own copy of the model, so only
+its construction needs the lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 import streamlit as st
@@ -17,9 +24,10 @@ import torch
 
 from dina_core.evaluate.model_eval import evaluate_run
 from dina_core.evaluate.tasks import tier_task
-from dina_core.interpret import alignment, ground_truth, interactions, neurons, probes
+from dina_core.interpret import alignment, analyses, ground_truth, probes
 from dina_core.interpret.masked_eval import MaskedEvaluator
 from dina_core.model import DinaModel
+from dina_core.runs.run import Run
 
 from . import analysis
 from .state import FileKey, load_data, load_run, prepared
@@ -27,14 +35,30 @@ from .state import FileKey, load_data, load_run, prepared
 MODEL_LOCK = threading.RLock()
 
 
+@contextlib.contextmanager
+def _locked(run_key: FileKey) -> Iterator[Run]:
+    """The shared run, with ``MODEL_LOCK`` held for the block.
+
+    Fetch every other cached input before entering: a cached analysis called inside could
+    wait for another session that is computing it and waits, in turn, for this lock.
+    """
+    run = load_run(run_key)
+    with MODEL_LOCK:
+        yield run
+
+
 @st.cache_data(max_entries=8, show_spinner="Scoring the test set…")
 def evaluation(run_key: FileKey, data_key: FileKey) -> list[dict]:
-    return evaluate_run(load_run(run_key), load_data(data_key))
+    data = load_data(data_key)
+    with _locked(run_key) as run:
+        return evaluate_run(run, data)
 
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test set…")
 def embeddings(run_key: FileKey, data_key: FileKey, level: str | None) -> dict:
-    return analysis.test_embeddings(load_run(run_key), prepared(run_key, data_key), level)
+    prep = prepared(run_key, data_key)
+    with _locked(run_key) as run:
+        return analysis.test_embeddings(run, prep, level)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -53,23 +77,10 @@ def is_dina(run_key: FileKey) -> bool:
 # -- feature maps -----------------------------------------------------------------------------
 @st.cache_data(max_entries=8, show_spinner="Computing alignment maps…")
 def stage_maps(run_key: FileKey, data_key: FileKey, stage: str) -> dict:
-    """Test pairs at ``stage``: alignment (N, h, w); the two towers' latent maps (N, L, h, w) and the
-    latent channels' alignability (L,).
-
-    Latent channels, not the image tower's own: only after each side's 1x1 projection are
-    channel l of the image and channel l of the neural prediction multiplied in the similarity
-    (measured on the demo run: tower-space channel maps are uncorrelated, latent ones are not).
-    """
-    from dina_core.model.inference import eval_mode
-
-    model = load_run(run_key).model
-    images, responses, rows = alignment.averaged_pairs(prepared(run_key, data_key), "test")
-    with torch.no_grad(), eval_mode(model):
-        image_latent = model.image_latent_maps(images)[0][stage].numpy()
-        neural_latent = model.response_latent_maps(responses)[0][stage].numpy()
-    return {"alignment": alignment.alignment_maps(model, images, responses, stage), "image": image_latent,
-            "neural": neural_latent, "image_rows": rows,
-            "channels": alignment.channel_alignability(model, images, responses, stage, space="latent")}
+    """``analyses.stage_maps`` of the test pairs at ``stage``."""
+    prep = prepared(run_key, data_key)
+    with _locked(run_key) as run:
+        return analyses.stage_maps(run.model, prep, stage)
 
 
 # -- attributions -----------------------------------------------------------------------------
@@ -88,9 +99,8 @@ def attributions(run_key: FileKey, data_key: FileKey, method: str, positions: tu
         full = attributions(run_key, data_key, method, every, params)
         return {"maps": full["maps"][list(positions)], "image_rows": full["image_rows"][list(positions)]}
     index = torch.as_tensor(positions)
-    with MODEL_LOCK:
-        maps = attribution.spatial_attribution(load_run(run_key).model, images[index], responses[index], method,
-                                               **dict(params))
+    with _locked(run_key) as run:
+        maps = attribution.spatial_attribution(run.model, images[index], responses[index], method, **dict(params))
     return {"maps": maps, "image_rows": rows[np.asarray(positions)]}
 
 
@@ -107,8 +117,9 @@ def rf_union(data_key: FileKey, run_key: FileKey, image_rows: tuple[int, ...], t
 # -- structure probes -------------------------------------------------------------------------
 @st.cache_data(max_entries=32, show_spinner="Scoring manipulated images…")
 def probe(run_key: FileKey, data_key: FileKey, manipulation: str, responses: str) -> list[dict]:
-    return probes.structure_probe(load_run(run_key), load_data(data_key), manipulation, responses=responses,
-                                  prepared=prepared(run_key, data_key))
+    data, prep = load_data(data_key), prepared(run_key, data_key)
+    with _locked(run_key) as run:
+        return probes.structure_probe(run, data, manipulation, responses=responses, prepared=prep)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -121,44 +132,31 @@ def manipulated(data_key: FileKey, run_key: FileKey, manipulation: str, strength
 # -- neurons ----------------------------------------------------------------------------------
 @st.cache_resource(max_entries=8, show_spinner="Preparing fast pruning…")
 def evaluator(run_key: FileKey, data_key: FileKey, responses: str = "averaged") -> MaskedEvaluator:
-    """Retrieval under neuron masks (shared, read-only)."""
-    with MODEL_LOCK:
-        return MaskedEvaluator(load_run(run_key), load_data(data_key), responses,
-                               prepared=prepared(run_key, data_key))
+    """Retrieval under neuron masks (shared, read-only; scores through its own copy of the model)."""
+    data, prep = load_data(data_key), prepared(run_key, data_key)
+    with _locked(run_key) as run:
+        return MaskedEvaluator(run, data, responses, prepared=prep)
 
 
 @st.cache_data(max_entries=16, show_spinner="Ranking neurons (integrated gradients)…")
 def rankings(run_key: FileKey, data_key: FileKey, tier: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Neuron rankings by name and, by name, why a ranking is unavailable."""
-    run, data = load_run(run_key), load_data(data_key)
-    with MODEL_LOCK:
-        importance = neurons.attribution_importance(run, data, tier=tier, prepared=prepared(run_key, data_key))
-    out = {"importance": importance, "response_strength": neurons.response_strength(run, data)}
-    rel, why = neurons.reliability(run, data)
-    if why is None:
-        out["reliability"] = rel
-    return out, ({} if why is None else {"reliability": why})
+    """``analyses.neuron_rankings``: rankings by name and, by name, why a ranking is unavailable."""
+    data, prep = load_data(data_key), prepared(run_key, data_key)
+    with _locked(run_key) as run:
+        return analyses.neuron_rankings(run, data, tier=tier, prepared=prep)
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing pruning curves…")
 def pruning(run_key: FileKey, data_key: FileKey, tier: str, responses: str) -> dict[str, list[dict]]:
-    ev = evaluator(run_key, data_key, responses)
+    """``analyses.pruning_curves`` of the rankings made on ``tier``, scored with ``responses`` queries."""
     ranked, _ = rankings(run_key, data_key, tier)
-    ks = neurons.default_ks(ev.n_neurons)
-    curves = {name: neurons.pruning_curve(ev, r, ks) for name, r in ranked.items()}
-    curves["importance (least first)"] = neurons.pruning_curve(ev, ranked["importance"], ks, keep="bottom")
-    curves["random"] = neurons.random_pruning_curve(ev, ks)
-    return curves
+    return analyses.pruning_curves(evaluator(run_key, data_key, responses), ranked)
 
 
 @st.cache_data(max_entries=16, show_spinner="Ablating neuron pairs…")
 def synergy(run_key: FileKey, data_key: FileKey, tier: str, m: int, metric: str) -> dict:
-    """Pair-ablation synergy and signal/noise correlations of the top-m neurons by importance."""
+    """``analyses.neuron_interactions`` of the top-m neurons by importance (ranked on ``tier``)."""
     ranked, _ = rankings(run_key, data_key, tier)
-    top = neurons.order(ranked["importance"])[:m]
-    run, data = load_run(run_key), load_data(data_key)
-    test = prepared(run_key, data_key).tier_trials["test"]
-    signal, noise = interactions.signal_noise_correlations(
-        data.responses[test][:, neurons.model_columns(run, data)], data.image_index[test], top)
-    return {"neurons": top, "synergy": interactions.ablation_synergy(evaluator(run_key, data_key), top, metric=metric),
-            "signal": signal, "noise": noise}
+    ev, prep = evaluator(run_key, data_key), prepared(run_key, data_key)
+    return analyses.neuron_interactions(load_run(run_key), load_data(data_key), ev, ranked["importance"], m=m,
+                                        metric=metric, prepared=prep)

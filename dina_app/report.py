@@ -22,7 +22,7 @@ from plotly.offline import get_plotlyjs
 from dina_core import __version__
 from dina_core.errors import DinaError
 
-from . import analysis, cached, state
+from . import analysis, cached, labels, state
 from . import figures as F
 
 METHOD_REFERENCES = (
@@ -91,7 +91,8 @@ def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = T
         ev = cached.evaluator(run_key, data_key, "averaged")
         out.append(Section("Neuron pruning", "Top-1 with only the k first neurons of each ranking (ranked on "
                            "validation pairs) against random subsets.",
-                           F.lines({k: ([r["k"] for r in c], [r["top1"] for r in c]) for k, c in curves.items()},
+                           F.lines({labels.PRUNING_CURVES[k]: ([r["k"] for r in c], [r["top1"] for r in c])
+                                    for k, c in curves.items()},
                                    "neurons kept", "top-1", chance=ev.chance, log_x=True)))
         probe = cached.probe(run_key, data_key, "low_pass", "averaged")
         out.append(Section("Structure probe: blur", "Top-1 as the candidate images are blurred.",

@@ -16,7 +16,6 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +24,7 @@ from dina_core.atomic import atomic_path
 from dina_core.errors import DinaError
 from dina_core.importers.stimuli import IMAGE_SUFFIXES
 from dina_core.paths import files_under, inside, is_inside
+from dina_core.progress import Progress
 
 UPLOADS, IMPORTED = "uploads", "imported"
 PARTIAL = ".part"  # suffix of zips still being unpacked: never listed
@@ -185,7 +185,7 @@ def save_upload(fileobj: BinaryIO, name: str, root: Path) -> Path:
     return out
 
 
-def import_sensorium_source(src: Path, root: Path, progress: Callable[[int, int, str], None] | None = None) -> Path:
+def import_sensorium_source(src: Path, root: Path, progress: Progress | None = None) -> Path:
     """Convert a Sensorium folder or zip under ``root`` into ``root/imported/<name>.h5`` (kept if present).
 
     Raises:

@@ -3,15 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, cached, state
+from dina_app import analysis, cached, labels, state
 from dina_app import figures as F
 from dina_app.chrome import guard, page_header, show
 from dina_app.run_guard import require_run
 from dina_core.interpret.neurons import model_columns, order, strong_responder_auc
 
-CRITERIA = {"importance": "Most important first (integrated gradients)", "importance_least": "Least important first",
-            "response_strength": "Strongest mean response first", "reliability": "Most reliable first",
-            "random": "Random neurons"}
 page_header("Neurons", "Which neurons carry the match, and how few are enough?")
 big = state.presenting()
 data_key = state.active_data_key()
@@ -31,7 +28,7 @@ columns = model_columns(run, data)
 ids = np.asarray(data.neurons.get("ids", columns))[columns] if "ids" in data.neurons else columns
 strong = None if data.ground_truth is None else np.asarray(data.ground_truth["strong_responder"])[columns]
 positions = data.neurons.get("positions_um")
-criteria = [c for c in CRITERIA if c in ranked or c in ("importance_least", "random")]
+criteria = [c for c in labels.RANKING_CHOICES if c in ranked or c in ("importance_bottom", "random")]
 
 
 @st.fragment
@@ -43,11 +40,11 @@ def pruning_panel() -> None:
 def _pruning_panel() -> None:
     left, right = st.columns([2, 3])
     with left:
-        criterion = st.selectbox("Keep", criteria, format_func=CRITERIA.get, key="neurons.criterion")
+        criterion = st.selectbox("Keep", criteria, format_func=labels.RANKING_CHOICES.get, key="neurons.criterion")
         k = st.slider("Neurons kept (k)", 1, n, max(1, n // 10), key="neurons.k")
-        by = "importance" if criterion == "importance_least" else criterion
+        by = "importance" if criterion == "importance_bottom" else criterion
         source = None if criterion == "random" else ranked[by]
-        mask = analysis.keep_mask(source, k, n, least_first=criterion == "importance_least")
+        mask = analysis.keep_mask(source, k, n, least_first=criterion == "importance_bottom")
         st.markdown(f"### Top-1 with {k} neurons: {100 * ev.top1(mask):.1f}%")
         st.caption(f"All {n} neurons: {100 * ev.top1(np.ones(n, np.float32)):.1f}% · chance {100 * ev.chance:.1f}% · "
                    f"{ev.n_queries} {analysis.RESPONSES[responses]} test queries. Removed neurons are set to their "
@@ -64,11 +61,10 @@ def _pruning_panel() -> None:
 pruning_panel()
 
 curves = cached.pruning(run_key, data_key, tier, responses)
-names = {"importance": "importance", "importance (least first)": "least important first",
-         "response_strength": "mean response", "reliability": "reliability", "random": "random (mean of 20)"}
-fig = F.lines({names.get(k, k): ([r["k"] for r in c], [r["top1"] for r in c]) for k, c in curves.items()},
+names = labels.PRUNING_CURVES
+fig = F.lines({names[k]: ([r["k"] for r in c], [r["top1"] for r in c]) for k, c in curves.items()},
               "neurons kept (k)", "top-1 accuracy", big=big, chance=ev.chance, log_x=True, height=420,
-              dashes={"random (mean of 20)": "dot", "least important first": "dash"})
+              dashes={names["random"]: "dot", names["importance_bottom"]: "dash"})
 show(fig, "How few neurons are enough? Retrieval top-1 when only the k first neurons of each ranking are kept; "
           "a ranking worth its name beats random subsets of the same size.")
 
@@ -87,12 +83,11 @@ with right:
     metric = st.segmented_control("Synergy metric", ["margin", "top1"], default="margin",
                                   key="neurons.metric") or "margin"
     inter = cached.synergy(run_key, data_key, tier, m, metric)
-    labels = [str(ids[i]) for i in inter["neurons"]]
-    kind = st.segmented_control("Matrix", ["synergy", "signal", "noise"], default="synergy", key="neurons.matrix",
-                                format_func={"synergy": "pair ablation", "signal": "signal correlation",
-                                             "noise": "noise correlation"}.get) or "synergy"
-    fig = F.heatmap(inter[kind], "neuron", "neuron", big=big, height=440, colorbar=kind)
-    fig.update_xaxes(tickvals=list(range(m)), ticktext=labels)
-    fig.update_yaxes(tickvals=list(range(m)), ticktext=labels)
+    ticks = [str(ids[i]) for i in inter["neurons"]]
+    kind = st.segmented_control("Matrix", list(labels.INTERACTIONS), default="synergy", key="neurons.matrix",
+                                format_func=labels.INTERACTIONS.get) or "synergy"
+    fig = F.heatmap(inter[kind], "neuron", "neuron", big=big, height=440, colorbar=labels.INTERACTIONS[kind])
+    fig.update_xaxes(tickvals=list(range(m)), ticktext=ticks)
+    fig.update_yaxes(tickvals=list(range(m)), ticktext=ticks)
     show(fig, "Do the top neurons act together? Pair ablation: loss when both are removed minus the two single "
               "losses (red: they back each other up; blue: they share one contribution). Correlations on test trials.")

@@ -2,15 +2,12 @@
 
 import streamlit as st
 
-from dina_app import analysis, cached, state
+from dina_app import analysis, cached, labels, state
 from dina_app import figures as F
 from dina_app.chrome import page_header, show
 from dina_app.run_guard import require_run
 from dina_core.interpret.probes import MANIPULATIONS
 
-NAMES = {"low_pass": "Blur (low-pass)", "high_pass": "Fine detail only (high-pass)",
-         "phase_scramble": "Phase scrambling", "patch_shuffle": "Patch shuffling",
-         "shape_only": "Texture removed (shape only)", "contrast": "Contrast reduction"}
 page_header("Structure probes", "Which visual structure does decoding rest on: coarse or fine, shape or texture?")
 big = state.presenting()
 data_key = state.active_data_key()
@@ -18,10 +15,11 @@ run_key = require_run(data_key)
 n = len(cached.embeddings(run_key, data_key, None)["candidates"])
 
 c1, c2 = st.columns([2, 1])
-name = c1.selectbox("Manipulation", list(MANIPULATIONS), format_func=lambda m: NAMES.get(m, m), key="probe.name")
+name = c1.selectbox("Manipulation", list(MANIPULATIONS), format_func=lambda m: labels.MANIPULATIONS.get(m, m),
+                    key="probe.name")
 responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
                                  default="averaged", key="probe.responses") or "averaged"
-manipulation = MANIPULATIONS[name]
+manipulation, title = MANIPULATIONS[name], labels.MANIPULATIONS.get(name, name)
 st.caption(manipulation.description + " The responses are untouched: only the candidate images change.")
 grid = list(manipulation.strengths)
 strength = st.select_slider(f"Strength ({manipulation.unit})", options=grid, value=grid[len(grid) // 2],
@@ -37,9 +35,9 @@ fig = F.lines({"top-1": (x, [r["top1"] for r in rows]), "top-5": (x, [r["top5"] 
               manipulation.unit, "accuracy", big=big, chance=1 / n, dashes={"top-5": "dash"})
 fig.add_vline(x=strength, line_color=F.GREY, line_width=1)
 at = next(r for r in rows if r["strength"] == strength)
-st.markdown(f"**{NAMES.get(name, name)} at {strength:g} ({manipulation.unit}): top-1 {at['top1']:.1%}** "
+st.markdown(f"**{title} at {strength:g} ({manipulation.unit}): top-1 {at['top1']:.1%}** "
             f"(unmanipulated {rows[0]['top1']:.1%} · chance {1 / n:.1%})")
-show(fig, f"How much of the decoding survives {NAMES.get(name, name).lower()}? Response → image retrieval among "
+show(fig, f"How much of the decoding survives {title.lower()}? Response → image retrieval among "
           f"the {n} test images as the manipulation grows; the grey line marks the strength shown above.")
 
 if not big and st.toggle("Compare every manipulation", key="probe.all",
@@ -51,5 +49,5 @@ if not big and st.toggle("Compare every manipulation", key="probe.all",
         small = F.lines({"top-1": (xs, [r["top1"] for r in other_rows])}, MANIPULATIONS[other].unit, "top-1",
                         chance=1 / n, height=260)
         with cols[i % 3]:
-            show(F.style(small, title=NAMES.get(other, other), height=280),
+            show(F.style(small, title=labels.MANIPULATIONS.get(other, other), height=280),
                  MANIPULATIONS[other].description, key=f"probe.small.{other}")

@@ -35,10 +35,10 @@ from dina_core.data.hdf5_safety import open_hdf5
 from dina_core.importers.nwb_stimuli import describe_nwb, kind, read_nwb_images, read_nwb_table
 from dina_core.importers.stimuli import StimulusTable
 from dina_core.errors import DatasetError, DinaError
-from dina_core.importers.traces.extract import Progress
 from dina_core.importers.traces.config import TraceConfig
 from dina_core.importers.traces.recording import TracePlane, TraceRecording
 from dina_core.importers.traces.source import DERIVED_LICENSE, RawSource, write_source
+from dina_core.progress import Progress
 
 _SPECIAL = ("Neuropil", "Deconvolved")  # companion series, never the main fluorescence
 _UNIT_TO_UM = {"meters": 1e6, "meter": 1e6, "m": 1e6, "millimeters": 1e3, "mm": 1e3,

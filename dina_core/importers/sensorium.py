@@ -20,7 +20,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,8 +30,8 @@ from dina_core.data.format import DinaData, write_dataset
 from dina_core.data.io import validate_dataset
 from dina_core.data.validate import check_trials
 from dina_core.errors import DatasetError
+from dina_core.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 CITATION = (
     "Willeke K.F. et al. (2022) The Sensorium competition on predicting large-scale mouse "
     "primary visual cortex activity. arXiv:2206.08666; Lurz K.-K. et al. (2021) Generalization "

@@ -30,10 +30,10 @@ import numpy as np
 from dina_core.data.safe_pickle import load_npy
 from dina_core.errors import DatasetError
 from dina_core.importers.stimuli import read_images, read_stimulus_table
-from dina_core.importers.traces.extract import Progress
 from dina_core.importers.traces.config import TraceConfig
 from dina_core.importers.traces.recording import TracePlane, TraceRecording
 from dina_core.importers.traces.source import DERIVED_LICENSE, RawSource, write_source
+from dina_core.progress import Progress
 
 CITATION = ("Pachitariu M. et al. (2017) Suite2p: beyond 10,000 neurons with standard "
             "two-photon microscopy. bioRxiv 061507.")

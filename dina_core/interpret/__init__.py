@@ -10,6 +10,9 @@ Modules (import the one you need; this package imports nothing heavy on its own)
 * ``regions``: connected regions of a 2-D map above a documented threshold.
 * ``ground_truth``: on simulated data, do attribution peaks fall inside the receptive
   fields of the neurons that the image drives most?
+* ``analyses``: the named analyses (neuron rankings, pruning curves, interactions, stage
+  maps, ground-truth checks) with one key vocabulary, shared by the CLI and the app.
+* ``analyze``: ``dina analyze``'s JSON summary, a composition of those analyses.
 
 Every function takes tensors as produced by ``Run.prepare`` and returns numpy arrays
 with the shapes stated in its docstring.

@@ -1,5 +1,8 @@
 """One JSON-ready interpretability summary of a trained run on its test tier (``dina analyze``).
 
+A composition of the named analyses of ``analyses`` (and ``probes.run_probes``), the same
+functions the app caches one by one, so both report the same numbers under the same keys.
+
 Keys of the returned dict (all retrieval scores are neural -> image top-1 among the N
 test images, queries per ``AnalyzeConfig.responses``; NaN is written as None):
 
@@ -24,22 +27,21 @@ test images, queries per ``AnalyzeConfig.responses``; NaN is written as None):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..data.format import DinaData
 from ..model import DinaModel
+from ..progress import Progress
 from ..runs.run import Run
-from . import alignment, attribution, ground_truth, regions
-from .interactions import ablation_synergy, reconstruction_r2, signal_noise_correlations
+from .analyses import (alignment_regions, ground_truth_checks, neuron_interactions, neuron_rankings, pruning_curves,
+                       reconstruction, smallest_subsets)
 from .masked_eval import MaskedEvaluator
-from .neurons import (attribution_importance, default_ks, model_columns, order, pruning_curve,
-                      random_pruning_curve, reliability, response_strength, smallest_subset, strong_responder_auc)
-from .probes import MANIPULATIONS, run_probes
+from .probes import MANIPULATIONS, probe_info, run_probes
 
-Progress = Callable[[int, int, str], None]
+NOT_DINA = {"reconstruction": "predicted feature maps exist only in a DINA model",
+            "alignment_regions": "alignment maps need a DINA model's aligned stages"}
 
 
 @dataclass
@@ -86,7 +88,6 @@ def analyze(run: Run, data: DinaData, *, config: AnalyzeConfig | None = None,
         The JSON-ready dict described in the module docstring.
     """
     cfg = config or AnalyzeConfig()
-    is_dina = isinstance(run.model, DinaModel)
     total = len(cfg.manipulations) + 3 + (data.ground_truth is not None)
     done = 0
 
@@ -98,69 +99,38 @@ def analyze(run: Run, data: DinaData, *, config: AnalyzeConfig | None = None,
 
     prepared = run.prepare(data)
     evaluator = MaskedEvaluator(run, data, cfg.responses, prepared=prepared)
-    n = evaluator.n_neurons
-    full_top1 = evaluator.top1(np.ones(n, dtype=np.float32))
-    out: dict = {"n_neurons": n, "n_test_images": evaluator.n_candidates, "responses": cfg.responses,
-                 "chance_top1": evaluator.chance, "full_top1": full_top1, "unavailable": {}}
+    full_top1 = evaluator.top1(np.ones(evaluator.n_neurons, dtype=np.float32))
+    out: dict = {"n_neurons": evaluator.n_neurons, "n_test_images": evaluator.n_candidates,
+                 "responses": cfg.responses, "chance_top1": evaluator.chance, "full_top1": full_top1, "unavailable": {}}
 
     def probe_step(_done: int, _total: int, name: str) -> None:
         step(f"structure probe: {name}")
 
     out["structure_probes"] = run_probes(run, data, list(cfg.manipulations), responses=cfg.responses,
                                          seed=cfg.seed, prepared=prepared, progress=probe_step)
-    out["probe_info"] = {name: {"unit": MANIPULATIONS[name].unit, "description": MANIPULATIONS[name].description}
-                         for name in cfg.manipulations}
+    out["probe_info"] = probe_info(cfg.manipulations)
 
-    importance = attribution_importance(run, data, tier=cfg.importance_tier, prepared=prepared)
-    rankings = {"importance": importance, "response_strength": response_strength(run, data)}
-    rel, why = reliability(run, data)
-    if why is None:
-        rankings["reliability"] = rel
-    else:
-        out["unavailable"]["reliability"] = why
+    rankings, unavailable = neuron_rankings(run, data, tier=cfg.importance_tier, prepared=prepared)
+    out["unavailable"].update(unavailable)
     out["importance_tier"] = cfg.importance_tier
     step("neuron rankings")
 
-    ks = default_ks(n)
-    pruning = {name: pruning_curve(evaluator, r, ks) for name, r in rankings.items()}
-    pruning["importance_bottom"] = pruning_curve(evaluator, importance, ks, keep="bottom")
-    pruning["random"] = random_pruning_curve(evaluator, ks, n_draws=cfg.random_draws, seed=cfg.seed)
-    out["pruning"] = pruning
-    out["smallest_subset_90"] = {name: smallest_subset(curve, full_top1, cfg.subset_fraction)
-                                 for name, curve in pruning.items()}
+    out["pruning"] = pruning_curves(evaluator, rankings, random_draws=cfg.random_draws, seed=cfg.seed)
+    out["smallest_subset_90"] = smallest_subsets(out["pruning"], full_top1, cfg.subset_fraction)
     step("pruning")
 
-    top = order(importance)[:min(cfg.interaction_neurons, n)]
-    test = prepared.tier_trials["test"]
-    signal, noise = signal_noise_correlations(data.responses[test][:, model_columns(run, data)],
-                                              data.image_index[test], top)
-    out["interactions"] = {"neurons": top, "synergy_metric": cfg.synergy_metric,
-                           "synergy": ablation_synergy(evaluator, top, metric=cfg.synergy_metric),
-                           "signal_correlation": signal, "noise_correlation": noise}
-    images, responses, image_rows = alignment.averaged_pairs(prepared, "test")
-    if is_dina:
-        out["interactions"]["reconstruction"] = reconstruction_r2(run.model, responses, importance, ks)
-        out["alignment_regions"] = {
-            stage: regions.mean_regions(alignment.alignment_maps(run.model, images, responses, stage),
-                                        cfg.region_threshold)
-            for stage in run.model.config.aligned_stages}
+    importance = rankings["importance"]
+    out["interactions"] = neuron_interactions(run, data, evaluator, importance, m=cfg.interaction_neurons,
+                                              metric=cfg.synergy_metric, prepared=prepared)
+    if isinstance(run.model, DinaModel):
+        out["interactions"]["reconstruction"] = reconstruction(run.model, prepared, importance)
+        out["alignment_regions"] = alignment_regions(run.model, prepared, cfg.region_threshold)
     else:
-        out["unavailable"]["reconstruction"] = "predicted feature maps exist only in a DINA model"
-        out["unavailable"]["alignment_regions"] = "alignment maps need a DINA model's aligned stages"
+        out["unavailable"].update(NOT_DINA)
     step("interactions and alignment regions")
 
     if data.ground_truth is not None:
-        gt = data.ground_truth
-        strong = np.asarray(gt["strong_responder"])[model_columns(run, data)]
-        maps = attribution.spatial_attribution(run.model, images, responses, "integrated_gradients",
-                                               n_steps=cfg.attribution_steps)
-        rf_args = (image_rows, gt, cfg.rf_top_neurons, run.preprocessing.neuron_indices)
-        out["ground_truth"] = {
-            "strong_responder_auc": strong_responder_auc(importance, strong),
-            "strong_responder_auc_by_ranking": {name: strong_responder_auc(r, strong) for name, r in rankings.items()},
-            "attribution_rf_hit_rate": ground_truth.attribution_rf_hit_rate(maps, *rf_args),
-            "rf_hit_rate_random": ground_truth.random_location_rate(*rf_args),
-            "rf_hit_rate_mismatched": ground_truth.mismatched_image_rate(maps, *rf_args),
-        }
+        out["ground_truth"] = ground_truth_checks(run, data, rankings, rf_top_neurons=cfg.rf_top_neurons,
+                                                  attribution_steps=cfg.attribution_steps, prepared=prepared)
         step("ground truth")
     return _jsonable(out)

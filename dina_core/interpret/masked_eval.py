@@ -55,8 +55,10 @@ def _replace_output(module: nn.Module, value: torch.Tensor) -> Iterator[None]:
 class MaskedEvaluator:
     """Top-1 neural -> image retrieval of one run on one tier, for any number of neuron masks.
 
-    Candidate embeddings and the queries live on the model's device from construction on;
-    the run's model is only read (never modified).
+    Candidate embeddings and the queries live on the model's device from construction on.
+    The run's model is read once, by copying it: the evaluator then scores masks through its
+    own copy of the layers it needs, so a hook later added to the (possibly shared) model
+    never fires inside it, and it never modifies the model.
 
     Example::
 
@@ -88,9 +90,10 @@ class MaskedEvaluator:
         self.tier = tier
         self._queries = queries.to(self.device, torch.float32)
         self._targets = torch.as_tensor(targets, device=self.device)
-        self._first = model.get_submodule(split[0])
-        self._post = model.get_submodule(split[1]) if split[1] else nn.Identity()
-        self._fold(model, task.images.to(self.device), split[1] or split[0])
+        own = copy.deepcopy(model).eval()  # a private copy: the shared model is never folded into
+        self._first = own.get_submodule(split[0])
+        self._post = own.get_submodule(split[1]) if split[1] else nn.Identity()
+        self._fold(own, task.images.to(self.device), split[1] or split[0])
         with torch.no_grad():
             self._full_pre = self._first(self._queries)  # (Q, d): the all-kept first-layer output
         # Pessimistic ties as in evaluate.retrieval.target_ranks: |q| = |c| = sqrt(sum w).
@@ -101,13 +104,12 @@ class MaskedEvaluator:
         """Precompute per level: w, P (N, d), c (N,), G (d, d), g (d,), beta () in float64.
 
         The affine map after ``tap`` is read off by feeding it the origin and the unit
-        vectors, through a copy of the model so the (possibly shared) model never carries a hook.
+        vectors; ``model`` is the evaluator's own copy, so the run's model never carries the hook.
         """
         d = self._first.out_features
         basis = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(self.device)
-        probe = copy.deepcopy(model).eval()
-        with _replace_output(probe.get_submodule(tap), basis):
-            levels = probe.response_levels(torch.zeros(d + 1, model.n_neurons, device=self.device))
+        with _replace_output(model.get_submodule(tap), basis):
+            levels = model.response_levels(torch.zeros(d + 1, model.n_neurons, device=self.device))
         self._levels = []
         for level in model.levels:
             out = levels[level].double()

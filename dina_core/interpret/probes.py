@@ -24,6 +24,7 @@ from ..data.format import DinaData
 from ..evaluate.retrieval import topk_accuracy, target_ranks
 from ..evaluate.tasks import tier_task
 from ..model.inference import encode_images, encode_responses
+from ..progress import Progress
 from ..runs.prepare import PreparedData
 from ..runs.run import Run, check_compatible
 
@@ -203,7 +204,7 @@ def structure_probe(run: Run, data: DinaData, manipulation: str | ImageFn, stren
 
 def run_probes(run: Run, data: DinaData, manipulations: list[str] | None = None, *, responses: str = "averaged",
                seed: int = 0, prepared: PreparedData | None = None,
-               progress: Callable[[int, int, str], None] | None = None) -> dict[str, list[dict]]:
+               progress: Progress | None = None) -> dict[str, list[dict]]:
     """``structure_probe`` for each named manipulation (all registered ones by default) at its grid.
 
     Returns:
@@ -218,3 +219,9 @@ def run_probes(run: Run, data: DinaData, manipulations: list[str] | None = None,
         if progress is not None:
             progress(i + 1, len(names), name)
     return out
+
+
+def probe_info(manipulations: list[str] | tuple[str, ...] | None = None) -> dict[str, dict[str, str]]:
+    """{name: {'unit', 'description'}} of each named manipulation (all registered ones for None)."""
+    return {name: {"unit": MANIPULATIONS[name].unit, "description": MANIPULATIONS[name].description}
+            for name in (MANIPULATIONS if manipulations is None else manipulations)}

@@ -17,11 +17,11 @@ from dina_core.data.io import validate_dataset
 from dina_core.importers.stimuli import StimulusTable, assign_tiers, match_images
 from dina_core.data.validate import check_trials
 from dina_core.errors import DatasetError
-from dina_core.importers.traces.extract import (Progress, TrialResponses, extract_responses,
-                                                onsets_from_times, window_frames)
+from dina_core.importers.traces.extract import TrialResponses, extract_responses, onsets_from_times, window_frames
 from dina_core.importers.traces.config import TraceConfig
 from dina_core.importers.traces.preprocess import describe_steps
 from dina_core.importers.traces.recording import TraceRecording
+from dina_core.progress import Progress
 
 
 def trial_onsets(recording: TraceRecording, table: StimulusTable) -> np.ndarray:

@@ -10,7 +10,6 @@ recordings never need all preprocessed traces in memory at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +18,8 @@ from dina_core.errors import DatasetError
 from dina_core.importers.traces.config import TraceConfig
 from dina_core.importers.traces.preprocess import needed_kinds, preprocess
 from dina_core.importers.traces.recording import TraceRecording
+from dina_core.progress import Progress
 
-Progress = Callable[[int, int, str], None]
 _ONSET_TOLERANCE = 0.01  # fraction of a frame: onset times computed as k / fs still map to frame k
 
 

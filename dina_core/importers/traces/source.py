@@ -16,8 +16,8 @@ import numpy as np
 from dina_core.importers.stimuli import StimulusTable
 from dina_core.importers.traces.config import TraceConfig
 from dina_core.importers.traces.dataset import build_dataset, write_checked
-from dina_core.importers.traces.extract import Progress
 from dina_core.importers.traces.recording import TraceRecording
+from dina_core.progress import Progress
 
 DERIVED_LICENSE = "see the recording's own licence; this file is a derived copy"
 

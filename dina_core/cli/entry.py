@@ -41,13 +41,16 @@ def user_message(exc: BaseException) -> str | None:
 
 
 def _where(exc: BaseException) -> str:
-    """'file:line in function' of the innermost frame in DINA's own code (else the innermost frame)."""
+    """'file:line in function' of the innermost frame, and of the innermost one in DINA's core when that differs."""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if "dina_core" in f.filename or "dina_app" in f.filename] or frames
-    if not ours:
-        return "unknown place"
-    frame = ours[-1]
-    return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    if not frames:
+        return "an unknown place"
+    where = [frames[-1]]
+    core = [f for f in frames if "dina_core" in f.filename]
+    if core and core[-1] is not frames[-1]:
+        where.append(core[-1])
+    text = [f"{f.filename}:{f.lineno} in {f.name}" for f in where]
+    return text[0] + (f" (called from {text[1]})" if len(text) > 1 else "")
 
 
 def main(argv: list[str] | None = None) -> int:

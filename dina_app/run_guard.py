@@ -3,6 +3,8 @@ a quick demo model training in the background) and a stopped page."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from . import jobs, keys, state
@@ -15,6 +17,7 @@ def require_run(data_key: state.FileKey) -> state.FileKey:
     """The active run's key; otherwise explain, start the quick demo model if this is the demo, and stop."""
     run_key = state.active_run_key(data_key)
     if run_key is not None:
+        _refuse_other_data(run_key, data_key)
         return run_key
     if state.is_demo(data_key):
         job = _quick_demo_job(data_key)
@@ -27,6 +30,20 @@ def require_run(data_key: state.FileKey) -> state.FileKey:
         st.warning("No model has been trained on this recording yet.", icon=":material/model_training:")
         st.page_link("pages/train.py", label="Train one on the Train page", icon=":material/model_training:")
     st.stop()
+
+
+def _refuse_other_data(run_key: state.FileKey, data_key: state.FileKey) -> None:
+    """Stop the page when the active run was trained on another recording: its scores here would mislead."""
+    from dina_core.runs.data_check import OtherDataError, check_same_data
+
+    try:
+        check_same_data(state.load_run(run_key).metadata, state.identity(data_key), source=Path(data_key[0]).name,
+                        hint="choose a run trained on this recording, or open the recording the run was trained on")
+    except OtherDataError as exc:
+        st.error(f"The model **{state.run_label(run_key)}** was not trained on this recording, so it is not "
+                 f"scored on it. {exc}", icon=":material/block:")
+        st.page_link("pages/train.py", label="Choose a run on the Train page", icon=":material/model_training:")
+        st.stop()
 
 
 def _quick_demo_job(data_key: state.FileKey) -> jobs.Job | None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from dina_core.data.fingerprint import data_fingerprint
+from dina_core.data.fingerprint import recording_identity
 from dina_core.data.format import DinaData, write_dataset
 from dina_core.data.io import dataset_summary, read_dataset
 from dina_core.demo import DEMO_FILE, ensure_demo_dataset
@@ -121,8 +121,13 @@ def reliability(key: FileKey) -> "np.ndarray | None":
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
+def identity(key: FileKey) -> dict[str, str]:
+    """The recording's ``recording_identity`` (content fingerprint, simulator provenance): hashed once per file."""
+    return recording_identity(load_data(key))
+
+
 def fingerprint(key: FileKey) -> str:
-    return data_fingerprint(load_data(key))
+    return identity(key)["data_fingerprint"]
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")

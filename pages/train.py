@@ -9,6 +9,7 @@ from dina_app import jobs, keys, state
 from dina_app.chrome import adopt_finished_training, guard, page_header
 from dina_app.forms import dataclass_form
 from dina_app.job_panel import job_progress
+from dina_core.errors import DinaError
 from dina_core.model import LinearConfig, ModelConfig
 from dina_core.runs.config import TrainConfig
 
@@ -49,7 +50,7 @@ if submitted:
             model_config = model_cls.from_dict(model_values).to_dict()
             jobs.start_training(job_key, f"Training {out_dir.name}", state.load_data(data_key), out_dir, train_config,
                                 kind, model_config, {"data_path": data_key[0]})
-        except (TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: a device this machine lacks
+        except (TypeError, ValueError, DinaError) as exc:  # DinaError: a device this machine lacks
             st.error(f"Invalid configuration: {exc}")
         else:
             st.session_state[keys.TRAIN_RENEW] = True

@@ -146,6 +146,17 @@ def test_a_broken_file_shows_its_message_not_a_traceback(studio):
     assert any("broken.h5" in e.value for e in at.error)
 
 
+def test_a_run_of_another_recording_is_refused_not_scored(studio, small_run_dir):
+    """A run chosen earlier (or a training adopted after the recording changed) never scores other data."""
+    from dina_core.data.format import write_dataset
+    from dina_core.simulate import SimConfig, simulate_recording
+    other = write_dataset(studio / "data" / "other_session.h5", simulate_recording(SimConfig.small(seed=5)))
+    at = open_page("retrieval", **{keys.DATA: str(other), keys.RUN: str(small_run_dir[0])})
+    refusals = [e.value for e in at.error if "not trained on this recording" in e.value]
+    assert refusals and "other_session.h5" in refusals[0] and "fingerprint" in refusals[0]
+    assert not at.get("plotly_chart")  # nothing was scored
+
+
 def test_retrieval_shows_the_true_rank_of_each_query(studio, demo):
     from dina_core.interpret.masked_eval import MaskedEvaluator
 

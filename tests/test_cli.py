@@ -59,7 +59,7 @@ def test_bad_inputs_exit_2_with_a_message(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error:") and "notes.h5" in err
     assert main(["evaluate", str(tmp_path / "missing_run")]) == 2
-    assert "not found" in capsys.readouterr().err
+    assert "missing_run: no such file" in capsys.readouterr().err
     bad_config = tmp_path / "config.json"
     bad_config.write_text(json.dumps({"train": {"epochz": 3}}))
     assert main(["train", str(not_h5), "--out", str(tmp_path / "r"), "--config", str(bad_config)]) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import DictConfig, why
+from ..config import ConfigError, DictConfig, check_bool, check_float, check_int, check_tuple, why
 
 
 @dataclass
@@ -27,17 +27,30 @@ class ModelConfig(DictConfig):
     init_temperature: float = why(0.07, "InfoNCE temperature at start; learned per level afterwards")
 
     def __post_init__(self) -> None:
-        self.stage_channels = tuple(int(c) for c in self.stage_channels)
-        self.aligned_stages = tuple(str(s) for s in self.aligned_stages)
-        self.stage_weights = tuple(float(w) for w in self.stage_weights)
-        names = {f"stage{i + 1}" for i in range(len(self.stage_channels))}
-        unknown = [s for s in self.aligned_stages if s not in names]
+        name = type(self).__name__
+        check_tuple(self, "stage_channels", kind=int, lo=1)
+        if not isinstance(self.aligned_stages, (list, tuple)) or not all(isinstance(s, str) for s in self.aligned_stages):
+            raise ConfigError(name, "aligned_stages", "a list of stage names", self.aligned_stages)
+        self.aligned_stages = tuple(self.aligned_stages)
+        stages = sorted(f"stage{i + 1}" for i in range(len(self.stage_channels)))
+        unknown = [s for s in self.aligned_stages if s not in stages]
         if unknown:
-            raise ValueError(f"aligned_stages {unknown} not in the image tower's stages {sorted(names)}")
-        if len(self.stage_weights) != len(self.aligned_stages):
-            raise ValueError("stage_weights needs one weight per aligned stage")
+            raise ConfigError(name, "aligned_stages", f"stages of the image tower ({', '.join(stages)})", unknown)
+        if self.aligned_stages:
+            check_tuple(self, "stage_weights", length=len(self.aligned_stages), lo=0.0)
+        elif list(self.stage_weights):
+            raise ConfigError(name, "stage_weights", "no weights when no stage is aligned", self.stage_weights)
+        else:
+            self.stage_weights = ()
+        check_bool(self, "global_level")
         if not self.aligned_stages and not self.global_level:
-            raise ValueError("align at least one stage or the global level")
+            raise ConfigError(name, "aligned_stages", "at least one stage, or global_level true", self.aligned_stages)
+        check_float(self, "global_weight", lo=0.0)
+        for size in ("latent_channels", "global_dim", "trunk_dim"):
+            check_int(self, size, lo=1)
+        check_bool(self, "factorized_heads")
+        check_float(self, "neuron_dropout", lo=0.0, hi=1.0, hi_open=True)  # 1 would drop every neuron
+        check_float(self, "init_temperature", lo=0.0, lo_open=True)
 
     @classmethod
     def global_only(cls, **overrides) -> "ModelConfig":

@@ -6,14 +6,37 @@ import contextlib
 
 import torch
 
+from ..errors import DinaError
+
+
+class DeviceError(DinaError):
+    """A device name torch does not know, or a device this machine does not have; ``reason`` says which."""
+
+    def __init__(self, name: str, reason: str):
+        self.name, self.reason = name, reason
+        super().__init__(f"device {name!r}: {reason}")
+
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> CUDA when available, else CPU; any other string is passed to torch.device."""
+    """'auto' -> CUDA when available, else CPU; any other string is passed to torch.device.
+
+    Raises:
+        DeviceError: ``name`` is not a device torch knows, or one this machine does not have.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available on this machine")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise DeviceError(name, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(name, "CUDA is not available on this machine; expected 'cpu' or 'auto'")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DeviceError(name, f"this machine has {torch.cuda.device_count()} CUDA device(s); "
+                                    f"expected an index below that")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(name, "MPS is not available on this machine; expected 'cpu' or 'auto'")
     return device
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import DictConfig, why
+from ..config import DictConfig, check_float, check_int, why
 from .two_tower import TwoTowerModel
 
 
@@ -22,6 +22,11 @@ class LinearConfig(DictConfig):
     embed_dim: int = why(128, "shared embedding size")
     neuron_dropout: float = why(0.5, "same regulariser as DINA's neural tower, for a fair comparison")
     init_temperature: float = why(0.07, "InfoNCE temperature at start; learned afterwards")
+
+    def __post_init__(self) -> None:
+        check_int(self, "embed_dim", lo=1)
+        check_float(self, "neuron_dropout", lo=0.0, hi=1.0, hi_open=True)
+        check_float(self, "init_temperature", lo=0.0, lo_open=True)
 
 
 

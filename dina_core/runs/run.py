@@ -77,10 +77,11 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
         model = build_model(payload["kind"], payload["model_config"], int(payload["n_neurons"]),
                             tuple(payload["image_shape"]))
         model.load_state_dict(payload["state_dict"])
+        train_config = TrainConfig.from_dict(payload["train_config"])
     except (KeyError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{file}: checkpoint does not rebuild a model ({exc})") from exc
     return Run(model.to(resolve_device(str(device))).eval(), payload["kind"], payload["model_config"],
-               TrainConfig.from_dict(payload["train_config"]), Preprocessing.from_dict(payload["preprocessing"]),
+               train_config, Preprocessing.from_dict(payload["preprocessing"]),
                list(payload["history"]), dict(payload["metadata"]))
 
 

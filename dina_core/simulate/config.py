@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import DictConfig
+from ..config import ConfigError, DictConfig, check_float, check_int, check_tuple
 
 
 @dataclass
@@ -51,15 +51,35 @@ class SimConfig(DictConfig):
     depth_range_um: tuple[float, float] = (180.0, 380.0)  # layer 2/3 imaging depths
 
     def __post_init__(self) -> None:
-        for name in ("image_shape", "crop_height_range", "rf_region", "rf_sigma_range",
-                     "cycles_per_sigma_range", "group_size_range", "depth_range_um"):
-            setattr(self, name, tuple(getattr(self, name)))
-        if self.n_test_repeats < 2:
-            raise ValueError("n_test_repeats must be >= 2 so reliability can be measured")
-        if not 0.0 <= self.strong_fraction <= 1.0:
-            raise ValueError("strong_fraction must lie in [0, 1]")
+        name = type(self).__name__
+        check_int(self, "seed", lo=0, hi=2**32 - 1)
+        check_tuple(self, "image_shape", length=2, kind=int, lo=8)  # the image tower halves H and W per stage
+        for count, lo in (("n_neurons", 1), ("n_train_images", 1), ("n_validation_images", 0),
+                          ("n_test_images", 2), ("n_crop_scales", 1), ("n_interaction_groups", 0)):
+            check_int(self, count, lo=lo)  # N = 1 test image would make retrieval trivially "100%"
+        check_int(self, "n_test_repeats", lo=2)  # so reliability can be measured
+        for pair, kind in (("crop_height_range", int), ("rf_sigma_range", float), ("cycles_per_sigma_range", float),
+                           ("group_size_range", int), ("depth_range_um", float)):
+            low, high = check_tuple(self, pair, length=2, kind=kind, lo=0, lo_open=pair != "depth_range_um")
+            if low > high:
+                raise ConfigError(name, pair, "(low, high) with low <= high", getattr(self, pair))
+        check_tuple(self, "rf_region", length=4, lo=0.0)
+        if not all(0.0 <= v <= 1.0 for v in self.rf_region) or not (self.rf_region[0] < self.rf_region[1]
+                                                                     and self.rf_region[2] < self.rf_region[3]):
+            raise ConfigError(name, "rf_region", "(row lo, row hi, col lo, col hi) fractions in [0, 1], lo < hi",
+                              self.rf_region)
+        for fraction in ("complex_fraction", "strong_fraction"):
+            check_float(self, fraction, lo=0.0, hi=1.0)
+        for positive in ("norm_contrast", "exponent", "strong_gain", "weak_gain", "spontaneous_rate",
+                         "fano_factor", "um_per_pixel"):
+            check_float(self, positive, lo=0.0, lo_open=True)
+        for non_negative in ("gain_sd", "shared_gain_sd", "interaction_strength", "group_noise_sd",
+                             "retinotopic_scatter_um"):
+            check_float(self, non_negative, lo=0.0)
+        check_float(self, "gain_behavior_corr", lo=-1.0, hi=1.0)
         if self.n_interaction_groups * self.group_size_range[1] > self.n_neurons:
-            raise ValueError("interaction groups need more neurons than n_neurons")
+            raise ConfigError(name, "n_neurons", f"at least n_interaction_groups x largest group size = "
+                              f"{self.n_interaction_groups} x {self.group_size_range[1]}", self.n_neurons)
 
     @classmethod
     def small(cls, **overrides) -> "SimConfig":

@@ -6,9 +6,10 @@ options from the fields without importing the heavy modules.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from ...config import DictConfig, why
+from ...config import ConfigError, DictConfig, check_float, check_int, why
 
 SIGNALS = ("dff", "events")
 BASELINE_METHODS = ("percentile", "maximin", "none")
@@ -38,20 +39,27 @@ class TraceConfig(DictConfig):
     chunk_neurons: int = why(256, "neurons processed at once: memory ~ chunk x n_frames x 16 bytes")
 
     def __post_init__(self) -> None:
-        self.response_window_s = tuple(float(v) for v in self.response_window_s)
-        if self.prestim_window_s is not None:
-            self.prestim_window_s = tuple(float(v) for v in self.prestim_window_s)
-        for name, choices in CHOICES.items():
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {choices}, not {getattr(self, name)!r}")
-        for name in ("response_window_s", "prestim_window_s"):
-            window = getattr(self, name)
-            if window is not None and (len(window) != 2 or not window[0] < window[1]):
-                raise ValueError(f"{name} must be (start, end) seconds with start < end, not {window}")
-        if not 0.0 <= self.baseline_percentile <= 100.0:
-            raise ValueError("baseline_percentile must lie in [0, 100]")
-        if min(self.baseline_window_s, self.dff_floor, self.chunk_neurons) <= 0:
-            raise ValueError("baseline_window_s, dff_floor and chunk_neurons must be positive")
-        if self.neuropil_coef < 0 or self.savgol_order < 0:
-            raise ValueError("neuropil_coef and savgol_order must be >= 0")
-
+        name = type(self).__name__
+        for choice, choices in CHOICES.items():
+            if getattr(self, choice) not in choices:
+                raise ConfigError(name, choice, f"one of {', '.join(choices)}", getattr(self, choice))
+        for window_name in ("response_window_s", "prestim_window_s"):
+            window = getattr(self, window_name)
+            if window is None and window_name == "prestim_window_s":
+                continue
+            try:
+                window = tuple(float(v) for v in window)
+            except (TypeError, ValueError):
+                window = None
+            if window is None or len(window) != 2 or not all(map(math.isfinite, window)) or not window[0] < window[1]:
+                raise ConfigError(name, window_name, "(start, end) seconds from onset with start < end",
+                                  getattr(self, window_name))
+            setattr(self, window_name, window)
+        check_float(self, "neuropil_coef", lo=0.0)
+        check_float(self, "baseline_window_s", lo=0.0, lo_open=True)
+        check_float(self, "baseline_percentile", lo=0.0, hi=100.0)
+        check_float(self, "baseline_smooth_s", lo=0.0)
+        check_float(self, "dff_floor", lo=0.0, lo_open=True)
+        check_float(self, "denoise_window_s", lo=0.0, lo_open=True)
+        check_int(self, "savgol_order", lo=0)
+        check_int(self, "chunk_neurons", lo=1)

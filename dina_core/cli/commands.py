@@ -1,0 +1,157 @@
+"""The commands that make, read or train on a recording: info, simulate, import, train, benchmark, demo.
+
+Each starts with its preflight (paths and option values), so a mistake is reported before any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..errors import DinaError
+from . import preflight
+from .bars import StageBars, step_bar
+
+DATA_FILE = "an existing DINA dataset file (.h5)"
+
+
+def cmd_info(args) -> None:
+    from ..data.io import dataset_summary
+    preflight.input_file(args.file, "dataset file", DATA_FILE)
+    print(json.dumps(dataset_summary(args.file), indent=2, default=str))
+
+
+def cmd_simulate(args) -> None:
+    from ..config import ConfigError
+    from ..data.format import write_dataset
+    from ..simulate import DEMO_CONFIG, SimConfig, simulate_recording
+    preflight.output_file(args.out, "output file")
+    if args.traces:
+        preflight.output_folder(args.traces, "--traces")
+    base = SimConfig.small() if args.size == "small" else DEMO_CONFIG
+    overrides = {k: v for k, v in {"seed": args.seed, "n_neurons": args.neurons}.items() if v is not None}
+    try:
+        config = SimConfig.from_dict({**base.to_dict(), **overrides})
+    except ConfigError as err:
+        name = {"seed": "--seed", "n_neurons": "--neurons"}.get(err.field, f"--size {args.size}: field '{err.field}'")
+        raise DinaError(f"{name} {err.found}: expected {err.expected}") from None
+    data = simulate_recording(config)
+    write_dataset(args.out, data)
+    print(f"wrote {args.out}: {data.n_images} images, {data.n_neurons} neurons, {data.n_trials} trials")
+    if args.traces:
+        import importlib.util
+        from ..simulate.trace_writers import write_trace_recording
+        files = write_trace_recording(data, args.traces, nwb=importlib.util.find_spec("pynwb") is not None)
+        print(f"wrote raw traces of the same trials: {files.suite2p}, {files.stimulus_table}, {files.images}, "
+              f"{files.nwb or '(no NWB file: pip install pynwb)'}")
+
+
+def _import_preflight(args) -> float | None:
+    """Paths and the importer options outside TraceConfig; returns the suite2p iscell threshold."""
+    expected = {"sensorium": "a Sensorium static folder or its .zip", "suite2p": "a suite2p output folder",
+                "nwb": "an NWB file"}[args.source_format]
+    preflight.input_path(args.src, "source", expected)
+    preflight.output_file(args.out, "output file", inputs=(args.src, args.stimuli))
+    preflight.positive(args.um_per_pixel, "--um-per-pixel")
+    preflight.fraction(args.validation_fraction, "--validation-fraction")
+    if args.source_format != "suite2p":
+        return None
+    if not args.stimuli or not args.images:
+        raise DinaError("dina import suite2p needs --stimuli TABLE.csv and --images (folder, .npy or .h5)")
+    preflight.input_file(args.stimuli, "--stimuli", "a stimulus table (.csv)")
+    preflight.input_path(args.images, "--images", "an image folder, .npy or .h5 stack")
+    if args.iscell_threshold.lower() == "none":
+        return None
+    try:
+        threshold = float(args.iscell_threshold)
+    except ValueError:
+        threshold = float("nan")
+    preflight.fraction(threshold, "--iscell-threshold", closed=True)
+    return threshold
+
+
+def cmd_import(args) -> None:
+    threshold = _import_preflight(args)
+    trace_config = preflight.trace_config(args) if args.source_format != "sensorium" else None
+    progress = StageBars(unit="item")
+    table = {"image_column": args.column, "tier_column": args.tier_column,
+             "validation_fraction": args.validation_fraction, "progress": progress}
+    if args.source_format == "sensorium":
+        from ..importers.sensorium import import_sensorium
+        import_sensorium(args.src, args.out, final_test=args.final_test, progress=progress)
+    elif args.source_format == "suite2p":
+        from ..importers.suite2p import import_suite2p
+        import_suite2p(args.src, args.out, stimuli=args.stimuli, images=args.images, config=trace_config,
+                       iscell_threshold=threshold, um_per_pixel=args.um_per_pixel or 1.0,
+                       onset_column=args.onset_column, onset_unit=args.onset_unit, **table)
+    else:
+        from ..importers.nwb import import_nwb
+        import_nwb(args.src, args.out, config=trace_config, series=args.series, table=args.table,
+                   images=args.images, um_per_pixel=args.um_per_pixel, **table)
+    progress.close()
+    print(f"wrote {args.out}")
+
+
+def _train_preflight(args, kind: str):
+    """(model config or None, TrainConfig) after checking the data file, --out and every option."""
+    preflight.input_file(args.data, "data file", DATA_FILE)
+    preflight.output_folder(args.out, "--out")
+    raw = preflight.read_config(args.config)
+    return preflight.model_config(args, raw, kind), preflight.train_config(args, raw)
+
+
+def cmd_train(args) -> None:
+    """Train one run; under ``torchrun`` every process joins and rank 0 reports and saves."""
+    from ..data.io import read_dataset
+    from ..train import distributed
+    from ..train.run import train_run
+    model_config, train_config = _train_preflight(args, args.kind)
+    dist = distributed.init_from_environment(train_config.device)
+    try:
+        data = read_dataset(args.data)
+        bar, on_step = step_bar(f"train {args.kind}") if dist.is_main else (None, None)
+        _, result = train_run(data, args.out, kind=args.kind, model_config=model_config,
+                              train_config=train_config, resume=args.resume, on_step=on_step,
+                              metadata={"data_path": str(Path(args.data).resolve())})
+    finally:
+        distributed.shutdown()
+    if dist.is_main:
+        bar.close()
+        print(f"best validation top-1 {result.best_val_top1:.3f} at epoch {result.best_epoch} "
+              f"({dist.world_size} process{'es' if dist.enabled else ''}); saved {args.out}")
+
+
+def cmd_benchmark(args) -> None:
+    from ..benchmark import run_benchmark
+    from ..data.io import read_dataset
+    _, train_config = _train_preflight(args, "dina")
+    data = read_dataset(args.data)
+    bars: dict[str, tuple] = {}
+
+    def on_step(name, info):
+        if name not in bars:
+            bars[name] = step_bar(f"train {name}")
+        bars[name][1](info)
+
+    metrics = run_benchmark(data, args.out, train_config=train_config, on_step=on_step,
+                            on_model=lambda name: tqdm.write(f"== {name}"))
+    for bar, _ in bars.values():
+        bar.close()
+    print((Path(args.out) / "metrics.md").read_text())
+    print(f"seconds per model: {json.dumps({k: round(v, 1) for k, v in metrics['seconds'].items()})}")
+
+
+def cmd_demo(args) -> None:
+    from ..demo import ensure_demo_dataset
+    from .scoring import cmd_evaluate
+    preflight.output_folder(args.dir, "--dir")
+    data_path = ensure_demo_dataset(args.dir)
+    print(f"demo recording: {data_path}")
+    run_dir = Path(args.dir) / "run"
+    cmd_train(argparse.Namespace(data=str(data_path), out=str(run_dir), config=None, device=None, epochs=None,
+                                 seed=None, batch_size=None, lr=None, kind="dina", resume=False))
+    cmd_evaluate(argparse.Namespace(run=str(run_dir), data=str(data_path), device="cpu", json=None,
+                                    allow_other_data=False))

@@ -159,22 +159,37 @@ def cmd_train(args) -> None:
               f"({dist.world_size} process{'es' if dist.enabled else ''}); saved {args.out}")
 
 
+def _print_rows(rows: list[dict]) -> None:
+    for r in rows:
+        lo, hi = r["ci95_top1"]
+        fraction = r.get("fraction_of_ceiling")
+        print(f"{r['level']:>9} {r['direction']:>16} {r['responses']:>12}: top-1 {r['top1']:.3f} "
+              f"[{lo:.3f}, {hi:.3f}]  top-5 {r['top5']:.3f}  median rank {r['median_rank']:.1f}  "
+              f"(N = {r['n_candidates']})" + ("" if fraction is None else f"  {fraction:.2f} of ceiling"))
+
+
 def cmd_evaluate(args) -> None:
     from .data.io import read_dataset
+    from .evaluate.ceiling import add_fraction_of_ceiling, tier_ceiling
     from .evaluate.model_eval import evaluate_run
     from .runs.run import load_run
     run = load_run(args.run, device=args.device)
     data_path = args.data or run.metadata.get("data_path")
     if not data_path:
         raise DinaError(f"{args.run}: the run does not record its data file; pass --data")
-    rows = evaluate_run(run, read_dataset(data_path))
-    for r in rows:
-        lo, hi = r["ci95_top1"]
-        print(f"{r['level']:>9} {r['direction']:>16} {r['responses']:>12}: top-1 {r['top1']:.3f} "
-              f"[{lo:.3f}, {hi:.3f}]  top-5 {r['top5']:.3f}  median rank {r['median_rank']:.1f}  "
-              f"(N = {r['n_candidates']})")
+    data = read_dataset(data_path)
+    rows = evaluate_run(run, data)
+    try:  # the ceiling of the very test trials the run was scored on, normalised as it sees them
+        ceiling, note = tier_ceiling(run.prepare(data), "test"), None
+    except ValueError as exc:
+        ceiling, note = [], f"no noise ceiling: {exc}"
+    rows = add_fraction_of_ceiling(rows, ceiling)
+    _print_rows(rows + [{"level": "ceiling", **c} for c in ceiling])
+    print(note or "ceiling: one response identifying another response to the same image (test repeats); "
+                  "a response-to-response bound, not a proof that no model can do better")
     if args.json:
-        Path(args.json).write_text(json.dumps({"n_candidates": rows[0]["n_candidates"], "rows": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"n_candidates": rows[0]["n_candidates"], "rows": rows,
+                                               "ceiling": ceiling, "ceiling_note": note}, indent=2))
 
 
 def cmd_analyze(args) -> None:

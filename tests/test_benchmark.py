@@ -24,15 +24,17 @@ def test_metrics_json_contract(metrics):
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk["n_candidates"] == 30 == result["n_candidates"]
     models = {r["model"] for r in on_disk["rows"]}
-    assert models == set(MODELS) | {"chance"}
+    assert models == set(MODELS) | {"chance", "ceiling"}
+    ceiling = {(r["direction"], r["responses"]): r["top1"] for r in on_disk["rows"] if r["model"] == "ceiling"}
     for row in on_disk["rows"]:
         assert row["direction"] in ("neural_to_image", "image_to_neural")
         assert row["responses"] in ("averaged", "single_trial")
         assert 0.0 <= row["top1"] <= row["top5"] <= 1.0
         lo, hi = row["ci95_top1"]
         assert lo <= row["top1"] <= hi
-    assert len(on_disk["rows"]) == 4 * (len(MODELS) + 1)
-    assert "| linear |" in (out / "metrics.md").read_text()
+        assert row["fraction_of_ceiling"] == pytest.approx(row["top1"] / ceiling[row["direction"], row["responses"]])
+    assert len(on_disk["rows"]) == 4 * (len(MODELS) + 2)
+    assert "| linear |" in (out / "metrics.md").read_text() and "| ceiling |" in (out / "metrics.md").read_text()
 
 
 def test_shuffled_null_sits_at_chance_and_real_pairings_do_not(metrics):

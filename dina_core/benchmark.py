@@ -29,6 +29,7 @@ from .model import LinearConfig, ModelConfig
 from .runs.config import TrainConfig
 from .train.loop import StepInfo
 from .runs.prepare import Preprocessing, prepare
+from .train.ensemble import train_ensemble
 from .train.run import train_run
 from .evaluate.ceiling import add_fraction_of_ceiling, tier_ceiling
 from .evaluate.model_eval import COMBINED, evaluate_run
@@ -36,12 +37,14 @@ from .evaluate.tasks import evaluate_retrieval
 from .evaluate.retrieval import chance_scores
 from .evaluate.ridge import RidgeIdentifier
 
+# name: (kind, default model config, shuffled pairs); dina's is exactly what `dina train` builds by default
 TRAINED_MODELS = {
     "dina": ("dina", lambda: ModelConfig().to_dict(), False),
     "linear": ("linear", lambda: LinearConfig().to_dict(), False),
     "global_only": ("dina", lambda: ModelConfig.global_only().to_dict(), False),
     "shuffled_null": ("dina", lambda: ModelConfig().to_dict(), True),
 }
+DINA_ARCHITECTURE = ("dina", "shuffled_null")  # the null is DINA's own architecture on shuffled pairs
 ALL_MODELS = (*TRAINED_MODELS, "ridge")
 
 
@@ -70,11 +73,29 @@ def _ridge_rows(data: DinaData, train_config: TrainConfig) -> list[dict]:
                               seed=train_config.seed)
 
 
+def _train(data: DinaData, out: Path, name: str, model_config: dict | None, train_config: TrainConfig,
+           ensemble: int, on_step: Callable[[StepInfo], None] | None):
+    kind, default, shuffle = TRAINED_MODELS[name]
+    config = model_config if model_config is not None and name in DINA_ARCHITECTURE else default()
+    cfg = TrainConfig.from_dict({**train_config.to_dict(), "shuffle_pairs": shuffle})
+    if name == "dina" and ensemble > 1:
+        return train_ensemble(data, out, ensemble, kind=kind, model_config=config, train_config=cfg,
+                              on_step=(lambda _, info: on_step(info)) if on_step is not None else None)[0]
+    return train_run(data, out, kind=kind, model_config=config, train_config=cfg, on_step=on_step)[0]
+
+
 def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: TrainConfig | None = None,
+                  model_config: dict | None = None, ensemble: int = 1,
                   models: tuple[str, ...] = ALL_MODELS,
                   on_step: Callable[[str, StepInfo], None] | None = None,
                   on_model: Callable[[str], None] | None = None) -> dict:
     """Train and score every model in ``models``; write ``metrics.json`` and ``metrics.md`` in ``out_dir``.
+
+    Args:
+        train_config: training of every trained model (``TrainConfig()`` when None).
+        model_config: DINA's architecture for the ``dina`` row and its shuffled null (``ModelConfig()``
+            when None); the linear and global-only baselines keep their own.
+        ensemble: the ``dina`` row is a seed ensemble of this many runs (1: a single run).
 
     Returns:
         {'n_candidates': N, 'rows': [{'model', 'direction', 'responses', 'top1', 'top5',
@@ -90,11 +111,8 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
         if name == "ridge":
             model_rows = _ridge_rows(data, train_config)
         else:
-            kind, config, shuffle = TRAINED_MODELS[name]
-            cfg = TrainConfig.from_dict({**train_config.to_dict(), "shuffle_pairs": shuffle})
             step_cb = (lambda info, name=name: on_step(name, info)) if on_step is not None else None
-            run, _ = train_run(data, out_dir / name, kind=kind, model_config=config(), train_config=cfg,
-                               on_step=step_cb)
+            run = _train(data, out_dir / name, name, model_config, train_config, ensemble, step_cb)
             all_rows = evaluate_run(run, data, seed=train_config.seed)
             model_rows = [r for r in all_rows if r["level"] == COMBINED]
             if name == "dina":
@@ -110,7 +128,7 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
             rows.append({"model": "chance", "direction": direction, "responses": responses, "n_candidates": n,
                          "top1": chance["top1"], "top5": chance["top5"], "ci95_top1": [chance["top1"]] * 2})
     metrics = {"n_candidates": n, "rows": add_fraction_of_ceiling(rows, ceiling), "per_level": per_level,
-               "seconds": seconds, "ceiling_note": ceiling_note}
+               "seconds": seconds, "ceiling_note": ceiling_note, "dina_ensemble": ensemble}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
     (out_dir / "metrics.md").write_text(markdown_table(metrics))

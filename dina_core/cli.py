@@ -142,21 +142,29 @@ def cmd_train(args) -> None:
     """Train one run; under ``torchrun`` every process joins and rank 0 reports and saves."""
     from .data.io import read_dataset
     from .train import distributed
+    from .train.ensemble import train_ensemble
     from .train.run import train_run
     model_config, train_config = _configs(args)
+    if args.ensemble < 1:
+        raise DinaError(f"--ensemble must be at least 1, got {args.ensemble}")
     dist = distributed.init_from_environment(train_config.device)
     try:
         data = read_dataset(args.data)
         bar, on_step = _progress_bar(f"train {args.kind}") if dist.is_main else (None, None)
-        _, result = train_run(data, args.out, kind=args.kind, model_config=model_config,
-                              train_config=train_config, resume=args.resume, on_step=on_step,
-                              metadata={"data_path": str(Path(args.data).resolve())})
+        options = dict(kind=args.kind, model_config=model_config, train_config=train_config, resume=args.resume,
+                       metadata={"data_path": str(Path(args.data).resolve())})
+        if args.ensemble > 1:
+            run, _ = train_ensemble(data, args.out, args.ensemble, **options,
+                                    on_step=(lambda _, info: on_step(info)) if on_step else None)
+            best = f"{args.ensemble}-seed ensemble, validation top-1 {run.metadata['best_val_top1']:.3f}"
+        else:
+            _, result = train_run(data, args.out, **options, on_step=on_step)
+            best = f"best validation top-1 {result.best_val_top1:.3f} at epoch {result.best_epoch}"
     finally:
         distributed.shutdown()
     if dist.is_main:
         bar.close()
-        print(f"best validation top-1 {result.best_val_top1:.3f} at epoch {result.best_epoch} "
-              f"({dist.world_size} process{'es' if dist.enabled else ''}); saved {args.out}")
+        print(f"{best} ({dist.world_size} process{'es' if dist.enabled else ''}); saved {args.out}")
 
 
 def _print_rows(rows: list[dict]) -> None:
@@ -195,8 +203,13 @@ def cmd_evaluate(args) -> None:
 def cmd_analyze(args) -> None:
     from .data.io import read_dataset
     from .interpret.analyze import analyze
+    from .runs.ensemble import EnsembleModel, first_member
     from .runs.run import check_compatible, load_run
     run = load_run(args.run, device=args.device)
+    if isinstance(run.model, EnsembleModel):
+        print(f"{args.run}: a {len(run.model.members)}-seed ensemble; interpreting its first member "
+              f"(seed {run.model.seeds[0]})")
+        run = first_member(run)
     data_path = args.data or run.metadata.get("data_path")
     if not data_path:
         raise DinaError(f"{args.run}: the run does not record its data file; pass --data")
@@ -211,8 +224,12 @@ def cmd_analyze(args) -> None:
 
 def cmd_benchmark(args) -> None:
     from .data.io import read_dataset
-    from .benchmark import run_benchmark
-    _, train_config = _configs(args)
+    from .benchmark import ALL_MODELS, run_benchmark
+    model_config, train_config = _configs(args)
+    unknown = [m for m in args.models or () if m not in ALL_MODELS]
+    if unknown or args.ensemble < 1:
+        raise DinaError(f"unknown --models {unknown}; choose from {list(ALL_MODELS)}" if unknown
+                        else f"--ensemble must be at least 1, got {args.ensemble}")
     data = read_dataset(args.data)
     bars: dict[str, tuple] = {}
 
@@ -221,7 +238,8 @@ def cmd_benchmark(args) -> None:
             bars[name] = _progress_bar(f"train {name}")
         bars[name][1](info)
 
-    metrics = run_benchmark(data, args.out, train_config=train_config, on_step=on_step,
+    metrics = run_benchmark(data, args.out, train_config=train_config, model_config=model_config,
+                            ensemble=args.ensemble, models=tuple(args.models or ALL_MODELS), on_step=on_step,
                             on_model=lambda name: tqdm.write(f"== {name}"))
     for bar, _ in bars.values():
         bar.close()
@@ -235,7 +253,7 @@ def cmd_demo(args) -> None:
     print(f"demo recording: {data_path}")
     run_dir = Path(args.dir) / "run"
     cmd_train(argparse.Namespace(data=str(data_path), out=str(run_dir), config=None, device=None, epochs=None,
-                                 seed=None, kind="dina", resume=False))
+                                 seed=None, kind="dina", resume=False, ensemble=1))
     cmd_evaluate(argparse.Namespace(run=str(run_dir), data=str(data_path), device="cpu", json=None))
 
 
@@ -289,10 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int)
         p.add_argument("--batch-size", type=int, help="pairs per step; under torchrun the global batch")
         p.add_argument("--lr", type=float, help="peak learning rate")
+        p.add_argument("--ensemble", type=int, default=1, metavar="K",
+                       help="train K runs (seeds seed .. seed+K-1) scored as one model, their similarities averaged"
+                       + ("" if name == "train" else " (the dina row)"))
         p.set_defaults(func=func)
         if name == "train":
             p.add_argument("--kind", choices=("dina", "linear"), default="dina")
             p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+        else:
+            p.add_argument("--models", nargs="+", metavar="M", help="score only these (default: all; ceiling "
+                           "and chance always)")
 
     p = sub.add_parser("demo", help="simulate the demo recording, train DINA on it and evaluate")
     p.add_argument("--dir", default="demo", help="folder for the demo recording and run")

@@ -47,3 +47,19 @@ def test_shuffled_null_sits_at_chance_and_real_pairings_do_not(metrics):
         assert null["top1"] <= 4 * chance
     for model in ("linear", "ridge"):
         assert rows[model, "neural_to_image", "averaged"]["ci95_top1"][0] > chance
+
+
+def test_the_dina_row_is_trained_with_the_defaults_a_user_gets(small_data, tmp_path):
+    """`dina train` and `dina benchmark` without a config build the same model with the same training."""
+    from dina_core.cli import main
+    from dina_core.data.format import write_dataset
+    from dina_core.model import ModelConfig
+
+    data = tmp_path / "small.h5"
+    write_dataset(data, small_data)
+    assert main(["train", str(data), "--out", str(tmp_path / "user"), "--epochs", "1"]) == 0
+    assert main(["benchmark", str(data), "--out", str(tmp_path / "bench"), "--epochs", "1", "--models", "dina"]) == 0
+    user = json.loads((tmp_path / "user" / "run.json").read_text())
+    bench = json.loads((tmp_path / "bench" / "dina" / "run.json").read_text())
+    assert bench["model_config"] == user["model_config"] == json.loads(json.dumps(ModelConfig().to_dict()))
+    assert bench["train_config"] == user["train_config"] == {**TrainConfig().to_dict(), "epochs": 1}

@@ -247,6 +247,27 @@ def cmd_benchmark(args) -> None:
     print(f"seconds per model: {json.dumps({k: round(v, 1) for k, v in metrics['seconds'].items()})}")
 
 
+def cmd_tune(args) -> None:
+    from .data.io import read_dataset
+    from .tune import parse_budget, tune
+    budget = parse_budget(args.budget)
+    model_config, train_config = _configs(args)
+    data = read_dataset(args.data)
+    bar, on_step = _progress_bar("tune")
+
+    def on_trial(row: dict) -> None:
+        tqdm.write(f"trial {row['trial']} ({row['change'] or 'starting config'}): validation top-1 "
+                   f"{row['val_top1_single_trial']:.3f} single-trial, {row['val_top1_averaged']:.3f} averaged, "
+                   f"{row['seconds']:.0f} s{'  <- best so far' if row['adopted'] else ''}")
+
+    summary = tune(data, args.out, budget_s=budget, model_config=model_config, train_config=train_config,
+                   metadata={"data_path": str(Path(args.data).resolve())}, on_trial=on_trial, on_step=on_step)
+    bar.close()
+    print((Path(args.out) / "tune.md").read_text())
+    print(f"chosen: trial {summary['chosen']}; train with  dina train {args.data} --config "
+          f"{Path(args.out) / 'best_config.json'} --out RUN")
+
+
 def cmd_demo(args) -> None:
     from .demo import ensure_demo_dataset
     data_path = ensure_demo_dataset(args.dir)
@@ -317,6 +338,15 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--models", nargs="+", metavar="M", help="score only these (default: all; ceiling "
                            "and chance always)")
+
+    p = sub.add_parser("tune", help="search a few DINA settings on validation retrieval within a time budget")
+    p.add_argument("data")
+    p.add_argument("--budget", default="15m", help="wall-clock budget, e.g. 15m, 90s, 1h (default 15m)")
+    p.add_argument("--out", required=True, help="folder for tune.json, tune.md, best_config.json, best_run/")
+    p.add_argument("--config", help='starting point, JSON {"model": {...}, "train": {...}} (default: the defaults)')
+    p.add_argument("--device", help="'auto' (default), 'cpu', 'cuda', 'cuda:1'")
+    p.add_argument("--epochs", type=int, help="upper bound per trial (early stopping usually ends sooner)")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("demo", help="simulate the demo recording, train DINA on it and evaluate")
     p.add_argument("--dir", default="demo", help="folder for the demo recording and run")

@@ -15,6 +15,11 @@ def require_run(data_key: state.FileKey) -> state.FileKey:
     """The active run's key; otherwise explain, start the quick demo model if this is the demo, and stop."""
     run_key = state.active_run_key(data_key)
     if run_key is not None:
+        seeds = getattr(state.load_run(run_key).model, "seeds", None)
+        if seeds:
+            st.caption(f"This model is a {len(seeds)}-seed ensemble (seeds {', '.join(map(str, seeds))}): retrieval "
+                       f"averages its members' similarities; maps, attributions, probes and neurons show its first "
+                       f"member (seed {seeds[0]}).")
         return run_key
     if state.is_demo(data_key):
         job = _quick_demo_job(data_key)

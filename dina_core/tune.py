@@ -103,7 +103,8 @@ def validation_scores(run: Run, data: DinaData) -> dict[str, float]:
 
 def tune(data: DinaData, out_dir: str | os.PathLike, *, budget_s: float, model_config: dict | None = None,
          train_config: TrainConfig | None = None, space: tuple[Knob, ...] = SEARCH_SPACE,
-         metadata: dict | None = None, on_trial: Callable[[dict], None] | None = None,
+         metadata: dict | None = None, on_start: Callable[[int, str], None] | None = None,
+         on_trial: Callable[[dict], None] | None = None,
          on_step: Callable[[StepInfo], None] | None = None,
          should_stop: Callable[[], bool] | None = None) -> dict:
     """Run the coordinate search (module docstring) within ``budget_s`` seconds; write OUT's files.
@@ -115,6 +116,7 @@ def tune(data: DinaData, out_dir: str | os.PathLike, *, budget_s: float, model_c
         model_config, train_config: the starting point (defaults: ``ModelConfig()``, ``TrainConfig()``).
         space: the knobs to search.
         metadata: extra run metadata of every trial (e.g. the data file's path).
+        on_start: called as ``on_start(trial index, change)`` before each trial trains.
         on_trial: called with each finished trial's row; on_step, should_stop: forwarded to training.
 
     Returns:
@@ -137,6 +139,8 @@ def tune(data: DinaData, out_dir: str | os.PathLike, *, budget_s: float, model_c
             continue
         if trials and (model, train) == (best_model, best_train):
             continue  # the option is already the current value
+        if on_start is not None:
+            on_start(len(trials), label)
         t0 = time.perf_counter()
         run, result = train_run(data, None, kind="dina", model_config=model, train_config=TrainConfig.from_dict(train),
                                 metadata=metadata, on_step=on_step, should_stop=should_stop)

@@ -168,5 +168,6 @@ def synergy(run_key: FileKey, data_key: FileKey, tier: str, m: int, metric: str)
     """``analyses.neuron_interactions`` of the top-m neurons by importance (ranked on ``tier``)."""
     ranked, _ = rankings(run_key, data_key, tier)
     ev, prep = evaluator(run_key, data_key), prepared(run_key, data_key)
-    return analyses.neuron_interactions(load_interpreted_run(run_key), load_data(data_key), ev, ranked["importance"], m=m,
+    return analyses.neuron_interactions(load_interpreted_run(run_key), load_data(data_key), ev, ranked["importance"],
+                                        m=m,
                                         metric=metric, prepared=prep)

@@ -81,7 +81,8 @@ def parse_budget(text: str) -> float:
 
 
 def _label(option: dict) -> str:
-    return ", ".join(f"{k}={list(v) if isinstance(v, tuple) else v}" for part in option.values() for k, v in part.items())
+    return ", ".join(f"{k}={list(v) if isinstance(v, tuple) else v}"
+                     for part in option.values() for k, v in part.items())
 
 
 def _apply(model: dict, train: dict, option: dict) -> tuple[dict, dict]:
@@ -123,7 +124,8 @@ def tune(data: DinaData, out_dir: str | os.PathLike, *, budget_s: float, model_c
         The tune.json content: {'budget_s', 'seconds', 'stopped', 'search_space', 'trials', 'chosen', 'best_config'}.
     """
     started = time.perf_counter()
-    best_model, best_train = _apply(model_config or ModelConfig().to_dict(), (train_config or TrainConfig()).to_dict(), {})
+    best_model, best_train = _apply(model_config or ModelConfig().to_dict(),
+                                    (train_config or TrainConfig()).to_dict(), {})
     proposals = [("start", "", {})] + [(k.name, _label(o), o) for k in space for o in k.options]
     trials, best_run, best_score, chosen, stopped = [], None, -1.0, None, "search complete"
     for knob, label, option in proposals:
@@ -152,14 +154,16 @@ def tune(data: DinaData, out_dir: str | os.PathLike, *, budget_s: float, model_c
                "interrupted": result.interrupted, "adopted": better}
         trials.append(row)
         if better:
-            best_model, best_train, best_run, best_score, chosen = model, train, run, scores["single_trial"], row["trial"]
+            best_model, best_train, best_run = model, train, run
+            best_score, chosen = scores["single_trial"], row["trial"]
         if on_trial is not None:
             on_trial(row)
         if result.interrupted:
             stopped = "stopped"
             break
     summary = {"budget_s": budget_s, "seconds": time.perf_counter() - started, "stopped": stopped,
-               "search_space": [{"name": k.name, "why": k.why, "options": [_label(o) for o in k.options]} for k in space],
+               "search_space": [{"name": k.name, "why": k.why, "options": [_label(o) for o in k.options]}
+                                for k in space],
                "selection": "validation single-trial neural->image top-1; test trials never scored",
                "trials": trials, "chosen": chosen, "best_config": {"model": best_model, "train": best_train}}
     _write(Path(out_dir), summary, best_run)
@@ -179,9 +183,9 @@ def _write(out: Path, summary: dict, best_run: Run | None) -> None:
 def markdown(summary: dict) -> str:
     """The trials as a table (validation top-1 %), the chosen one marked."""
     lines = [f"Tuning on validation retrieval (single-trial neural→image top-1 chooses); {len(summary['trials'])} "
-             f"trials in {summary['seconds']:.0f} s of a {summary['budget_s']:.0f} s budget ({summary['stopped']}).", "",
-             "| trial | change (from the best so far) | val top-1 single-trial | val top-1 averaged | seconds | epochs | |",
-             "|---|---|---|---|---|---|---|"]
+             f"trials in {summary['seconds']:.0f} s of a {summary['budget_s']:.0f} s budget ({summary['stopped']}).",
+             "", "| trial | change (from the best so far) | val top-1 single-trial | val top-1 averaged | seconds "
+             "| epochs | |", "|---|---|---|---|---|---|---|"]
     for t in summary["trials"]:
         mark = "chosen" if t["trial"] == summary["chosen"] else ("better" if t["adopted"] else "")
         lines.append(f"| {t['trial']} | {t['change'] or 'starting config'} | {100 * t['val_top1_single_trial']:.1f} | "

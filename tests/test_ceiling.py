@@ -78,7 +78,8 @@ def test_fraction_of_ceiling_divides_by_the_same_tasks_ceiling():
     rows = [{"direction": "neural_to_image", "responses": "averaged", "top1": 0.6},
             {"direction": "neural_to_image", "responses": "single_trial", "top1": 0.1},
             {"direction": "image_to_neural", "responses": "averaged", "top1": 0.5}]
-    assert [r["fraction_of_ceiling"] for r in add_fraction_of_ceiling(rows, ceiling)] == [pytest.approx(0.75), None, None]
+    fractions = [r["fraction_of_ceiling"] for r in add_fraction_of_ceiling(rows, ceiling)]
+    assert fractions == [pytest.approx(0.75), None, None]
 
 
 def test_ceiling_is_near_one_for_clean_responses_and_near_chance_for_pure_noise():

@@ -146,10 +146,12 @@ def noise_ceiling(responses: np.ndarray, image_index: np.ndarray, *, seed: int =
         seed: seed of the half splits and of the bootstrap.
         n_splits: random half splits pooled for the averaged ceiling.
     """
-    return [{"model": CEILING, "direction": direction, "responses": kind, **score_ranks(ranks, n, seed=seed,
-                                                                                     groups=target).to_dict()}
-            for (direction, kind), (ranks, target, n) in ceiling_ranks(responses, image_index, seed=seed,
-                                                                       n_splits=n_splits).items()]
+    rows = []
+    for (direction, kind), (ranks, target, n) in ceiling_ranks(responses, image_index, seed=seed,
+                                                               n_splits=n_splits).items():
+        scores = score_ranks(ranks, n, seed=seed, groups=target).to_dict()
+        rows.append({"model": CEILING, "direction": direction, "responses": kind, **scores})
+    return rows
 
 
 def ceiling_ranks(responses: np.ndarray, image_index: np.ndarray, *, seed: int = 0, n_splits: int = 10

@@ -51,6 +51,24 @@ def topk_curve(ranks: np.ndarray, n_candidates: int) -> np.ndarray:
     return np.cumsum(counts) / max(len(ranks), 1)
 
 
+def ceiling_curves(prepared: "PreparedData") -> dict:
+    """The noise ceiling's top-k curves on the test tier (``dina_core.evaluate.ceiling``; no model involved).
+
+    Returns:
+        {'curves': {(direction, responses): (N',) accuracy at k = 1..N'}, 'note': None}, N' the test images
+        shown at least twice; or {'curves': {}, 'note': why there is no ceiling}.
+    """
+    from dina_core.evaluate.ceiling import ceiling_ranks
+    from dina_core.evaluate.tasks import tier_task
+
+    task = tier_task(prepared, "test")
+    try:
+        ranks = ceiling_ranks(task.responses.cpu().numpy(), task.image_index)
+    except ValueError as exc:
+        return {"curves": {}, "note": str(exc)}
+    return {"curves": {key: topk_curve(r, n) for key, (r, _, n) in ranks.items()}, "note": None}
+
+
 def similarity(emb: dict, responses: str, relative: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Scores of responses (rows) against the N test images (columns) and each row's true column.
 

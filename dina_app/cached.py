@@ -10,6 +10,10 @@ touches it runs under ``MODEL_LOCK`` (see ``_locked``): a Captum method hooks it
 for the length of a call, and the hook would otherwise fire inside another session's
 forward pass. A ``MaskedEvaluator`` scores masks through its own copy of the model, so only
 its construction needs the lock.
+
+Retrieval (``evaluation``, ``embeddings``, ``ranks``) scores the run as trained, a seed ensemble
+as one model; the interpretation analyses look inside one network, a seed ensemble's first member
+(``state.load_interpreted_run``; ``run_guard.require_run`` says so on every page).
 """
 
 from __future__ import annotations
@@ -30,19 +34,19 @@ from dina_core.model import DinaModel
 from dina_core.runs.run import Run
 
 from . import analysis
-from .state import FileKey, load_data, load_run, prepared
+from .state import FileKey, load_data, load_interpreted_run, load_run, prepared
 
 MODEL_LOCK = threading.RLock()
 
 
 @contextlib.contextmanager
-def _locked(run_key: FileKey) -> Iterator[Run]:
-    """The shared run, with ``MODEL_LOCK`` held for the block.
+def _locked(run_key: FileKey, interpret: bool = True) -> Iterator[Run]:
+    """The shared run (``interpret``: the network interpretation looks inside), with ``MODEL_LOCK`` held.
 
     Fetch every other cached input before entering: a cached analysis called inside could
     wait for another session that is computing it and waits, in turn, for this lock.
     """
-    run = load_run(run_key)
+    run = load_interpreted_run(run_key) if interpret else load_run(run_key)
     with MODEL_LOCK:
         yield run
 
@@ -50,14 +54,14 @@ def _locked(run_key: FileKey) -> Iterator[Run]:
 @st.cache_data(max_entries=8, show_spinner="Scoring the test set…")
 def evaluation(run_key: FileKey, data_key: FileKey) -> list[dict]:
     data = load_data(data_key)
-    with _locked(run_key) as run:
+    with _locked(run_key, interpret=False) as run:
         return evaluate_run(run, data)
 
 
 @st.cache_data(max_entries=16, show_spinner="Encoding the test set…")
 def embeddings(run_key: FileKey, data_key: FileKey, level: str | None) -> dict:
     prep = prepared(run_key, data_key)
-    with _locked(run_key) as run:
+    with _locked(run_key, interpret=False) as run:
         return analysis.test_embeddings(run, prep, level)
 
 
@@ -66,12 +70,18 @@ def ranks(run_key: FileKey, data_key: FileKey, level: str | None, direction: str
     return analysis.task_ranks(embeddings(run_key, data_key, level), direction, responses)
 
 
+@st.cache_data(max_entries=16, show_spinner="Computing the noise ceiling…")
+def ceiling_curves(run_key: FileKey, data_key: FileKey) -> dict:
+    """``analysis.ceiling_curves`` of the test tier as the run normalises it (no model involved)."""
+    return analysis.ceiling_curves(prepared(run_key, data_key))
+
+
 def levels(run_key: FileKey) -> list[str]:
     return list(load_run(run_key).model.levels)
 
 
 def is_dina(run_key: FileKey) -> bool:
-    return isinstance(load_run(run_key).model, DinaModel)
+    return isinstance(load_interpreted_run(run_key).model, DinaModel)
 
 
 # -- feature maps -----------------------------------------------------------------------------
@@ -158,5 +168,6 @@ def synergy(run_key: FileKey, data_key: FileKey, tier: str, m: int, metric: str)
     """``analyses.neuron_interactions`` of the top-m neurons by importance (ranked on ``tier``)."""
     ranked, _ = rankings(run_key, data_key, tier)
     ev, prep = evaluator(run_key, data_key), prepared(run_key, data_key)
-    return analyses.neuron_interactions(load_run(run_key), load_data(data_key), ev, ranked["importance"], m=m,
+    return analyses.neuron_interactions(load_interpreted_run(run_key), load_data(data_key), ev, ranked["importance"],
+                                        m=m,
                                         metric=metric, prepared=prep)

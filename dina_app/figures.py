@@ -152,6 +152,14 @@ def add_points(fig: go.Figure, name: str, x: list, y: list, error: list | None =
     return fig
 
 
+def add_ceiling(fig: go.Figure, curve: np.ndarray) -> go.Figure:
+    """A top-k figure's noise ceiling: ``curve`` (N',) accuracy at k = 1..N', a dashed dark line."""
+    k = np.arange(1, len(curve) + 1)
+    fig.add_trace(go.Scatter(x=k, y=curve, mode="lines", name="noise ceiling",
+                             line={"color": "#333333", "dash": "dash", "width": 2}))
+    return fig
+
+
 def bars(labels: list[str], values: np.ndarray, x_title: str, big: bool = False, highlight: int | None = None,
          percent: bool = False) -> go.Figure:
     colors = [ORANGE if i == highlight else BLUE for i in range(len(labels))]

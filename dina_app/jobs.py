@@ -181,6 +181,16 @@ def benchmark_work(data, out_dir: Path, models: tuple[str, ...], train_config) -
     return work
 
 
+def tune_work(data, out_dir: Path, budget_s: float, metadata: dict | None = None) -> Callable[[Job], dict]:
+    """Work that runs ``dina_core.tune.tune`` into ``out_dir``; each trial is a stage of the job's progress."""
+    def work(job: Job) -> dict:
+        from dina_core.tune import tune
+        return tune(data, out_dir, budget_s=budget_s, metadata=metadata, should_stop=job.should_stop,
+                    on_start=lambda i, change: job.set_stage(f"trial {i + 1}: {change or 'defaults'}"),
+                    on_step=job.on_step)
+    return work
+
+
 def import_work(source, out_path: Path, config) -> Callable[[Job], dict]:
     """Work that writes a raw ``source`` preprocessed with ``config`` to ``out_path`` (``write_source``)."""
     def work(job: Job) -> dict:

@@ -25,6 +25,7 @@ IMPORT_OPENED = "import.opened"  # str 'path@start time' of the last finished im
 TRAIN_NAME = "train.name"  # widget: the run name, preset to a fresh timestamped name until a run starts
 TRAIN_RENEW = "train.renew"  # bool: a run just started, so the next run name is fresh
 TRAIN_FORM = "train.t"  # prefix of the training form's widgets: ``train.t.<TrainConfig field>``
+TUNED = "train.tuned"  # {'model': {...}, 'train': {...}}: a tuning's chosen config, prefilling the form
 
 
 def model_form(kind: str) -> str:
@@ -48,6 +49,11 @@ def training_job(session_id: str) -> str:
 def import_job(session_id: str) -> str:
     """The raw-recording import a browser session started in the Data page's wizard."""
     return f"import:{session_id}"
+
+
+def tune_job(session_id: str) -> str:
+    """The tuning (``dina tune``) a browser session started on the Train page."""
+    return f"tune:{session_id}"
 
 
 def demo_job(fingerprint: str) -> str:

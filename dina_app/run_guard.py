@@ -18,6 +18,11 @@ def require_run(data_key: state.FileKey) -> state.FileKey:
     run_key = state.active_run_key(data_key)
     if run_key is not None:
         _refuse_other_data(run_key, data_key)
+        seeds = getattr(state.load_run(run_key).model, "seeds", None)
+        if seeds:
+            st.caption(f"This model is a {len(seeds)}-seed ensemble (seeds {', '.join(map(str, seeds))}): retrieval "
+                       f"averages its members' similarities; maps, attributions, probes and neurons show its first "
+                       f"member (seed {seeds[0]}).")
         return run_key
     if state.is_demo(data_key):
         job = _quick_demo_job(data_key)

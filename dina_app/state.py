@@ -137,6 +137,13 @@ def load_run(key: FileKey) -> "Run":
     return _load_run(Path(key[0]).parent, device="cpu")
 
 
+@st.cache_resource(max_entries=6, show_spinner=False)
+def load_interpreted_run(key: FileKey) -> "Run":
+    """The network the interpretation pages look inside: the run itself, or a seed ensemble's first member."""
+    from dina_core.runs.ensemble import first_member
+    return first_member(load_run(key))
+
+
 @st.cache_resource(max_entries=4, show_spinner="Normalising the recording for the model…")
 def prepared(run_key: FileKey, data_key: FileKey) -> "PreparedData":
     """``run.prepare(data)`` after checking they fit (shared, read-only tensors)."""

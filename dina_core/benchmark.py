@@ -6,7 +6,14 @@ Models (all trained on the train tier, early-stopped on validation, scored on te
     global_only    DINA's towers aligned only at a pooled embedding ("traditional" alignment)
     shuffled_null  DINA trained on permuted image-response pairs: must sit at chance
     ridge          ridge regression image -> responses, identification by correlation
+    ceiling        no model: one response identifying another response to the same image, from the test
+                   repeats (``evaluate.ceiling``); a response-to-response bound, not a proof that no
+                   model can do better
     chance         1/N
+
+Every row carries ``fraction_of_ceiling``: its top-1 over the ceiling's top-1 in the same task.
+The ``dina`` row is trained with exactly what ``dina train`` uses by default (``ModelConfig()``,
+``TrainConfig()``) unless a config is passed.
 """
 
 from __future__ import annotations
@@ -22,24 +29,41 @@ from .model import LinearConfig, ModelConfig
 from .runs.config import TrainConfig
 from .train.loop import StepInfo
 from .runs.prepare import Preprocessing, prepare
+from .train.ensemble import train_ensemble
 from .train.run import train_run
+from .evaluate.ceiling import add_fraction_of_ceiling, tier_ceiling
 from .evaluate.model_eval import COMBINED, evaluate_run
 from .evaluate.tasks import evaluate_retrieval
 from .evaluate.retrieval import chance_scores
 from .evaluate.ridge import RidgeIdentifier
 
+# name: (kind, default model config, shuffled pairs); dina's is exactly what `dina train` builds by default
 TRAINED_MODELS = {
     "dina": ("dina", lambda: ModelConfig().to_dict(), False),
     "linear": ("linear", lambda: LinearConfig().to_dict(), False),
     "global_only": ("dina", lambda: ModelConfig.global_only().to_dict(), False),
     "shuffled_null": ("dina", lambda: ModelConfig().to_dict(), True),
 }
+DINA_ARCHITECTURE = ("dina", "shuffled_null")  # the null is DINA's own architecture on shuffled pairs
 ALL_MODELS = (*TRAINED_MODELS, "ridge")
+
+
+def _prepared(data: DinaData, train_config: TrainConfig):
+    """The recording normalised as every model sees it (train-fitted), with the models' validation split."""
+    return prepare(data, Preprocessing.fit(data), "cpu", train_config.validation_fraction, train_config.seed)
+
+
+def _ceiling_rows(data: DinaData, train_config: TrainConfig) -> tuple[list[dict], str | None]:
+    """The test tier's noise-ceiling rows, or no rows and why (no test image shown twice)."""
+    try:
+        return tier_ceiling(_prepared(data, train_config), "test", seed=train_config.seed), None
+    except ValueError as exc:
+        return [], f"no noise ceiling: {exc}"
 
 
 def _ridge_rows(data: DinaData, train_config: TrainConfig) -> list[dict]:
     """Ridge on the same train-fitted normalisation and validation split as the trained models."""
-    prepared = prepare(data, Preprocessing.fit(data), "cpu", train_config.validation_fraction, train_config.seed)
+    prepared = _prepared(data, train_config)
     train, val, test = (prepared.tier_trials[t] for t in ("train", "validation", "test"))
     images = prepared.images.cpu().numpy()[:, 0]
     responses = prepared.responses.cpu().numpy()
@@ -49,11 +73,29 @@ def _ridge_rows(data: DinaData, train_config: TrainConfig) -> list[dict]:
                               seed=train_config.seed)
 
 
+def _train(data: DinaData, out: Path, name: str, model_config: dict | None, train_config: TrainConfig,
+           ensemble: int, on_step: Callable[[StepInfo], None] | None):
+    kind, default, shuffle = TRAINED_MODELS[name]
+    config = model_config if model_config is not None and name in DINA_ARCHITECTURE else default()
+    cfg = TrainConfig.from_dict({**train_config.to_dict(), "shuffle_pairs": shuffle})
+    if name == "dina" and ensemble > 1:
+        return train_ensemble(data, out, ensemble, kind=kind, model_config=config, train_config=cfg,
+                              on_step=(lambda _, info: on_step(info)) if on_step is not None else None)[0]
+    return train_run(data, out, kind=kind, model_config=config, train_config=cfg, on_step=on_step)[0]
+
+
 def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: TrainConfig | None = None,
+                  model_config: dict | None = None, ensemble: int = 1,
                   models: tuple[str, ...] = ALL_MODELS,
                   on_step: Callable[[str, StepInfo], None] | None = None,
                   on_model: Callable[[str], None] | None = None) -> dict:
     """Train and score every model in ``models``; write ``metrics.json`` and ``metrics.md`` in ``out_dir``.
+
+    Args:
+        train_config: training of every trained model (``TrainConfig()`` when None).
+        model_config: DINA's architecture for the ``dina`` row and its shuffled null (``ModelConfig()``
+            when None); the linear and global-only baselines keep their own.
+        ensemble: the ``dina`` row is a seed ensemble of this many runs (1: a single run).
 
     Returns:
         {'n_candidates': N, 'rows': [{'model', 'direction', 'responses', 'top1', 'top5',
@@ -69,24 +111,24 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
         if name == "ridge":
             model_rows = _ridge_rows(data, train_config)
         else:
-            kind, config, shuffle = TRAINED_MODELS[name]
-            cfg = TrainConfig.from_dict({**train_config.to_dict(), "shuffle_pairs": shuffle})
             step_cb = (lambda info, name=name: on_step(name, info)) if on_step is not None else None
-            run, _ = train_run(data, out_dir / name, kind=kind, model_config=config(), train_config=cfg,
-                               on_step=step_cb)
+            run = _train(data, out_dir / name, name, model_config, train_config, ensemble, step_cb)
             all_rows = evaluate_run(run, data, seed=train_config.seed)
             model_rows = [r for r in all_rows if r["level"] == COMBINED]
             if name == "dina":
                 per_level += [{"model": name, **r} for r in all_rows if r["level"] != COMBINED]
         seconds[name] = time.perf_counter() - started
         rows += [{"model": name, **{k: v for k, v in r.items() if k != "level"}} for r in model_rows]
+    ceiling, ceiling_note = _ceiling_rows(data, train_config)
+    rows += ceiling
     n = rows[0]["n_candidates"]
     chance = chance_scores(n)
     for direction in ("neural_to_image", "image_to_neural"):
         for responses in ("averaged", "single_trial"):
             rows.append({"model": "chance", "direction": direction, "responses": responses, "n_candidates": n,
                          "top1": chance["top1"], "top5": chance["top5"], "ci95_top1": [chance["top1"]] * 2})
-    metrics = {"n_candidates": n, "rows": rows, "per_level": per_level, "seconds": seconds}
+    metrics = {"n_candidates": n, "rows": add_fraction_of_ceiling(rows, ceiling), "per_level": per_level,
+               "seconds": seconds, "ceiling_note": ceiling_note, "dina_ensemble": ensemble}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
     (out_dir / "metrics.md").write_text(markdown_table(metrics))
@@ -94,23 +136,29 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
 
 
 def markdown_table(metrics: dict) -> str:
-    """Top-1 (95% CI) per model and task, plus top-5; percentages."""
+    """Top-1 (95% CI) per model and task, plus top-5; percentages; single-trial top-1 as a fraction of the ceiling."""
     tasks = [("neural_to_image", "averaged"), ("neural_to_image", "single_trial"),
              ("image_to_neural", "averaged"), ("image_to_neural", "single_trial")]
     header = ["model", "neural→image averaged", "neural→image single-trial",
-              "image→neural averaged", "image→neural single-trial"]
-    lines = [f"Retrieval among N = {metrics['n_candidates']} test images: top-1 % (95% CI) / top-5 %", "",
+              "image→neural averaged", "image→neural single-trial", "single-trial / ceiling (n→i, i→n)"]
+    lines = [f"Retrieval among N = {metrics['n_candidates']} test images: top-1 % (95% CI) / top-5 %; "
+             "last column: single-trial top-1 over the noise ceiling's", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     models = list(dict.fromkeys(r["model"] for r in metrics["rows"]))
     for model in models:
-        cells = [model]
+        cells, fractions = [model], []
         for d, r in tasks:
             row = next((x for x in metrics["rows"] if x["model"] == model and x["direction"] == d
                         and x["responses"] == r), None)
+            if r == "single_trial":
+                fraction = (row or {}).get("fraction_of_ceiling")
+                fractions.append("–" if fraction is None else f"{fraction:.2f}")
             if row is None:
                 cells.append("–")
                 continue
             lo, hi = row["ci95_top1"]
             cells.append(f"{100 * row['top1']:.1f} ({100 * lo:.0f}–{100 * hi:.0f}) / {100 * row['top5']:.0f}")
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells + [", ".join(fractions)]) + " |")
+    if metrics.get("ceiling_note"):
+        lines += ["", metrics["ceiling_note"]]
     return "\n".join(lines) + "\n"

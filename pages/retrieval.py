@@ -60,6 +60,7 @@ direction = st.segmented_control("Direction", list(analysis.DIRECTIONS), format_
 fp = state.fingerprint(data_key)
 bench = analysis.find_benchmark(state.runs_dir(), fp)
 ks = np.arange(1, n + 1)
+ceiling = cached.ceiling_curves(run_key, data_key)
 panels = st.columns(2)
 for panel, mode in zip(panels, analysis.RESPONSES):
     curves = {f"DINA ({state.run_label(run_key)})" if level == "combined" else f"DINA, {level}":
@@ -75,10 +76,16 @@ for panel, mode in zip(panels, analysis.RESPONSES):
         if row["model"] == "ridge" and row["direction"] == direction and row["responses"] == mode:
             F.add_points(fig, "ridge", [1, 5], [row["top1"], row["top5"]],
                          [[row["top1"] - row["ci95_top1"][0], row["ci95_top1"][1] - row["top1"]], [0, 0]])
+    if (direction, mode) in ceiling["curves"]:
+        F.add_ceiling(fig, ceiling["curves"][direction, mode])
     with panel:
         show(F.style(fig, big, title=analysis.RESPONSES[mode]),
              f"How often is the right {'image' if direction == 'neural_to_image' else 'response'} among the top k "
              f"of {n}? Higher than the chance line (k/N) means the decoder uses the response.")
+st.caption("**Noise ceiling** (dashed): how well one recorded response identifies another response to the same "
+           "image, from the test repeats (averaged: half the repeats against the other half). It is a "
+           "response-to-response bound, not a proof that no model can do better." if ceiling["curves"] else
+           f"No noise ceiling on this recording: {ceiling['note']}.")
 
 baselines_key = keys.baselines_job(fp)
 if bench is None or "linear" not in bench["runs"]:

@@ -9,6 +9,7 @@ from dina_app import jobs, keys, state
 from dina_app.chrome import adopt_finished_training, guard, page_header
 from dina_app.forms import dataclass_form
 from dina_app.job_panel import job_progress
+from dina_app.tune_panel import tune_panel, tuned_values
 from dina_core.errors import DinaError
 from dina_core.model import LinearConfig, ModelConfig
 from dina_core.runs.config import TrainConfig
@@ -27,17 +28,20 @@ kind = st.segmented_control("Model", ["dina", "linear"], default="dina", key="tr
                                          "linear": "Linear two-tower (baseline)"}.get) or "dina"
 if keys.TRAIN_NAME not in st.session_state or st.session_state.pop(keys.TRAIN_RENEW, False):
     st.session_state[keys.TRAIN_NAME] = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"  # fixed until a run starts
+tuned = tuned_values()  # a finished tuning's chosen settings, once the user took them
 with st.form("train.form", border=not big):
     name = st.text_input("Run name", key=keys.TRAIN_NAME,
                          help=f"A folder of that name is written under {state.runs_dir()}")
     left, right = st.columns(2)
     with left:
         st.markdown("**Training**")
-        train_values = dataclass_form(TrainConfig, keys.TRAIN_FORM, basic=("epochs", "batch_size", "lr", "device"))
+        train_values = dataclass_form(TrainConfig, keys.TRAIN_FORM, basic=("epochs", "batch_size", "lr", "device"),
+                                      values=tuned and tuned["train"])
     with right:
         st.markdown("**Model**")
         model_cls = ModelConfig if kind == "dina" else LinearConfig
-        model_values = dataclass_form(model_cls, keys.model_form(kind), basic=("aligned_stages", "embed_dim"))
+        model_values = dataclass_form(model_cls, keys.model_form(kind), basic=("aligned_stages", "embed_dim"),
+                                      values=tuned["model"] if tuned and kind == "dina" else None)
     submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy)
 
 if submitted:
@@ -56,16 +60,19 @@ if submitted:
             st.session_state[keys.TRAIN_RENEW] = True
             st.rerun()
 
+chance = 1 / max(summary["images_per_tier"]["validation"] or summary["images_per_tier"]["train"] // 10, 1)
 if job is not None:
     st.subheader(f"Run {job.out_dir.name}")
     if busy and st.button("Stop training", icon=":material/stop:", key="train.stop",
                           help="Ends after this step and keeps the best weights so far"):
         job.stop()
-    chance = 1 / max(summary["images_per_tier"]["validation"] or summary["images_per_tier"]["train"] // 10, 1)
     job_progress(job_key, chance=chance)
     adopt_finished_training()  # app.py did it already, unless Streamlit ran this page alone (see app.py)
     if st.session_state.get(keys.ADOPTED) == str(job.out_dir):
         st.caption(f"Every page now uses **{job.out_dir.name}**.")
+
+st.subheader("Tune on validation")
+tune_panel(data_key, chance)
 
 st.subheader("Checkpoints")
 runs = state.list_runs()

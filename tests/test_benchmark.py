@@ -24,15 +24,17 @@ def test_metrics_json_contract(metrics):
     on_disk = json.loads((out / "metrics.json").read_text())
     assert on_disk["n_candidates"] == 30 == result["n_candidates"]
     models = {r["model"] for r in on_disk["rows"]}
-    assert models == set(MODELS) | {"chance"}
+    assert models == set(MODELS) | {"chance", "ceiling"}
+    ceiling = {(r["direction"], r["responses"]): r["top1"] for r in on_disk["rows"] if r["model"] == "ceiling"}
     for row in on_disk["rows"]:
         assert row["direction"] in ("neural_to_image", "image_to_neural")
         assert row["responses"] in ("averaged", "single_trial")
         assert 0.0 <= row["top1"] <= row["top5"] <= 1.0
         lo, hi = row["ci95_top1"]
         assert lo <= row["top1"] <= hi
-    assert len(on_disk["rows"]) == 4 * (len(MODELS) + 1)
-    assert "| linear |" in (out / "metrics.md").read_text()
+        assert row["fraction_of_ceiling"] == pytest.approx(row["top1"] / ceiling[row["direction"], row["responses"]])
+    assert len(on_disk["rows"]) == 4 * (len(MODELS) + 2)
+    assert "| linear |" in (out / "metrics.md").read_text() and "| ceiling |" in (out / "metrics.md").read_text()
 
 
 def test_shuffled_null_sits_at_chance_and_real_pairings_do_not(metrics):
@@ -45,3 +47,19 @@ def test_shuffled_null_sits_at_chance_and_real_pairings_do_not(metrics):
         assert null["top1"] <= 4 * chance
     for model in ("linear", "ridge"):
         assert rows[model, "neural_to_image", "averaged"]["ci95_top1"][0] > chance
+
+
+def test_the_dina_row_is_trained_with_the_defaults_a_user_gets(small_data, tmp_path):
+    """`dina train` and `dina benchmark` without a config build the same model with the same training."""
+    from dina_core.cli import main
+    from dina_core.data.format import write_dataset
+    from dina_core.model import ModelConfig
+
+    data = tmp_path / "small.h5"
+    write_dataset(data, small_data)
+    assert main(["train", str(data), "--out", str(tmp_path / "user"), "--epochs", "1"]) == 0
+    assert main(["benchmark", str(data), "--out", str(tmp_path / "bench"), "--epochs", "1", "--models", "dina"]) == 0
+    user = json.loads((tmp_path / "user" / "run.json").read_text())
+    bench = json.loads((tmp_path / "bench" / "dina" / "run.json").read_text())
+    assert bench["model_config"] == user["model_config"] == json.loads(json.dumps(ModelConfig().to_dict()))
+    assert bench["train_config"] == user["train_config"] == {**TrainConfig().to_dict(), "epochs": 1}

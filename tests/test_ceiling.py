@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from dina_core.evaluate.ceiling import averaged_ranks, noise_ceiling, single_trial_ranks
+from dina_core.evaluate.ceiling import (add_fraction_of_ceiling, averaged_ranks, image_to_trial_ranks, noise_ceiling,
+                                       single_trial_ranks)
+from dina_core.evaluate.tasks import repeat_sets
 
 
 def _naive_single_trial(x, image_index):
@@ -53,6 +55,31 @@ def test_averaged_matches_a_naive_reference_with_the_same_random_halves():
                 c = [np.corrcoef(query[j], cands[k])[0, 1] for k in range(n)]
                 naive.append(sum(c[k] >= c[j] for k in range(n) if k != j))
     np.testing.assert_array_equal(ranks, naive)
+
+
+def test_image_to_trial_matches_a_naive_reference_on_the_models_repeat_sets():
+    rng = np.random.default_rng(3)
+    x, image_index = _recording(rng, noise=2.0)
+    ranks, target, n = image_to_trial_ranks(x, image_index, seed=4)
+    naive = []
+    for trials in repeat_sets(image_index, seed=4):  # every image repeats here, so the columns are the images
+        for j in range(n):
+            others = [u for u in np.flatnonzero(image_index == j) if u != trials[j]]
+            query = x[others].mean(axis=0)
+            c = [np.corrcoef(query, x[trials[k]])[0, 1] for k in range(n)]
+            naive.append(sum(c[k] >= c[j] for k in range(n) if k != j))
+    np.testing.assert_array_equal(ranks, naive)
+    np.testing.assert_array_equal(target, np.tile(np.arange(n), len(ranks) // n))
+
+
+def test_fraction_of_ceiling_divides_by_the_same_tasks_ceiling():
+    ceiling = [{"direction": "neural_to_image", "responses": "averaged", "top1": 0.8},
+               {"direction": "neural_to_image", "responses": "single_trial", "top1": 0.0}]
+    rows = [{"direction": "neural_to_image", "responses": "averaged", "top1": 0.6},
+            {"direction": "neural_to_image", "responses": "single_trial", "top1": 0.1},
+            {"direction": "image_to_neural", "responses": "averaged", "top1": 0.5}]
+    fractions = [r["fraction_of_ceiling"] for r in add_fraction_of_ceiling(rows, ceiling)]
+    assert fractions == [pytest.approx(0.75), None, None]
 
 
 def test_ceiling_is_near_one_for_clean_responses_and_near_chance_for_pure_noise():

@@ -32,6 +32,15 @@ def test_train_then_evaluate(small_file, tmp_path, capsys):
         ("neural_to_image", "single_trial"), ("neural_to_image", "averaged"),
         ("image_to_neural", "single_trial"), ("image_to_neural", "averaged")}
     assert "top-1" in capsys.readouterr().out
+    # the ceiling of the run's own prepared test tier, and every row's share of it
+    from dina_core.data.io import read_dataset
+    from dina_core.evaluate.ceiling import tier_ceiling
+    from dina_core.runs.run import load_run
+    ceiling = json.loads(out.read_text())["ceiling"]
+    assert ceiling == json.loads(json.dumps(tier_ceiling(load_run(run).prepare(read_dataset(small_file)), "test")))
+    bound = {(c["direction"], c["responses"]): c["top1"] for c in ceiling}
+    for r in rows:
+        assert r["fraction_of_ceiling"] == pytest.approx(r["top1"] / bound[r["direction"], r["responses"]])
     summary_path = tmp_path / "analysis.json"
     assert main(["analyze", str(run), "--json", str(summary_path)]) == 0
     summary = json.loads(summary_path.read_text())

@@ -99,6 +99,8 @@ def _train_preflight(args, kind: str):
     """(model config or None, TrainConfig) after checking the data file, --out and every option."""
     preflight.input_file(args.data, "data file", DATA_FILE)
     preflight.output_folder(args.out, "--out")
+    if getattr(args, "ensemble", 1) < 1:
+        raise DinaError(f"--ensemble must be at least 1, got {args.ensemble}")
     raw = preflight.read_config(args.config)
     return preflight.model_config(args, raw, kind), preflight.train_config(args, raw)
 
@@ -107,27 +109,36 @@ def cmd_train(args) -> None:
     """Train one run; under ``torchrun`` every process joins and rank 0 reports and saves."""
     from ..data.io import read_dataset
     from ..train import distributed
+    from ..train.ensemble import train_ensemble
     from ..train.run import train_run
     model_config, train_config = _train_preflight(args, args.kind)
     dist = distributed.init_from_environment(train_config.device)
     try:
         data = read_dataset(args.data)
         bar, on_step = step_bar(f"train {args.kind}") if dist.is_main else (None, None)
-        _, result = train_run(data, args.out, kind=args.kind, model_config=model_config,
-                              train_config=train_config, resume=args.resume, on_step=on_step,
-                              metadata={"data_path": str(Path(args.data).resolve())})
+        options = dict(kind=args.kind, model_config=model_config, train_config=train_config, resume=args.resume,
+                       metadata={"data_path": str(Path(args.data).resolve())})
+        if args.ensemble > 1:
+            run, _ = train_ensemble(data, args.out, args.ensemble, **options,
+                                    on_step=(lambda _, info: on_step(info)) if on_step else None)
+            best = f"{args.ensemble}-seed ensemble, validation top-1 {run.metadata['best_val_top1']:.3f}"
+        else:
+            _, result = train_run(data, args.out, **options, on_step=on_step)
+            best = f"best validation top-1 {result.best_val_top1:.3f} at epoch {result.best_epoch}"
     finally:
         distributed.shutdown()
     if dist.is_main:
         bar.close()
-        print(f"best validation top-1 {result.best_val_top1:.3f} at epoch {result.best_epoch} "
-              f"({dist.world_size} process{'es' if dist.enabled else ''}); saved {args.out}")
+        print(f"{best} ({dist.world_size} process{'es' if dist.enabled else ''}); saved {args.out}")
 
 
 def cmd_benchmark(args) -> None:
-    from ..benchmark import run_benchmark
+    from ..benchmark import ALL_MODELS, run_benchmark
     from ..data.io import read_dataset
-    _, train_config = _train_preflight(args, "dina")
+    unknown = [m for m in args.models or () if m not in ALL_MODELS]
+    if unknown:
+        raise DinaError(f"--models: unknown {unknown}; choose from {list(ALL_MODELS)}")
+    model_config, train_config = _train_preflight(args, "dina")
     data = read_dataset(args.data)
     bars: dict[str, tuple] = {}
 
@@ -136,7 +147,8 @@ def cmd_benchmark(args) -> None:
             bars[name] = step_bar(f"train {name}")
         bars[name][1](info)
 
-    metrics = run_benchmark(data, args.out, train_config=train_config, on_step=on_step,
+    metrics = run_benchmark(data, args.out, train_config=train_config, model_config=model_config,
+                            ensemble=args.ensemble, models=tuple(args.models or ALL_MODELS), on_step=on_step,
                             on_model=lambda name: tqdm.write(f"== {name}"))
     for bar, _ in bars.values():
         bar.close()
@@ -152,6 +164,7 @@ def cmd_demo(args) -> None:
     print(f"demo recording: {data_path}")
     run_dir = Path(args.dir) / "run"
     cmd_train(argparse.Namespace(data=str(data_path), out=str(run_dir), config=None, device=None, epochs=None,
-                                 seed=None, batch_size=None, lr=None, kind="dina", resume=False))
+                                 seed=None, batch_size=None, lr=None, kind="dina", resume=False,
+                                 ensemble=1))
     cmd_evaluate(argparse.Namespace(run=str(run_dir), data=str(data_path), device="cpu", json=None,
                                     allow_other_data=False))

@@ -9,6 +9,7 @@ from dataclasses import fields
 from ..importers.traces.config import CHOICES, TraceConfig
 from .commands import cmd_benchmark, cmd_demo, cmd_import, cmd_info, cmd_simulate, cmd_train
 from .scoring import cmd_analyze, cmd_evaluate
+from .tuning import cmd_tune
 
 
 class Parser(argparse.ArgumentParser):
@@ -102,10 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int)
         p.add_argument("--batch-size", type=int, help="pairs per step; under torchrun the global batch")
         p.add_argument("--lr", type=float, help="peak learning rate")
+        p.add_argument("--ensemble", type=int, default=1, metavar="K",
+                       help="train K runs (seeds seed .. seed+K-1) scored as one model, their similarities averaged"
+                       + ("" if name == "train" else " (the dina row)"))
         p.set_defaults(func=func)
         if name == "train":
             p.add_argument("--kind", choices=("dina", "linear"), default="dina")
             p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+        else:
+            p.add_argument("--models", nargs="+", metavar="M", help="score only these (default: all; ceiling "
+                           "and chance always)")
+
+    p = add("tune", help="search a few DINA settings on validation retrieval within a time budget")
+    p.add_argument("data")
+    p.add_argument("--budget", default="15m", help="wall-clock budget, e.g. 15m, 90s, 1h (default 15m)")
+    p.add_argument("--out", required=True, help="folder for tune.json, tune.md, best_config.json, best_run/")
+    p.add_argument("--config", help='starting point, JSON {"model": {...}, "train": {...}} (default: the defaults)')
+    p.add_argument("--device", help="'auto' (default), 'cpu', 'cuda', 'cuda:1'")
+    p.add_argument("--epochs", type=int, help="upper bound per trial (early stopping usually ends sooner)")
+    p.set_defaults(func=cmd_tune)
 
     p = add("demo", help="simulate the demo recording, train DINA on it and evaluate")
     p.add_argument("--dir", default="demo", help="folder for the demo recording and run")

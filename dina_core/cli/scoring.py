@@ -32,13 +32,25 @@ def _scoring_preflight(args) -> None:
         raise DinaError(f"--device {err.name}: {err.reason}") from None
 
 
-def _run_and_data(args):
+def _interpreted(run, name: str):
+    """An ensemble is interpreted through its first member, and the output says so."""
+    from ..runs.ensemble import EnsembleModel, first_member
+    if not isinstance(run.model, EnsembleModel):
+        return run
+    print(f"{name}: a {len(run.model.members)}-seed ensemble; interpreting its first member "
+          f"(seed {run.model.seeds[0]})")
+    return first_member(run)
+
+
+def _run_and_data(args, interpret: bool = False):
     """(run, data, data path, DataCheck): the run, its recording (or --data), checked to belong together."""
     from ..data.fingerprint import recording_identity
     from ..data.io import read_dataset
     from ..runs.data_check import check_same_data
     from ..runs.run import check_compatible, load_run
     run = load_run(args.run, device=args.device)
+    if interpret:
+        run = _interpreted(run, args.run)
     data_path = args.data or run.metadata.get("data_path")
     if not data_path:
         raise DinaError(f"run {args.run}: the run does not record its data file; pass --data")
@@ -59,25 +71,39 @@ def _write_json(path: str, payload: dict) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    from ..evaluate.ceiling import add_fraction_of_ceiling, tier_ceiling
     from ..evaluate.model_eval import evaluate_run
     _scoring_preflight(args)
     run, data, _, check = _run_and_data(args)
     rows = evaluate_run(run, data)
-    for r in rows:
-        lo, hi = r["ci95_top1"]
-        print(f"{r['level']:>9} {r['direction']:>16} {r['responses']:>12}: top-1 {r['top1']:.3f} "
-              f"[{lo:.3f}, {hi:.3f}]  top-5 {r['top5']:.3f}  median rank {r['median_rank']:.1f}  "
-              f"(N = {r['n_candidates']})")
+    try:  # the ceiling of the very test trials the run was scored on, normalised as it sees them
+        ceiling, note = tier_ceiling(run.prepare(data), "test"), None
+    except ValueError as exc:
+        ceiling, note = [], f"no noise ceiling: {exc}"
+    rows = add_fraction_of_ceiling(rows, ceiling)
+    _print_rows(rows + [{"level": "ceiling", **c} for c in ceiling])
+    print(note or "ceiling: one response identifying another response to the same image (test repeats); "
+                  "a response-to-response bound, not a proof that no model can do better")
     if check.warning():
         print(check.warning())
     if args.json:
-        _write_json(args.json, {"n_candidates": rows[0]["n_candidates"], "rows": rows, "data_check": check.to_dict()})
+        _write_json(args.json, {"n_candidates": rows[0]["n_candidates"], "rows": rows, "ceiling": ceiling,
+                                "ceiling_note": note, "data_check": check.to_dict()})
+
+
+def _print_rows(rows: list[dict]) -> None:
+    for r in rows:
+        lo, hi = r["ci95_top1"]
+        fraction = r.get("fraction_of_ceiling")
+        print(f"{r['level']:>9} {r['direction']:>16} {r['responses']:>12}: top-1 {r['top1']:.3f} "
+              f"[{lo:.3f}, {hi:.3f}]  top-5 {r['top5']:.3f}  median rank {r['median_rank']:.1f}  "
+              f"(N = {r['n_candidates']})" + ("" if fraction is None else f"  {fraction:.2f} of ceiling"))
 
 
 def cmd_analyze(args) -> None:
     from ..interpret.analyze import analyze
     _scoring_preflight(args)
-    run, data, _, check = _run_and_data(args)
+    run, data, _, check = _run_and_data(args, interpret=True)
     progress = StageBars()
     summary = analyze(run, data, progress=progress)
     progress.close()

@@ -7,8 +7,14 @@ every model (:func:`~dina_core.evaluate.retrieval.target_ranks`).
 * **averaged**: each image's repeats are split at random into two halves; each half's average is
   ranked among the other halves' averages of the N images (both ways, ``n_splits`` random splits,
   ranks pooled).
-* **single-trial**: each trial is ranked among the N images' averages, its own image's average
-  leaving that trial out (the leave-one-out average of its image's other repeats).
+* **single-trial**, neural -> image: each trial is ranked among the N images' averages, its own
+  image's average leaving that trial out (the leave-one-out average of its image's other repeats).
+* **single-trial**, image -> neural: the model's task ranks an image among the N single trials of a
+  :func:`~dina_core.evaluate.tasks.repeat_sets` set; here the "image" is the leave-one-out average of
+  its other repeats, ranked among the same sets' trials (ranks pooled over the sets).
+
+The averaged task is symmetric (half against half), so both directions report the same split-half
+ranks; the single-trial tasks differ as the models' do (a trial among averages, an average among trials).
 
 It is a response-to-response bound: it says how distinguishable the images are *from the recorded
 responses alone* with a simple correlation readout, not that no model can do better (a model
@@ -21,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .tasks import unique_targets
+from ..runs.prepare import PreparedData
+from .tasks import repeat_sets, tier_task, unique_targets
 from .retrieval import score_ranks, target_ranks
 
 CEILING = "ceiling"
@@ -76,6 +83,25 @@ def single_trial_ranks(responses: np.ndarray, image_index: np.ndarray) -> tuple[
     return ranks.astype(np.int64), target, n
 
 
+def image_to_trial_ranks(responses: np.ndarray, image_index: np.ndarray, *, seed: int = 0
+                         ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rank of each image's own trial among the N trials of each repeat set, the image standing as the
+    leave-one-out average of its other repeats.
+
+    Returns:
+        ranks: (n_sets * N,) int 0-based ranks, set by set; target: (same,) image column; n: N.
+    """
+    x, target, counts = _repeated(responses, image_index)
+    n = len(counts)
+    sums = np.zeros((n, x.shape[1]))
+    np.add.at(sums, target, x.astype(np.float64))
+    diagonal, all_ranks = np.arange(n), []
+    for trials in repeat_sets(target, seed=seed):  # trials[j] shows image j
+        loo = (sums - x[trials]) / (counts - 1)[:, None]
+        all_ranks.append(target_ranks(_pearson_rows(loo), _pearson_rows(x[trials]), diagonal, dtype=torch.float64))
+    return np.concatenate(all_ranks), np.tile(diagonal, len(all_ranks)), n
+
+
 def averaged_ranks(responses: np.ndarray, image_index: np.ndarray, *, n_splits: int = 10,
                    seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
     """Ranks of split-half averages among the other halves' averages, pooled over random splits.
@@ -111,8 +137,8 @@ def noise_ceiling(responses: np.ndarray, image_index: np.ndarray, *, seed: int =
                   n_splits: int = 10) -> list[dict]:
     """The ceiling rows of a test tier: ``{'model': 'ceiling', 'direction', 'responses', ...scores}``.
 
-    Response-to-response retrieval is symmetric in what it bounds, so the same two scores are
-    reported under both directions, beside the models' rows.
+    Four rows, one per task of the models (see the module docstring); both averaged rows hold the
+    same (symmetric) split-half scores.
 
     Args:
         responses: (T, n_neurons) float test trials, normalised as the models see them.
@@ -120,9 +146,42 @@ def noise_ceiling(responses: np.ndarray, image_index: np.ndarray, *, seed: int =
         seed: seed of the half splits and of the bootstrap.
         n_splits: random half splits pooled for the averaged ceiling.
     """
-    single, single_target, n = single_trial_ranks(responses, image_index)
-    averaged, averaged_target, _ = averaged_ranks(responses, image_index, n_splits=n_splits, seed=seed)
-    scores = {"single_trial": score_ranks(single, n, seed=seed, groups=single_target).to_dict(),
-              "averaged": score_ranks(averaged, n, seed=seed, groups=averaged_target).to_dict()}
-    return [{"model": CEILING, "direction": direction, "responses": kind, **scores[kind]}
-            for direction in ("neural_to_image", "image_to_neural") for kind in ("averaged", "single_trial")]
+    rows = []
+    for (direction, kind), (ranks, target, n) in ceiling_ranks(responses, image_index, seed=seed,
+                                                               n_splits=n_splits).items():
+        scores = score_ranks(ranks, n, seed=seed, groups=target).to_dict()
+        rows.append({"model": CEILING, "direction": direction, "responses": kind, **scores})
+    return rows
+
+
+def ceiling_ranks(responses: np.ndarray, image_index: np.ndarray, *, seed: int = 0, n_splits: int = 10
+                  ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray, int]]:
+    """{(direction, responses): (ranks, image column of each rank, N)} of the four ceiling tasks (top-k curves)."""
+    averaged = averaged_ranks(responses, image_index, n_splits=n_splits, seed=seed)
+    return {("neural_to_image", "averaged"): averaged,
+            ("neural_to_image", "single_trial"): single_trial_ranks(responses, image_index),
+            ("image_to_neural", "averaged"): averaged,
+            ("image_to_neural", "single_trial"): image_to_trial_ranks(responses, image_index, seed=seed)}
+
+
+def tier_ceiling(prepared: PreparedData, tier: str = "test", *, seed: int = 0) -> list[dict]:
+    """:func:`noise_ceiling` of a prepared tier's responses (normalised as the models see them).
+
+    Raises:
+        ValueError: fewer than 2 of the tier's images are shown at least twice (no ceiling exists).
+    """
+    task = tier_task(prepared, tier)
+    return noise_ceiling(task.responses.cpu().numpy(), task.image_index, seed=seed)
+
+
+def add_fraction_of_ceiling(rows: list[dict], ceiling: list[dict]) -> list[dict]:
+    """Each row with ``fraction_of_ceiling``: its top-1 over the ceiling's top-1 in the same task.
+
+    None where the task has no ceiling (no repeats) or the ceiling's top-1 is 0.
+    """
+    bound = {(c["direction"], c["responses"]): c["top1"] for c in ceiling}
+    out = []
+    for row in rows:
+        top = bound.get((row["direction"], row["responses"]))
+        out.append({**row, "fraction_of_ceiling": row["top1"] / top if top else None})
+    return out

@@ -1,7 +1,8 @@
 """A trained run: the model with what is needed to apply it, and its folder on disk.
 
 Run folder layout:
-    RUN/model.pt    best weights and everything needed to rebuild and apply the model
+    RUN/model.pt    best weights and everything needed to rebuild and apply the model (a seed
+                    ensemble holds its K members' weights, ``members``, in place of ``state_dict``)
     RUN/run.json    the same configs, history and metadata, for humans and scripts
     RUN/state.pt    only while training: the last finished epoch, for ``resume=True``
 """
@@ -22,6 +23,7 @@ from ..model import TwoTowerModel, build_model
 from ..model.device import resolve_device
 from .config import TrainConfig
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_save, load_checkpoint
+from .ensemble import EnsembleModel
 from .prepare import PreparedData, Preprocessing, prepare
 
 MODEL_FILE, STATE_FILE, SUMMARY_FILE = "model.pt", "state.pt", "run.json"
@@ -46,14 +48,19 @@ class Run:
                        self.train_config.seed)
 
 
+def _weights(model: torch.nn.Module) -> dict:
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 def _payload(run: Run) -> dict:
     model = run.model
+    weights = ({"members": [_weights(m) for m in model.members], "seeds": model.seeds}
+               if isinstance(model, EnsembleModel) else {"state_dict": _weights(model)})
     return {
         "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kind": run.kind,
         "model_config": run.model_config, "train_config": run.train_config.to_dict(),
         "n_neurons": model.n_neurons, "image_shape": list(model.image_shape),
-        "preprocessing": run.preprocessing.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "preprocessing": run.preprocessing.to_dict(), **weights,
         "history": run.history, "metadata": run.metadata,
     }
 
@@ -62,7 +69,7 @@ def save_run(run: Run, run_dir: str | os.PathLike) -> Path:
     """Write ``model.pt`` (atomic) and ``run.json`` into ``run_dir``."""
     run_dir = Path(run_dir)
     path = atomic_save(_payload(run), run_dir / MODEL_FILE)
-    summary = {k: v for k, v in _payload(run).items() if k not in ("state_dict", "preprocessing")}
+    summary = {k: v for k, v in _payload(run).items() if k not in ("state_dict", "members", "preprocessing")}
     with atomic_path(run_dir / SUMMARY_FILE) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, default=float))
     return path
@@ -73,12 +80,18 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
     path = Path(path)
     file = path / MODEL_FILE if path.is_dir() else path
     payload = load_checkpoint(file)
-    try:
+
+    def rebuilt(state_dict: dict) -> TwoTowerModel:
         model = build_model(payload["kind"], payload["model_config"], int(payload["n_neurons"]),
                             tuple(payload["image_shape"]))
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state_dict)
+        return model
+
+    try:
+        model = (EnsembleModel([rebuilt(sd) for sd in payload["members"]], list(payload["seeds"]))
+                 if "members" in payload else rebuilt(payload["state_dict"]))
         train_config = TrainConfig.from_dict(payload["train_config"])
-    except (KeyError, ValueError, RuntimeError) as exc:
+    except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{file}: checkpoint does not rebuild a model ({exc})") from exc
     return Run(model.to(resolve_device(str(device))).eval(), payload["kind"], payload["model_config"],
                train_config, Preprocessing.from_dict(payload["preprocessing"]),

@@ -31,7 +31,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from dina_core.data.guards import check_fits, regular_file
 from dina_core.data.hdf5_safety import open_hdf5
+from dina_core.data.values import check_neurons
 from dina_core.importers.nwb_stimuli import describe_nwb, kind, read_nwb_images, read_nwb_table
 from dina_core.importers.stimuli import StimulusTable
 from dina_core.errors import DatasetError, DinaError
@@ -60,9 +62,7 @@ class NwbSession:
 def open_nwb(path: str | os.PathLike) -> Iterator:
     """Open an NWB file read-only with pynwb; DatasetError for missing, non-HDF5 or non-NWB
     files, DinaError when pynwb is not installed."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(path, "<file>", "an NWB file (.nwb)", "no such file")
+    path = regular_file(path, "an NWB file (.nwb)")  # before is_hdf5 opens it: a FIFO would block
     if not h5py.is_hdf5(path):
         raise DatasetError(path, "<file>", "an NWB 2.x file (HDF5)", "a file that is not HDF5")
     with open_hdf5(path, "an NWB 2.x file (HDF5)") as f:  # self-contained, before pynwb reads it
@@ -82,7 +82,11 @@ def open_nwb(path: str | os.PathLike) -> Iterator:
         except Exception as err:  # hdmf raises many types for files it cannot map
             raise DatasetError(path, "<file>", "an NWB 2.x file pynwb can read",
                                f"{type(err).__name__}: {err}") from None
-        yield nwbfile
+        try:
+            yield nwbfile
+        except OSError as err:  # HDF5 reports damaged or truncated data this way, on the read that hits it
+            raise DatasetError(path, "<file>", "an NWB file whose data can be read",
+                               f"damaged data ({err})") from None
     finally:
         io.close()
 
@@ -209,8 +213,10 @@ def _recording(nwbfile, path, signal: str, series: str | None,
                                f"none; the file holds {describe_nwb(nwbfile)}")
     else:
         main, main_kind = _main_series(module, series, nwbfile, path)
-    arrays = {main_kind: _neurons_first(main)}
     neuropil = _named(module, "Neuropil") if main_kind == "fluorescence" else None
+    check_fits(path, [(f"{series.name}/data", tuple(series.data.shape[::-1]), np.float32)
+                      for series in (main, neuropil) if series is not None])
+    arrays = {main_kind: _neurons_first(main)}
     if neuropil is not None:
         arrays["neuropil"] = _neurons_first(neuropil)
         if arrays["neuropil"].shape != arrays[main_kind].shape:
@@ -227,13 +233,16 @@ def _recording(nwbfile, path, signal: str, series: str | None,
     centres = _centroids(segmentation, rows)
     if centres is not None:
         neurons["positions_um"] = centres * scale
+        check_neurons(path, neurons, fields={"positions_um": f"{segmentation.name} (ROI masks)"})
     description = {"format": "nwb", "file": str(path), "module": module.name,
                    "series": main.name, "series_kind": main_kind,
                    "neuropil_series": neuropil.name if neuropil is not None else None,
                    "segmentation": segmentation.name, "um_per_pixel": scale,
                    "um_per_pixel_from": scale_from}
+    files = {kind: [f"{path} {getattr(series.data, 'name', series.name)}"] for kind, series in
+             ((main_kind, main), ("neuropil", neuropil)) if series is not None}
     return TraceRecording(fs=fs, planes=[TracePlane(**arrays)], neurons=neurons,
-                          frame_times=frame_times, source=str(path), description=description)
+                          frame_times=frame_times, source=str(path), description=description, files=files)
 
 
 def load_nwb(path: str | os.PathLike, *, signal: str = "dff", series: str | None = None,
@@ -281,13 +290,16 @@ def read_nwb_source(path: str | os.PathLike, *, signal: str = "dff", series: str
     session = load_nwb(path, signal=signal, series=series, table=table,
                        image_column=image_column, tier_column=tier_column, images=images,
                        um_per_pixel=um_per_pixel)
+    request = {"importer": "nwb", "source": str(Path(path).resolve()),
+               "options": {"signal": signal, "series": series, "table": table, "image_column": image_column,
+                           "tier_column": tier_column, "images": images, "um_per_pixel": um_per_pixel}}
     return RawSource(
         session.recording, session.table, session.images,
         np.arange(len(session.images)).astype(str),
         images_source=f"{Path(path).name}:{session.images_source}", origin=str(path),
         attrs={"name": Path(path).stem, "source": f"NWB file {path}",
                "citation": "see the NWB file's own references (general/related_publications)",
-               "license": DERIVED_LICENSE})
+               "license": DERIVED_LICENSE}, request=request)
 
 
 def import_nwb(path: str | os.PathLike, out_path: str | os.PathLike, *,

@@ -19,6 +19,7 @@ import numpy as np
 
 from dina_core.data.format import TIERS, DinaData
 from dina_core.data.guards import check_fits
+from dina_core.data.values import check_neurons
 from dina_core.data.hdf5_safety import open_hdf5
 from dina_core.data.validate import (Sizes, check_finite, check_structure, check_trials,
                                      datasets_in, read_strings, validate_file)
@@ -115,12 +116,14 @@ def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> 
         ground_truth = None
         if load_ground_truth and "/ground_truth" in f:
             ground_truth = {name: _read(ds) for name, ds in datasets_in(f, "/ground_truth")}
+        neurons = {name: _read(ds) for name, ds in datasets_in(f, "/neurons")}
+        check_neurons(path, neurons)
         return DinaData(
             images=images, responses=responses, image_index=image_index, tiers=tiers,
             attrs={key: _attr(value) for key, value in f.attrs.items()
                    if key not in ("format", "format_version")},
             image_source=read_strings(f["/stimuli/source"]) if "/stimuli/source" in f else None,
-            neurons={name: _read(ds) for name, ds in datasets_in(f, "/neurons")},
+            neurons=neurons,
             behavior=behavior, behavior_columns=columns,
             extra={name: _read(ds) for name, ds in datasets_in(f, "/trials/extra")},
             ground_truth=ground_truth,

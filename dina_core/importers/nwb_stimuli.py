@@ -144,6 +144,8 @@ def _from_container(container, path) -> np.ndarray:
     refs = list(order.data) if order is not None and len(order.data) else [
         container.images[n] for n in sorted(container.images, key=natural_key)]
     images = [to_grey(img.data[()], path, f"{container.name}/{img.name}") for img in refs]
+    for img, grey in zip(refs, images):  # named by the image's own name in the container
+        check_finite_images(grey[None], path, f"{container.name}/{img.name}")
     if len({im.shape for im in images}) > 1:
         raise DatasetError(path, container.name, "images of one size",
                            f"sizes {sorted({im.shape for im in images})}")
@@ -160,7 +162,9 @@ def _from_object(obj, path) -> np.ndarray | None:
     data = getattr(obj, "data", None)
     if kind(obj) in ("ImageSeries", "OpticalSeries") and data is not None and len(data.shape) >= 3:
         check_fits(path, [(f"{obj.name}/data", tuple(data.shape), np.float32)])
-        return np.stack([to_grey(frame, path, obj.name) for frame in np.asarray(data[()])])
+        stack = np.stack([to_grey(frame, path, obj.name) for frame in np.asarray(data[()])])
+        check_finite_images(stack, path, f"{obj.name}/data")
+        return stack
     return None
 
 
@@ -186,7 +190,6 @@ def read_nwb_images(nwbfile, path, name: str | None = None) -> tuple[np.ndarray,
             if name in objects:
                 images = _from_object(objects[name], path)
                 if images is not None:
-                    check_finite_images(images, path, f"/{group}/{name}")
                     return images, f"{group}/{name}"
         raise DatasetError(path, name, "stimulus images (Images, IndexSeries with indexed "
                            "images, or ImageSeries) of that name",
@@ -199,7 +202,6 @@ def read_nwb_images(nwbfile, path, name: str | None = None) -> tuple[np.ndarray,
     for group, obj in candidates:
         images = _from_object(obj, path)
         if images is not None:
-            check_finite_images(images, path, f"/{group}/{obj.name}")
             return images, f"{group}/{obj.name}"
     raise DatasetError(path, "/stimulus/templates", "stimulus images: an Images container or "
                        "(n, H, W) ImageSeries among the stimulus templates, or an IndexSeries "

@@ -132,6 +132,7 @@ def check_finite_images(images: np.ndarray, path, field: str) -> None:
     bad = ~np.isfinite(images)
     if bad.any():
         image, row, col = (int(v) for v in np.argwhere(bad)[0])
-        raise DatasetError(path, f"{field} image {image}", "finite grey levels (no NaN or Inf)",
+        raise DatasetError(path, field if len(images) == 1 else f"{field} image {image}",
+                           "finite grey levels (no NaN or Inf)",
                            f"{images[image, row, col]} at pixel (row {row}, column {col}); "
                            f"{int(bad.any(axis=(1, 2)).sum())} image(s) with NaN/Inf pixels")

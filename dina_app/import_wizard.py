@@ -117,6 +117,10 @@ def _config(signal: str, signals: list[str], fs: float) -> dict:
                                                0.05, key="import.prestim")
     else:
         values["prestim_window_s"] = None
+    values["nan_frames"] = "interpolate" if st.toggle(
+        "Fill NaN frames", False, key="import.nan_frames",
+        help="Dropped frames (NaN/Inf) are refused by default, naming the file, ROI and frames; this fills each "
+             "gap linearly from its neighbours and records how many values were filled") else "refuse"
     return TraceConfig.from_dict({**DEFAULTS.to_dict(), **values}).to_dict()
 
 

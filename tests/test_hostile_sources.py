@@ -351,3 +351,21 @@ def test_neuron_subset_that_repeats_one_neuron_is_refused(recording):
         fit_normalizers(data, np.array([3, 3, 3, 3, 3, 1]))
     with pytest.raises(DinaError, match=r"indices in \[0, "):
         fit_normalizers(data, np.array([0, data.n_neurons]))
+
+
+def test_the_wizard_preview_names_the_same_file_and_roi_as_the_import(s2p):
+    from dina_core.importers.suite2p import read_suite2p_source
+    from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_source
+
+    n_cells = int((np.load(s2p.plane / "iscell.npy")[:, 1] >= 0.5).sum())
+    roi = _cell(s2p, n_cells - 1)  # the last neuron: always sampled, at a shifted place in the sample
+    _edit(s2p.plane / "F.npy", lambda F: F.__setitem__((roi, slice(50, 52)), np.nan))
+    source = read_suite2p_source(s2p.suite2p, stimuli=s2p.table, images=s2p.images)
+    config = TraceConfig()
+    sample, neurons = sample_source(source, n_cells // 2, preview_kinds(source, config))
+    assert neurons[-1] == n_cells - 1 and neurons.size < n_cells
+    s2p.refused(lambda: preview_source(sample, neurons, config, n_total=n_cells),
+                s2p.plane / "F.npy", f"ROI {roi} (neuron {n_cells - 1} of the import)", "frames 50-51")
+    filled = TraceConfig(nan_frames="interpolate")
+    result = preview_source(sample, neurons, filled, n_total=n_cells)  # handled on request
+    assert np.isfinite(result.trials.values).all() and result.trials.filled_values == 2

@@ -38,6 +38,13 @@ def _fill(trace: np.ndarray, bad: np.ndarray) -> None:
     trace[bad] = np.interp(frames[bad], frames[~bad], trace[~bad])
 
 
+def fill_nonfinite(array: np.ndarray) -> None:
+    """Fill, in place, the NaN/Inf frames of every (n, n_frames) row that has some finite frame."""
+    bad = ~np.isfinite(array)
+    for row in np.flatnonzero(bad.any(axis=1) & ~bad.all(axis=1)).tolist():
+        _fill(array[row], bad[row])
+
+
 def finite_block(recording: TraceRecording, block: slice, arrays: dict[str, np.ndarray],
                  policy: str) -> tuple[dict[str, np.ndarray], int, int]:
     """Refuse or fill the non-finite frames of one block of neurons' traces (rules above).
@@ -63,10 +70,10 @@ def finite_block(recording: TraceRecording, block: slice, arrays: dict[str, np.n
             neuron = block.start + row
             empty = bad[row].all()
             if policy == "refuse" or empty:
-                file, roi = recording.where(neuron, kind)
+                file, label = recording.where(neuron, kind)
                 n_bad_traces = rows.size
                 raise DatasetError(
-                    file, f"{roi} (neuron {neuron} of the import)",
+                    file, label,
                     "a trace with some finite frame to interpolate from" if empty else _HINT,
                     f"NaN/Inf at {'every frame' if empty else 'frames ' + frame_ranges(bad[row])} "
                     f"({int(bad[row].sum())} of {bad.shape[1]} frames; {n_bad_traces} trace(s) of "

@@ -34,6 +34,7 @@ import numpy as np
 from dina_core.data.guards import check_fits, regular_file
 from dina_core.data.hdf5_safety import open_hdf5
 from dina_core.data.values import check_neurons
+from dina_core.importers.nwb_rois import pixel_um, roi_centroids
 from dina_core.importers.nwb_stimuli import describe_nwb, kind, read_nwb_images, read_nwb_table
 from dina_core.importers.stimuli import StimulusTable
 from dina_core.errors import DatasetError, DinaError
@@ -43,8 +44,6 @@ from dina_core.importers.traces.source import DERIVED_LICENSE, RawSource, write_
 from dina_core.progress import Progress
 
 _SPECIAL = ("Neuropil", "Deconvolved")  # companion series, never the main fluorescence
-_UNIT_TO_UM = {"meters": 1e6, "meter": 1e6, "m": 1e6, "millimeters": 1e3, "mm": 1e3,
-               "micrometers": 1.0, "micrometer": 1.0, "um": 1.0, "microns": 1.0}
 _BLOCK_FRAMES = 4096  # frames read per block while transposing to neurons first
 
 
@@ -166,41 +165,6 @@ def _timing(series, path) -> tuple[float, np.ndarray]:
     return float(series.rate), float(series.starting_time or 0.0) + np.arange(n) / float(series.rate)
 
 
-def _centroids(segmentation, rows: np.ndarray) -> np.ndarray | None:
-    """(n, 2|3) weighted ROI centroids (x, y[, z]) in pixels, or None without masks."""
-    columns = segmentation.colnames
-    for column, axes in (("pixel_mask", ("x", "y")), ("voxel_mask", ("x", "y", "z"))):
-        if column in columns:
-            index = segmentation[column]
-            ends = np.asarray(index.data[:], dtype=np.int64)
-            values = np.asarray(index.target.data[:])
-            starts = np.concatenate([[0], ends[:-1]])
-            weight = values["weight"].astype(np.float64)
-            sums = [np.add.reduceat(np.append(values[a] * weight, 0), starts) for a in axes]
-            total = np.add.reduceat(np.append(weight, 0), starts)
-            centre = np.column_stack(sums) / np.maximum(total, 1e-12)[:, None]
-            return centre[rows]
-    if "image_mask" in columns:
-        masks = segmentation["image_mask"].data
-        out = []
-        for row in rows.tolist():  # one mask at a time: (num_x, num_y[, num_z]) per the schema
-            mask = np.asarray(masks[row], dtype=np.float64)
-            out.append([(g * mask).sum() / max(mask.sum(), 1e-12) for g in np.indices(mask.shape)])
-        return np.asarray(out)
-    return None
-
-
-def _pixel_um(segmentation, um_per_pixel: float | None) -> tuple[float, str]:
-    if um_per_pixel is not None:
-        return um_per_pixel, "given"
-    plane = getattr(segmentation, "imaging_plane", None)
-    spacing = getattr(plane, "grid_spacing", None)
-    unit = str(getattr(plane, "grid_spacing_unit", "meters")).lower()
-    if spacing is not None and unit in _UNIT_TO_UM and len(spacing) and float(spacing[0]) > 0:
-        return float(spacing[0]) * _UNIT_TO_UM[unit], "imaging plane grid_spacing"
-    return 1.0, "default (the file has no grid_spacing)"
-
-
 def _recording(nwbfile, path, signal: str, series: str | None,
                um_per_pixel: float | None) -> TraceRecording:
     module = _module(nwbfile, path)
@@ -229,8 +193,8 @@ def _recording(nwbfile, path, signal: str, series: str | None,
         raise DatasetError(path, f"{main.name}/rois", f"{arrays[main_kind].shape[0]} ROI rows, "
                            "one per data column", f"{rows.size}")
     neurons = {"roi": np.asarray(segmentation.id.data[:], dtype=np.int64)[rows]}
-    scale, scale_from = _pixel_um(segmentation, um_per_pixel)
-    centres = _centroids(segmentation, rows)
+    scale, scale_from = pixel_um(segmentation, um_per_pixel)
+    centres = roi_centroids(segmentation, rows)
     if centres is not None:
         neurons["positions_um"] = centres * scale
         check_neurons(path, neurons, fields={"positions_um": f"{segmentation.name} (ROI masks)"})

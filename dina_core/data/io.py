@@ -28,8 +28,8 @@ from dina_core.errors import DatasetError
 
 @contextmanager
 def _open(path: Path) -> Iterator[h5py.File]:
-    """Open ``path`` read-only, turning "missing", "not HDF5", "not self-contained" and
-    "damaged data" into DatasetError."""
+    """Open ``path`` read-only, turning "missing", "not a regular file" (a FIFO is refused before it
+    is opened), "not HDF5", "not self-contained" and "damaged data" into DatasetError."""
     with open_hdf5(path, "a DINA dataset file (an HDF5 file, .h5)") as f:
         try:
             yield f
@@ -99,7 +99,9 @@ def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> 
         (n_trials, n_neurons), image_index int64, text arrays as numpy ``<U`` arrays.
 
     Raises:
-        DatasetError: if the file is missing, not HDF5, or breaks the format.
+        DatasetError: if the file is missing, not HDF5, breaks the format (repeated neuron ids,
+            non-finite positions included), or declares arrays larger than the free memory
+            (checked before anything big is read).
     """
     path = Path(path)
     with _open(path) as f:

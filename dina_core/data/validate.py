@@ -8,6 +8,8 @@ Tier policy: ``train`` and ``test`` must each hold at least one trial. ``validat
 be empty; training then carves its validation trials out of ``train``. Test images must
 never be shown on train or validation trials, otherwise test scores measure memory.
 
+Zero neurons are refused; declared sizes are checked against the free memory before an array is
+read (``guards.check_fits``), so a file declaring terabytes is refused instead of allocated.
 All checks are vectorised; big arrays are scanned in blocks of rows, so a 6,000-trial x
 5,000-neuron file is checked in about a second without holding a second copy.
 """

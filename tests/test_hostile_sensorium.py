@@ -244,6 +244,8 @@ def test_app_failed_reimport_never_hands_back_the_earlier_file(pristine, tmp_pat
     out = _app_import(src, root)
     assert _app_import(src, root) == out  # the same import: reused
     edit(src, "data/responses/3.npy", lambda a: a * np.nan)  # the source changes: a fresh import, which fails
+    later = out.stat().st_mtime + 10  # newer than the output even on file systems with coarse times
+    os.utime(src / "data" / "responses" / "3.npy", (later, later))
     with untouched(root / "imported"), pytest.raises(DatasetError, match="data/responses/3.npy"):
         _app_import(src, root)
 

@@ -369,3 +369,10 @@ def test_the_wizard_preview_names_the_same_file_and_roi_as_the_import(s2p):
     filled = TraceConfig(nan_frames="interpolate")
     result = preview_source(sample, neurons, filled, n_total=n_cells)  # handled on request
     assert np.isfinite(result.trials.values).all() and result.trials.filled_values == 2
+
+
+def test_device_file_as_image_stack_is_refused_without_reading_it(s2p):
+    device = Path("/dev/zero")  # an endless stream: reading it would never finish
+    if not device.exists():
+        pytest.skip("no /dev/zero here")
+    s2p.refused(lambda: s2p.import_suite2p(images=device), device, "<file>", "character device")

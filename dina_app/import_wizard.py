@@ -25,6 +25,7 @@ from dina_core.importers.traces.preview import preview_kinds, preview_source, sa
 from dina_core.importers.traces.source import describe_source
 from dina_core.paths import files_under
 
+from . import import_outputs as outputs
 from . import import_picker as picker
 from . import jobs, keys, sources, state
 from . import figures as F
@@ -116,6 +117,10 @@ def _config(signal: str, signals: list[str], fs: float) -> dict:
                                                0.05, key="import.prestim")
     else:
         values["prestim_window_s"] = None
+    values["nan_frames"] = "interpolate" if st.toggle(
+        "Fill NaN frames", False, key="import.nan_frames",
+        help="Dropped frames (NaN/Inf) are refused by default, naming the file, ROI and frames; this fills each "
+             "gap linearly from its neighbours and records how many values were filled") else "refuse"
     return TraceConfig.from_dict({**DEFAULTS.to_dict(), **values}).to_dict()
 
 
@@ -186,8 +191,14 @@ def _save(source, config: dict, root: Path, kind: str, open_recording: Callable[
     key = keys.import_job(state.session_id())
     job = jobs.get(key)
     c1, c2 = st.columns([2, 1])
-    name = c1.text_input("Dataset name", source.attrs.get("name") or kind, key=f"import.{kind}.name")
+    default = outputs.output_name(source.attrs.get("name") or kind, source.request,
+                                  lambda n: sources.imported_path(n, root))  # never another source's file
+    name = c1.text_input("Dataset name", default, key=f"import.{kind}.name")
     out = sources.imported_path(name, root)
+    other = outputs.holds_other_source(out, source.request)
+    if other is not None:
+        st.warning(f"`{out.name}` holds another recording (from `{other.get('source')}`): choose another name, "
+                   "or tick Replace to overwrite it.", icon=":material/warning:")
     replace = out.exists() and c2.checkbox(f"Replace the existing {out.name}", key=f"import.{kind}.replace")
     st.caption(f"Writes `{out.relative_to(root)}` with all {source.recording.n_neurons:,} neurons "
                f"(about {max(estimate_s, 1):.0f} s, in the background); the file records these settings.")

@@ -26,6 +26,8 @@ from dina_core.importers.stimuli import IMAGE_SUFFIXES
 from dina_core.paths import files_under, inside, is_inside
 from dina_core.progress import Progress
 
+from . import import_outputs as outputs
+
 UPLOADS, IMPORTED = "uploads", "imported"
 PARTIAL = ".part"  # suffix of zips still being unpacked: never listed
 PLANE = re.compile(r"plane\d+")
@@ -186,18 +188,25 @@ def save_upload(fileobj: BinaryIO, name: str, root: Path) -> Path:
 
 
 def import_sensorium_source(src: Path, root: Path, progress: Progress | None = None) -> Path:
-    """Convert a Sensorium folder or zip under ``root`` into ``root/imported/<name>.h5`` (kept if present).
+    """Convert a Sensorium folder or zip under ``root`` into ``root/imported/<name>.h5``.
+
+    An earlier output is reused only when it is this very import (``import_outputs.reusable``);
+    a file of that name holding another source gets a distinct name beside it instead.
 
     Raises:
-        DinaError: ``src``, or a link inside it, leads out of ``root``; DatasetError from the importer.
+        DinaError: ``src``, or a link inside it, leads out of ``root``; DatasetError from the importer
+            (the earlier output, if any, is then left as it was and not returned).
     """
     from dina_core.importers.sensorium import import_sensorium
 
     if not is_inside(root, src):
         raise DinaError(f"{src}: only sources inside the data folder {root} can be imported")
-    files_under(root, src)  # raises on any link inside the folder that leads out of the data folder
-    out = imported_path(src.stem if src.suffix == ".zip" else src.name, root)
-    if not out.exists():
+    files = files_under(root, src)  # raises on any link inside the folder that leads out of the data folder
+    request = {"importer": "sensorium", "source": str(Path(src).resolve()), "options": {"final_test": "drop"}}
+    name = outputs.output_name(src.stem if src.suffix == ".zip" else src.name, request,
+                               lambda n: imported_path(n, root))
+    out = imported_path(name, root)
+    if not outputs.reusable(out, request, files):
         import_sensorium(src, out, progress=progress)
     return out
 

@@ -20,3 +20,7 @@ class DatasetError(DinaError):
 
 class CheckpointError(DinaError):
     """A run folder or checkpoint is missing, corrupt or does not match the data."""
+
+
+class DinaWarning(UserWarning):
+    """Input that is usable but degenerate (a tiny test tier, neurons that never vary): shown, not refused."""

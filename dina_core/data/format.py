@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,13 +104,28 @@ def _write_array(group: h5py.Group, name: str, values, compress: bool = False) -
     return group.create_dataset(name, data=values)
 
 
-def write_dataset(path: str | os.PathLike, data: DinaData) -> Path:
+def write_dataset(path: str | os.PathLike, data: DinaData, *,
+                  verify: Callable[[Path], None] | None = None) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename).
 
     A crash mid-write leaves any previous file at ``path`` untouched and no partial file.
+
+    Args:
+        path: the ``.h5`` file.
+        data: the recording.
+        verify: called with the complete temporary file before it replaces ``path``; when it
+            raises, the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path) as tmp:
+        _write(tmp, data)
+        if verify is not None:
+            verify(tmp)
+    return path
+
+
+def _write(tmp: Path, data: DinaData) -> None:
+    with h5py.File(tmp, "w") as f:
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = FORMAT_VERSION
         for key, value in data.attrs.items():
@@ -139,4 +155,3 @@ def write_dataset(path: str | os.PathLike, data: DinaData) -> Path:
             gt = f.create_group("ground_truth")
             for name, values in data.ground_truth.items():
                 _write_array(gt, name, values, compress=True)
-    return path

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import h5py
 
+from dina_core.data.guards import regular_file
 from dina_core.errors import DatasetError
 
 # Filters compiled into HDF5 itself, plus LZF, which h5py ships and registers: no plugin is loaded.
@@ -96,9 +97,11 @@ def open_hdf5(path: str | os.PathLike, expected: str = "an HDF5 file") -> Iterat
         expected: what the caller wants it to be, for the message when HDF5 cannot open it.
 
     Raises:
-        DatasetError: HDF5 cannot open the file (not HDF5, truncated, damaged superblock), or
+        DatasetError: ``path`` is not a regular file (a FIFO is refused before it is opened, which
+            would block), HDF5 cannot open it (not HDF5, empty, truncated, damaged superblock), or
             :func:`check_self_contained` refuses it.
     """
+    regular_file(path, expected, allow_empty=True)  # HDF5 itself says why an empty file is not one
     try:
         f = h5py.File(path, "r")
     except OSError as err:

@@ -18,6 +18,8 @@ import h5py
 import numpy as np
 
 from dina_core.data.format import TIERS, DinaData
+from dina_core.data.guards import check_fits
+from dina_core.data.values import check_neurons
 from dina_core.data.hdf5_safety import open_hdf5
 from dina_core.data.validate import (Sizes, check_finite, check_structure, check_trials,
                                      datasets_in, read_strings, validate_file)
@@ -26,13 +28,9 @@ from dina_core.errors import DatasetError
 
 @contextmanager
 def _open(path: Path) -> Iterator[h5py.File]:
-    """Open ``path`` read-only, turning "missing", "not HDF5", "not self-contained" and
-    "damaged data" into DatasetError."""
-    if not path.exists():
-        raise DatasetError(path, "<file>", "an existing DINA dataset file (.h5)", "no such file")
-    if path.is_dir():
-        raise DatasetError(path, "<file>", "a DINA dataset file (.h5)", "a folder")
-    with open_hdf5(path) as f:
+    """Open ``path`` read-only, turning "missing", "not a regular file" (a FIFO is refused before it
+    is opened), "not HDF5", "not self-contained" and "damaged data" into DatasetError."""
+    with open_hdf5(path, "a DINA dataset file (an HDF5 file, .h5)") as f:
         try:
             yield f
         except OSError as err:  # HDF5 reports damaged chunks (bad checksum, broken compression) this way
@@ -68,6 +66,15 @@ def _checked_trials(f: h5py.File, path: Path) -> tuple[Sizes, np.ndarray, np.nda
     return sizes, image_index, tiers
 
 
+def _check_memory(f: h5py.File, path: Path, load_ground_truth: bool) -> None:
+    """Refuse a file whose arrays, as declared, would not fit in memory once read (before reading them)."""
+    arrays = [(name, f[name].shape, np.float32) for name in ("/stimuli/images", "/trials/responses")]
+    groups = ["/trials/extra", "/neurons"] + ["/ground_truth"] * load_ground_truth
+    arrays += [(f"{group}/{name}", ds.shape, ds.dtype) for group in groups for name, ds in datasets_in(f, group)]
+    arrays += [(name, f[name].shape, f[name].dtype) for name in ("/trials/behavior", "/stimuli/source") if name in f]
+    check_fits(path, arrays)
+
+
 def validate_dataset(path: str | os.PathLike) -> None:
     """Fully check the file at ``path`` (structure, indices, tiers, NaN/Inf) without keeping it.
 
@@ -92,11 +99,14 @@ def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> 
         (n_trials, n_neurons), image_index int64, text arrays as numpy ``<U`` arrays.
 
     Raises:
-        DatasetError: if the file is missing, not HDF5, or breaks the format.
+        DatasetError: if the file is missing, not HDF5, breaks the format (repeated neuron ids,
+            non-finite positions included), or declares arrays larger than the free memory
+            (checked before anything big is read).
     """
     path = Path(path)
     with _open(path) as f:
         sizes, image_index, tiers = _checked_trials(f, path)
+        _check_memory(f, path, load_ground_truth)
         images = f["/stimuli/images"][()].astype(np.float32, copy=False)
         check_finite(path, "/stimuli/images", images)
         responses = f["/trials/responses"][()].astype(np.float32, copy=False)
@@ -108,12 +118,14 @@ def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> 
         ground_truth = None
         if load_ground_truth and "/ground_truth" in f:
             ground_truth = {name: _read(ds) for name, ds in datasets_in(f, "/ground_truth")}
+        neurons = {name: _read(ds) for name, ds in datasets_in(f, "/neurons")}
+        check_neurons(path, neurons)
         return DinaData(
             images=images, responses=responses, image_index=image_index, tiers=tiers,
             attrs={key: _attr(value) for key, value in f.attrs.items()
                    if key not in ("format", "format_version")},
             image_source=read_strings(f["/stimuli/source"]) if "/stimuli/source" in f else None,
-            neurons={name: _read(ds) for name, ds in datasets_in(f, "/neurons")},
+            neurons=neurons,
             behavior=behavior, behavior_columns=columns,
             extra={name: _read(ds) for name, ds in datasets_in(f, "/trials/extra")},
             ground_truth=ground_truth,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dina_core.data.format import DinaData
+from dina_core.errors import DinaError
 
 _ABS_FLOOR = 1e-6  # keeps the divisor positive even when every value is identical
 
@@ -105,6 +106,29 @@ class ImageNormalizer:
         return cls(float(state["mean"]), float(state["std"]))
 
 
+def check_neuron_indices(neuron_indices, n_neurons: int) -> None:
+    """A neuron subset must be a non-empty 1-D list of distinct columns in ``[0, n_neurons)``.
+
+    A repeated index would feed one neuron to the model several times while claiming a larger
+    population; an index out of range would fail later, or wrap around when negative.
+
+    Raises:
+        DinaError: naming the offending indices.
+    """
+    indices = np.asarray(neuron_indices)
+    if indices.ndim != 1 or indices.size == 0 or indices.dtype.kind not in "iu":
+        raise DinaError(f"neuron subset: expected a non-empty 1-D list of integer neuron indices, "
+                        f"found shape {indices.shape}, type {indices.dtype}")
+    outside = indices[(indices < 0) | (indices >= n_neurons)]
+    if outside.size:
+        raise DinaError(f"neuron subset: expected indices in [0, {n_neurons}), found {outside[:5].tolist()}")
+    values, counts = np.unique(indices, return_counts=True)
+    if (counts > 1).any():
+        raise DinaError(f"neuron subset: expected distinct neurons, found {int((counts > 1).sum())} repeated "
+                        f"(e.g. neuron {values[counts > 1][0]} {counts.max()} times): a repeated neuron is one "
+                        "neuron counted several times")
+
+
 def fit_normalizers(data: DinaData, neuron_indices: np.ndarray | None = None, *,
                     rel_floor: float = 0.01) -> tuple[ResponseNormalizer, ImageNormalizer]:
     """Fit both normalisers on the train tier of ``data`` (never validation or test).
@@ -118,6 +142,8 @@ def fit_normalizers(data: DinaData, neuron_indices: np.ndarray | None = None, *,
         rel_floor: see :meth:`ResponseNormalizer.fit`.
     """
     train = data.tier_mask("train")
+    if neuron_indices is not None:
+        check_neuron_indices(neuron_indices, data.n_neurons)
     responses = data.responses[train] if neuron_indices is None else data.responses[train][:, neuron_indices]
     return (ResponseNormalizer.fit(responses, rel_floor),
             ImageNormalizer.fit(data.images[np.unique(data.image_index[train])]))

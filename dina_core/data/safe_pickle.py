@@ -71,7 +71,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             raise RefusedGlobal(module, name) from None
 
 
-def _header(fp, path: Path, field: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+def npy_header(fp, path: Path, field: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     """(shape, fortran_order, dtype) of the .npy file open at ``fp`` (DatasetError if not .npy)."""
     try:
         version = npy_format.read_magic(fp)
@@ -104,7 +104,7 @@ def load_npy(path: str | os.PathLike, field: str = "<array>") -> np.ndarray:
     """
     path = Path(path)
     with open(path, "rb") as fp:
-        shape, _, dtype = _header(fp, path, field)
+        shape, _, dtype = npy_header(fp, path, field)
         if not dtype.hasobject:
             fp.seek(0)
             try:

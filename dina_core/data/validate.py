@@ -8,6 +8,8 @@ Tier policy: ``train`` and ``test`` must each hold at least one trial. ``validat
 be empty; training then carves its validation trials out of ``train``. Test images must
 never be shown on train or validation trials, otherwise test scores measure memory.
 
+Zero neurons are refused; declared sizes are checked against the free memory before an array is
+read (``guards.check_fits``), so a file declaring terabytes is refused instead of allocated.
 All checks are vectorised; big arrays are scanned in blocks of rows, so a 6,000-trial x
 5,000-neuron file is checked in about a second without holding a second copy.
 """
@@ -21,10 +23,10 @@ import h5py
 import numpy as np
 
 from dina_core.data.format import FORMAT_NAME, FORMAT_VERSION, TIERS
+from dina_core.data.guards import check_fits
+from dina_core.data.values import check_finite, check_neurons, few
 from dina_core.errors import DatasetError
 
-_BLOCK_ELEMENTS = 1 << 22  # ~16 MB of float32 per block when scanning for NaN/Inf
-_AXES = {"/trials/responses": ("trial", "neuron"), "/stimuli/images": ("image", "row", "column")}
 _NUMERIC = "fiu"  # real floats and (unsigned) ints; not bool, complex or text
 
 
@@ -51,11 +53,6 @@ def datasets_in(f: h5py.File, group: str) -> list[tuple[str, h5py.Dataset]]:
         f[group].visititems(lambda name, obj: found.append((name, obj))
                             if isinstance(obj, h5py.Dataset) else None)
     return found
-
-
-def _few(values, k: int = 5) -> str:
-    values = [str(v) for v in values]
-    return ", ".join(values[:k]) + (", ..." if len(values) > k else "")
 
 
 def _dataset(f: h5py.File, name: str, path, what: str) -> h5py.Dataset:
@@ -130,11 +127,14 @@ def check_structure(f: h5py.File, path) -> Sizes:
     _check_shape(resp, "/trials/responses", path, 2, "(n_trials, n_neurons)")
     _check_numeric(resp, "/trials/responses", path)
     n_trials, n_neurons = resp.shape
+    if n_neurons == 0:
+        raise DatasetError(path, "/trials/responses", "at least one neuron (column)", f"shape {resp.shape}")
     sizes = Sizes(n_trials, n_neurons, images.shape[0], (images.shape[1], images.shape[2]))
     for name, ndim, kinds in (("/trials/image_index", 1, "iu"), ("/trials/tier", 1, None)):
         ds = _dataset(f, name, path, f"a 1-D array with one value per trial ({n_trials})")
         _check_shape(ds, name, path, ndim, "with one value per trial")
         _check_rows(ds, name, path, n_trials, "trial (like /trials/responses)")
+        check_fits(path, [(name, ds.shape, np.int64 if kinds else object)])  # read whole by the trial checks
         if kinds:
             _check_numeric(ds, name, path, kinds)
         elif not h5py.check_string_dtype(ds.dtype):
@@ -195,14 +195,14 @@ def check_trials(path, image_index: np.ndarray, tiers: np.ndarray, n_images: int
     bad = (image_index < 0) | (image_index >= n_images)
     if bad.any():
         found = f"min {image_index.min()}, max {image_index.max()} ({int(bad.sum())} trials " \
-                f"out of range, e.g. trials {_few(np.flatnonzero(bad), 3)})"
+                f"out of range, e.g. trials {few(np.flatnonzero(bad), 3)})"
         raise DatasetError(path, name, f"integer indices in [0, {n_images})", found)
     labels, counts = np.unique(tiers, return_counts=True)
     unknown = [f"{lab!r} ({c} trials)"
                for lab, c in zip(labels.tolist(), counts.tolist()) if lab not in TIERS]
     if unknown:
         raise DatasetError(path, "/trials/tier", "one of 'train', 'validation', 'test'",
-                           _few(unknown))
+                           few(unknown))
     present = dict(zip(labels.tolist(), counts.tolist()))
     for tier in ("train", "test"):
         if tier not in present:
@@ -213,35 +213,11 @@ def check_trials(path, image_index: np.ndarray, tiers: np.ndarray, n_images: int
     if leaked.size:
         raise DatasetError(path, name, "test images never shown on train or validation trials",
                            f"{leaked.size} test images also shown outside test "
-                           f"(image indices {_few(leaked)})")
-
-
-def check_finite(path, name: str, array) -> None:
-    """Raise if ``array`` (numpy array or h5py dataset, rows first) holds NaN or Inf.
-
-    Scanned in blocks of rows so an h5py dataset is never loaded whole.
-    """
-    if array.dtype.kind != "f" or array.shape[0] == 0:
-        return
-    row_size = max(1, int(np.prod(array.shape[1:])))
-    step = max(1, _BLOCK_ELEMENTS // row_size)
-    n_bad, first = 0, None
-    for start in range(0, array.shape[0], step):
-        bad = ~np.isfinite(array[start:start + step])
-        count = int(bad.sum())
-        if count and first is None:
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
-            first = (first[0] + start, *first[1:])
-        n_bad += count
-    if n_bad:
-        axes = _AXES.get(name, [f"axis {k}" for k in range(len(first))])
-        where = ", ".join(f"{axis} {i}" for axis, i in zip(axes, first))
-        raise DatasetError(path, name, "finite numbers (no NaN or Inf)",
-                           f"{n_bad} NaN/Inf value(s), the first at {where}")
+                           f"(image indices {few(leaked)})")
 
 
 def validate_file(f: h5py.File, path) -> None:
-    """Fully check an open DINA dataset file: structure, indices, tiers, NaN/Inf.
+    """Fully check an open DINA dataset file: structure, indices, tiers, NaN/Inf, neuron ids and positions.
 
     Args:
         f: an open DINA dataset file.
@@ -251,7 +227,10 @@ def validate_file(f: h5py.File, path) -> None:
         DatasetError: on the first problem found.
     """
     sizes = check_structure(f, path)
+    check_fits(path, [(name, f[name].shape, np.float32) for name in ("/stimuli/images", "/trials/responses")])
     check_trials(path, f["/trials/image_index"][()], read_strings(f["/trials/tier"]),
                  sizes.n_images)
     check_finite(path, "/stimuli/images", f["/stimuli/images"])
     check_finite(path, "/trials/responses", f["/trials/responses"])
+    check_neurons(path, {name: f[f"/neurons/{name}"][()] for name in ("ids", "positions_um")
+                         if f"/neurons/{name}" in f})

@@ -18,9 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 import torch
 
+from ..errors import DinaError, DinaWarning
 from ..runs.prepare import PreparedData
 from .retrieval import score_ranks, target_ranks
 
@@ -29,6 +32,22 @@ RESPONSE_MODES = ("averaged", "single_trial")
 # (direction, responses) in the order evaluate_retrieval reports them.
 TASKS = (("neural_to_image", "single_trial"), ("neural_to_image", "averaged"),
          ("image_to_neural", "averaged"), ("image_to_neural", "single_trial"))
+MIN_CANDIDATES = 2  # with one candidate every query is "correct": a 100% that means nothing
+FEW_CANDIDATES = 10  # below this an N-way score is flagged as coarse (each image moves it by >= 10 points)
+
+
+def check_candidates(n: int, what: str = "the tier") -> None:
+    """Refuse an N-way task with N < 2; warn (:class:`DinaWarning`) when N < :data:`FEW_CANDIDATES`.
+
+    Raises:
+        DinaError: ``what`` shows fewer than two distinct images.
+    """
+    if n < MIN_CANDIDATES:
+        raise DinaError(f"{what} shows {n} distinct image(s): N-way retrieval needs N >= {MIN_CANDIDATES} "
+                        f"(with N = 1 every query is trivially correct, a meaningless 100%); refused")
+    if n < FEW_CANDIDATES:
+        warnings.warn(f"{what} shows only {n} distinct images: its N-way scores (chance 1/{n}) are coarse",
+                      DinaWarning, stacklevel=3)
 
 
 def unique_targets(image_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,10 +202,15 @@ class TierTask:
 
     @classmethod
     def from_arrays(cls, responses: np.ndarray | torch.Tensor, images: np.ndarray | torch.Tensor,
-                    image_index: np.ndarray, trials: np.ndarray | None = None) -> TierTask:
-        """The task of (T, n_neurons) ``responses`` to ``images[image_index]``, from all (n_images, ...) stimuli."""
+                    image_index: np.ndarray, trials: np.ndarray | None = None, what: str = "the test tier") -> TierTask:
+        """The task of (T, n_neurons) ``responses`` to ``images[image_index]``, from all (n_images, ...) stimuli.
+
+        Raises:
+            DinaError: fewer than two distinct images (:func:`check_candidates`; ``what`` names the tier).
+        """
         image_index = np.asarray(image_index)
         candidates, trial_target = unique_targets(image_index)
+        check_candidates(len(candidates), what)
         images = torch.as_tensor(images)
         return cls(np.arange(len(image_index)) if trials is None else np.asarray(trials), image_index, candidates,
                    trial_target, images[torch.as_tensor(candidates, device=images.device)], torch.as_tensor(responses))
@@ -224,7 +248,7 @@ def tier_task(prepared: PreparedData, tier: str = "test") -> TierTask:
         raise ValueError(f"the {tier!r} tier has no trials")
     image_index = prepared.image_index[torch.as_tensor(trials, device=prepared.image_index.device)].cpu().numpy()
     responses = prepared.responses[torch.as_tensor(trials, device=prepared.responses.device)]
-    return TierTask.from_arrays(responses, prepared.images, image_index, trials)
+    return TierTask.from_arrays(responses, prepared.images, image_index, trials, what=f"the {tier!r} tier")
 
 
 def score_tasks(embeddings: TierEmbeddings, *, seed: int = 0, chunk_size: int = 4096) -> list[dict]:

@@ -31,7 +31,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from dina_core.data.guards import check_fits, regular_file
 from dina_core.data.hdf5_safety import open_hdf5
+from dina_core.data.values import check_neurons
+from dina_core.importers.nwb_rois import pixel_um, roi_centroids
 from dina_core.importers.nwb_stimuli import describe_nwb, kind, read_nwb_images, read_nwb_table
 from dina_core.importers.stimuli import StimulusTable
 from dina_core.errors import DatasetError, DinaError
@@ -41,8 +44,6 @@ from dina_core.importers.traces.source import DERIVED_LICENSE, RawSource, write_
 from dina_core.progress import Progress
 
 _SPECIAL = ("Neuropil", "Deconvolved")  # companion series, never the main fluorescence
-_UNIT_TO_UM = {"meters": 1e6, "meter": 1e6, "m": 1e6, "millimeters": 1e3, "mm": 1e3,
-               "micrometers": 1.0, "micrometer": 1.0, "um": 1.0, "microns": 1.0}
 _BLOCK_FRAMES = 4096  # frames read per block while transposing to neurons first
 
 
@@ -60,9 +61,7 @@ class NwbSession:
 def open_nwb(path: str | os.PathLike) -> Iterator:
     """Open an NWB file read-only with pynwb; DatasetError for missing, non-HDF5 or non-NWB
     files, DinaError when pynwb is not installed."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(path, "<file>", "an NWB file (.nwb)", "no such file")
+    path = regular_file(path, "an NWB file (.nwb)")  # before is_hdf5 opens it: a FIFO would block
     if not h5py.is_hdf5(path):
         raise DatasetError(path, "<file>", "an NWB 2.x file (HDF5)", "a file that is not HDF5")
     with open_hdf5(path, "an NWB 2.x file (HDF5)") as f:  # self-contained, before pynwb reads it
@@ -82,7 +81,11 @@ def open_nwb(path: str | os.PathLike) -> Iterator:
         except Exception as err:  # hdmf raises many types for files it cannot map
             raise DatasetError(path, "<file>", "an NWB 2.x file pynwb can read",
                                f"{type(err).__name__}: {err}") from None
-        yield nwbfile
+        try:
+            yield nwbfile
+        except OSError as err:  # HDF5 reports damaged or truncated data this way, on the read that hits it
+            raise DatasetError(path, "<file>", "an NWB file whose data can be read",
+                               f"damaged data ({err})") from None
     finally:
         io.close()
 
@@ -162,41 +165,6 @@ def _timing(series, path) -> tuple[float, np.ndarray]:
     return float(series.rate), float(series.starting_time or 0.0) + np.arange(n) / float(series.rate)
 
 
-def _centroids(segmentation, rows: np.ndarray) -> np.ndarray | None:
-    """(n, 2|3) weighted ROI centroids (x, y[, z]) in pixels, or None without masks."""
-    columns = segmentation.colnames
-    for column, axes in (("pixel_mask", ("x", "y")), ("voxel_mask", ("x", "y", "z"))):
-        if column in columns:
-            index = segmentation[column]
-            ends = np.asarray(index.data[:], dtype=np.int64)
-            values = np.asarray(index.target.data[:])
-            starts = np.concatenate([[0], ends[:-1]])
-            weight = values["weight"].astype(np.float64)
-            sums = [np.add.reduceat(np.append(values[a] * weight, 0), starts) for a in axes]
-            total = np.add.reduceat(np.append(weight, 0), starts)
-            centre = np.column_stack(sums) / np.maximum(total, 1e-12)[:, None]
-            return centre[rows]
-    if "image_mask" in columns:
-        masks = segmentation["image_mask"].data
-        out = []
-        for row in rows.tolist():  # one mask at a time: (num_x, num_y[, num_z]) per the schema
-            mask = np.asarray(masks[row], dtype=np.float64)
-            out.append([(g * mask).sum() / max(mask.sum(), 1e-12) for g in np.indices(mask.shape)])
-        return np.asarray(out)
-    return None
-
-
-def _pixel_um(segmentation, um_per_pixel: float | None) -> tuple[float, str]:
-    if um_per_pixel is not None:
-        return um_per_pixel, "given"
-    plane = getattr(segmentation, "imaging_plane", None)
-    spacing = getattr(plane, "grid_spacing", None)
-    unit = str(getattr(plane, "grid_spacing_unit", "meters")).lower()
-    if spacing is not None and unit in _UNIT_TO_UM and len(spacing) and float(spacing[0]) > 0:
-        return float(spacing[0]) * _UNIT_TO_UM[unit], "imaging plane grid_spacing"
-    return 1.0, "default (the file has no grid_spacing)"
-
-
 def _recording(nwbfile, path, signal: str, series: str | None,
                um_per_pixel: float | None) -> TraceRecording:
     module = _module(nwbfile, path)
@@ -209,8 +177,10 @@ def _recording(nwbfile, path, signal: str, series: str | None,
                                f"none; the file holds {describe_nwb(nwbfile)}")
     else:
         main, main_kind = _main_series(module, series, nwbfile, path)
-    arrays = {main_kind: _neurons_first(main)}
     neuropil = _named(module, "Neuropil") if main_kind == "fluorescence" else None
+    check_fits(path, [(f"{series.name}/data", tuple(series.data.shape[::-1]), np.float32)
+                      for series in (main, neuropil) if series is not None])
+    arrays = {main_kind: _neurons_first(main)}
     if neuropil is not None:
         arrays["neuropil"] = _neurons_first(neuropil)
         if arrays["neuropil"].shape != arrays[main_kind].shape:
@@ -223,17 +193,20 @@ def _recording(nwbfile, path, signal: str, series: str | None,
         raise DatasetError(path, f"{main.name}/rois", f"{arrays[main_kind].shape[0]} ROI rows, "
                            "one per data column", f"{rows.size}")
     neurons = {"roi": np.asarray(segmentation.id.data[:], dtype=np.int64)[rows]}
-    scale, scale_from = _pixel_um(segmentation, um_per_pixel)
-    centres = _centroids(segmentation, rows)
+    scale, scale_from = pixel_um(segmentation, um_per_pixel)
+    centres = roi_centroids(segmentation, rows)
     if centres is not None:
         neurons["positions_um"] = centres * scale
+        check_neurons(path, neurons, fields={"positions_um": f"{segmentation.name} (ROI masks)"})
     description = {"format": "nwb", "file": str(path), "module": module.name,
                    "series": main.name, "series_kind": main_kind,
                    "neuropil_series": neuropil.name if neuropil is not None else None,
                    "segmentation": segmentation.name, "um_per_pixel": scale,
                    "um_per_pixel_from": scale_from}
+    files = {kind: [f"{path} {getattr(series.data, 'name', series.name)}"] for kind, series in
+             ((main_kind, main), ("neuropil", neuropil)) if series is not None}
     return TraceRecording(fs=fs, planes=[TracePlane(**arrays)], neurons=neurons,
-                          frame_times=frame_times, source=str(path), description=description)
+                          frame_times=frame_times, source=str(path), description=description, files=files)
 
 
 def load_nwb(path: str | os.PathLike, *, signal: str = "dff", series: str | None = None,
@@ -281,13 +254,16 @@ def read_nwb_source(path: str | os.PathLike, *, signal: str = "dff", series: str
     session = load_nwb(path, signal=signal, series=series, table=table,
                        image_column=image_column, tier_column=tier_column, images=images,
                        um_per_pixel=um_per_pixel)
+    request = {"importer": "nwb", "source": str(Path(path).resolve()),
+               "options": {"signal": signal, "series": series, "table": table, "image_column": image_column,
+                           "tier_column": tier_column, "images": images, "um_per_pixel": um_per_pixel}}
     return RawSource(
         session.recording, session.table, session.images,
         np.arange(len(session.images)).astype(str),
         images_source=f"{Path(path).name}:{session.images_source}", origin=str(path),
         attrs={"name": Path(path).stem, "source": f"NWB file {path}",
                "citation": "see the NWB file's own references (general/related_publications)",
-               "license": DERIVED_LICENSE})
+               "license": DERIVED_LICENSE}, request=request)
 
 
 def import_nwb(path: str | os.PathLike, out_path: str | os.PathLike, *,

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dina_core.importers.stimuli import StimulusTable, check_tier_labels, natural_key, to_grey
+from dina_core.data.guards import check_fits
 from dina_core.errors import DatasetError
+from dina_core.importers.stimuli import StimulusTable, check_tier_labels, check_finite_images, natural_key, to_grey
 
 TABLE_NAMES = ("stimulus_presentations", "trials")
 IMAGE_COLUMNS = ("image_index", "frame", "image_id", "image")
@@ -73,6 +74,14 @@ def _series_times(series) -> np.ndarray:
     return float(series.starting_time or 0.0) + np.arange(n) / float(series.rate)
 
 
+def _finite_times(times: np.ndarray, path, field: str, row_ids: np.ndarray) -> np.ndarray:
+    bad = np.flatnonzero(~np.isfinite(times))
+    if bad.size:
+        raise DatasetError(path, f"{field} row {row_ids[bad[0]]}", "a finite onset time in seconds",
+                           f"{times[bad[0]]} ({bad.size} rows without a finite time)")
+    return times
+
+
 def read_nwb_table(nwbfile, path, *, table: str | None = None, image_column: str | None = None,
                    tier_column: str | None = None) -> StimulusTable:
     """The stimulus presentations (rules in the module docstring).
@@ -88,7 +97,8 @@ def read_nwb_table(nwbfile, path, *, table: str | None = None, image_column: str
                            f"IndexSeries in /stimulus", f"none; the file holds {describe_nwb(nwbfile)}")
     if name is None:
         series = _index_series(nwbfile)[0]
-        times = _series_times(series)
+        times = _finite_times(_series_times(series), path, f"/stimulus/{series.name}/timestamps",
+                              np.arange(len(series.data)))
         return StimulusTable(
             image_ids=np.asarray(series.data[:]).astype(np.int64).astype(str), onset_frames=None,
             onset_times_s=times, tiers=None, row_ids=np.arange(times.size), source=str(path),
@@ -122,7 +132,8 @@ def read_nwb_table(nwbfile, path, *, table: str | None = None, image_column: str
         check_tier_labels(tiers, path, f"{field}/{tier_column}", row_ids)
     return StimulusTable(
         image_ids=image_ids.astype(np.int64).astype(str), onset_frames=None,
-        onset_times_s=np.asarray(found["start_time"].data[:], dtype=np.float64),
+        onset_times_s=_finite_times(np.asarray(found["start_time"].data[:], dtype=np.float64), path,
+                                    f"{field}/start_time", row_ids),
         tiers=tiers, row_ids=row_ids, source=f"{path} {field}",
         columns={"onset": "start_time (seconds)", "image": image_column,
                  "tier": tier_column or "none"})
@@ -133,6 +144,8 @@ def _from_container(container, path) -> np.ndarray:
     refs = list(order.data) if order is not None and len(order.data) else [
         container.images[n] for n in sorted(container.images, key=natural_key)]
     images = [to_grey(img.data[()], path, f"{container.name}/{img.name}") for img in refs]
+    for img, grey in zip(refs, images):  # named by the image's own name in the container
+        check_finite_images(grey[None], path, f"{container.name}/{img.name}")
     if len({im.shape for im in images}) > 1:
         raise DatasetError(path, container.name, "images of one size",
                            f"sizes {sorted({im.shape for im in images})}")
@@ -148,7 +161,10 @@ def _from_object(obj, path) -> np.ndarray | None:
         return None if target is None else _from_object(target, path)
     data = getattr(obj, "data", None)
     if kind(obj) in ("ImageSeries", "OpticalSeries") and data is not None and len(data.shape) >= 3:
-        return np.stack([to_grey(frame, path, obj.name) for frame in np.asarray(data[()])])
+        check_fits(path, [(f"{obj.name}/data", tuple(data.shape), np.float32)])
+        stack = np.stack([to_grey(frame, path, obj.name) for frame in np.asarray(data[()])])
+        check_finite_images(stack, path, f"{obj.name}/data")
+        return stack
     return None
 
 

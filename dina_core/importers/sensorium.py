@@ -11,25 +11,23 @@ Source layout (one file per trial ``i``; see Willeke et al. 2022, Lurz et al. 20
     meta/trials/*.npy, meta/neurons/*.npy, meta/statistics/..., config.json
 
 ``meta/statistics`` is ignored: DINA fits its own normalisation on the train tier.
-Zips are read member by member in memory, never extracted.
+Zips are read member by member in memory, never extracted (``sensorium_source``).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from dina_core.data.format import DinaData, write_dataset
-from dina_core.data.io import validate_dataset
-from dina_core.data.validate import check_trials
+from dina_core.data.checked import write_checked
+from dina_core.data.format import DinaData
+from dina_core.data.guards import check_fits
+from dina_core.data.values import check_neurons
 from dina_core.errors import DatasetError
+from dina_core.importers.sensorium_source import SensoriumSource, open_source
 from dina_core.progress import Progress
 
 CITATION = (
@@ -45,88 +43,12 @@ _NEURON_FIELDS = {"unit_ids": "ids", "cell_motor_coordinates": "positions_um",
 _REPORT_EVERY = 250  # trials between progress callbacks: cheap, yet smooth in a bar
 
 
-class _Source:
-    """Relative-path access to a static folder on disk or inside an open zip."""
-
-    def __init__(self, src: Path, name: str, root: Path | None = None,
-                 zf: zipfile.ZipFile | None = None, prefix: str = ""):
-        self.src, self.name, self.root, self.zf, self.prefix = src, name, root, zf, prefix
-        self._dirs: dict[str, list[str]] = {}
-        for member in zf.namelist() if zf else []:
-            if member.startswith(prefix) and not member.endswith("/"):
-                folder, _, base = member[len(prefix):].rpartition("/")
-                self._dirs.setdefault(folder, []).append(base)
-
-    def exists(self, rel: str) -> bool:
-        if self.zf is None:
-            return (self.root / rel).exists()
-        return rel in self._dirs or self.prefix + rel in self.zf.NameToInfo
-
-    def files(self, rel: str) -> list[str]:
-        """Names of the files directly inside folder ``rel``."""
-        if not self.exists(rel):
-            raise DatasetError(self.src, rel, "a folder", "nothing (it is missing)")
-        if self.zf is None:
-            return [e.name for e in os.scandir(self.root / rel) if e.is_file()]
-        return self._dirs.get(rel, [])
-
-    def read(self, rel: str) -> bytes:
-        try:
-            if self.zf is None:
-                return (self.root / rel).read_bytes()
-            return self.zf.read(self.prefix + rel)
-        except (FileNotFoundError, KeyError):
-            raise DatasetError(self.src, rel, "a file", "nothing (it is missing)") from None
-
-    def load(self, rel: str) -> np.ndarray:
-        """Load one ``.npy`` file (never unpickling: object arrays raise ValueError)."""
-        data = self.read(rel)
-        try:
-            return np.load(io.BytesIO(data), allow_pickle=False)
-        except Exception as err:  # truncated, not .npy, or pickled: numpy raises various types
-            raise DatasetError(self.src, rel, "a .npy array of numbers or text",
-                               f"a file numpy cannot load without unpickling ({err})") from None
-
-
-def _find_prefix(members: list[str], src: Path) -> str:
-    """The folder inside the zip that holds data/ and meta/ (top level or up to 2 deep)."""
-    for depth in range(3):
-        prefixes = {"/".join(parts[:depth]) for parts in (m.split("/") for m in members)
-                    if len(parts) > depth + 1 and parts[depth] in ("data", "meta")
-                    and parts[0] != "__MACOSX"}
-        if len(prefixes) == 1:
-            prefix = prefixes.pop()
-            return prefix + "/" if prefix else ""
-        if len(prefixes) > 1:
-            raise DatasetError(src, "<zip>", "a single static dataset folder",
-                               f"several: {sorted(prefixes)}")
-    raise DatasetError(src, "meta/trials/tiers.npy", "a Sensorium static folder (data/ and "
-                       "meta/) at the top of the zip or one level down", "no such folder")
-
-
-@contextmanager
-def _open_source(src: Path) -> Iterator[_Source]:
-    if not src.exists():
-        raise DatasetError(src, "<source>", "a Sensorium static folder or .zip",
-                           "nothing (no such file or folder)")
-    if src.is_file():
-        if not zipfile.is_zipfile(src):
-            raise DatasetError(src, "<source>", "a folder or a .zip archive", "another file")
-        with zipfile.ZipFile(src) as zf:
-            prefix = _find_prefix(zf.namelist(), src)
-            yield _Source(src, prefix.rstrip("/").rpartition("/")[2] or src.stem, zf=zf,
-                          prefix=prefix)
-        return
-    root = src
-    if not (src / "meta").is_dir():
-        inner = [d for d in src.iterdir() if (d / "meta").is_dir()]
-        root = inner[0] if len(inner) == 1 else src
-    yield _Source(root, root.name, root=root)  # messages name the folder actually read
-
-
-def _per_trial(source: _Source, field: str, trials: np.ndarray, shape: tuple,
+def _per_trial(source: SensoriumSource, field: str, trials: np.ndarray, shape: tuple,
                progress: Progress | None) -> np.ndarray:
-    """Load ``data/<field>/{i}.npy`` for each ``i`` in ``trials`` into (len(trials), *shape)."""
+    """Load ``data/<field>/{i}.npy`` for each ``i`` in ``trials`` into (len(trials), *shape).
+
+    Images and responses must be finite: a NaN or Inf is refused naming its trial file and position.
+    """
     out = np.empty((len(trials), *shape), dtype=np.float32)
     for j, i in enumerate(trials.tolist()):
         rel = f"data/{field}/{i}.npy"
@@ -134,6 +56,12 @@ def _per_trial(source: _Source, field: str, trials: np.ndarray, shape: tuple,
         if value.shape != shape:
             raise DatasetError(source.src, rel, f"shape {shape} like the other trials",
                                f"shape {value.shape}")
+        if field in ("images", "responses") and value.dtype.kind == "f" and not np.isfinite(value).all():
+            bad = np.argwhere(~np.isfinite(value))
+            where = f"pixel (row, column) {tuple(int(v) for v in bad[0][-2:])}" if field == "images" \
+                else f"neuron {int(bad[0][0])}"
+            raise DatasetError(source.src, rel, "finite values (no NaN or Inf)",
+                               f"{len(bad)} NaN/Inf value(s), the first at {where} ({value[tuple(bad[0])]})")
         out[j] = value
         if progress and (j + 1) % _REPORT_EVERY == 0:
             progress(j + 1, len(trials), field)
@@ -142,7 +70,7 @@ def _per_trial(source: _Source, field: str, trials: np.ndarray, shape: tuple,
     return out
 
 
-def _check_counts(source: _Source, n_trials: int, fields: list[str]) -> None:
+def _check_counts(source: SensoriumSource, n_trials: int, fields: list[str]) -> None:
     for field in fields:
         count = sum(name.endswith(".npy") for name in source.files(f"data/{field}"))
         if count != n_trials:
@@ -150,7 +78,7 @@ def _check_counts(source: _Source, n_trials: int, fields: list[str]) -> None:
                                f"trial in meta/trials/tiers.npy", f"{count} files")
 
 
-def _map_tiers(source: _Source, tiers: np.ndarray, final_test: str) -> np.ndarray:
+def _map_tiers(source: SensoriumSource, tiers: np.ndarray, final_test: str) -> np.ndarray:
     known = {"train", "validation", "test", "final_test"}
     unknown = sorted(set(np.unique(tiers).tolist()) - known)
     if unknown:
@@ -159,7 +87,7 @@ def _map_tiers(source: _Source, tiers: np.ndarray, final_test: str) -> np.ndarra
     return np.where(tiers == "final_test", "test" if final_test == "test" else "", tiers)
 
 
-def _meta(source: _Source, sub: str, n: int, fields: dict[str, str] | None) -> dict:
+def _meta(source: SensoriumSource, sub: str, n: int, fields: dict[str, str] | None) -> dict:
     """Arrays of ``meta/<sub>`` with ``n`` rows, renamed by ``fields`` (None: keep all)."""
     out = {}
     for name in sorted(source.files(f"meta/{sub}")):
@@ -180,16 +108,18 @@ def _meta(source: _Source, sub: str, n: int, fields: dict[str, str] | None) -> d
     return out
 
 
-def _neurons(source: _Source, n_neurons: int) -> dict[str, np.ndarray]:
+def _neurons(source: SensoriumSource, n_neurons: int) -> dict[str, np.ndarray]:
     if not source.exists("meta/neurons"):
         return {}
     neurons = _meta(source, "neurons", n_neurons, _NEURON_FIELDS)
     if "ids" in neurons:  # uint16 on disk; int64 so that arithmetic on ids cannot wrap
         neurons["ids"] = neurons["ids"].astype(np.int64)
+    check_neurons(source.src, neurons, fields={dina: f"meta/neurons/{name}.npy"
+                                                for name, dina in _NEURON_FIELDS.items()})
     return neurons
 
 
-def _build(source: _Source, final_test: str, progress: Progress | None) -> DinaData:
+def _build(source: SensoriumSource, final_test: str, progress: Progress | None) -> DinaData:
     tiers = np.asarray(source.load("meta/trials/tiers.npy")).astype(str)
     frame_ids = source.load("meta/trials/frame_image_id.npy")
     n_trials = len(tiers)
@@ -200,17 +130,25 @@ def _build(source: _Source, final_test: str, progress: Progress | None) -> DinaD
     has_pupil = has_behavior and source.exists("data/pupil_center")
     _check_counts(source, n_trials, ["images", "responses"] + ["behavior"] * has_behavior
                   + ["pupil_center"] * has_pupil)
+    if frame_ids.dtype.kind not in "iu":
+        raise DatasetError(source.src, "meta/trials/frame_image_id.npy", "integer image ids",
+                           f"values of type {frame_ids.dtype}")
     mapped = _map_tiers(source, tiers, final_test)
     kept = np.flatnonzero(mapped != "")
+    if kept.size == 0:
+        raise DatasetError(source.src, "meta/trials/tiers.npy", "train and test trials",
+                           f"only {np.unique(tiers).tolist()} trials (final_test is dropped unless kept as test)")
     ids, first, image_index = np.unique(frame_ids[kept], return_index=True, return_inverse=True)
     image_shape = source.load(f"data/images/{kept[0]}.npy").shape
     response_shape = source.load(f"data/responses/{kept[0]}.npy").shape
-    if len(image_shape) != 3 or image_shape[0] != 1:
+    if len(image_shape) != 3 or image_shape[0] != 1 or min(image_shape) == 0:
         raise DatasetError(source.src, f"data/images/{kept[0]}.npy", "an image of shape "
                            "(1, H, W)", f"shape {image_shape}")
-    if len(response_shape) != 1:
+    if len(response_shape) != 1 or response_shape[0] == 0:
         raise DatasetError(source.src, f"data/responses/{kept[0]}.npy", "one value per "
-                           "neuron, shape (n_neurons,)", f"shape {response_shape}")
+                           "neuron, shape (n_neurons,), at least one neuron", f"shape {response_shape}")
+    check_fits(source.src, [("data/images", (ids.size, *image_shape), np.float32),
+                            ("data/responses", (kept.size, *response_shape), np.float32)])
     images = _per_trial(source, "images", kept[first], image_shape, progress)
     responses = _per_trial(source, "responses", kept, response_shape, progress)
     behavior = None
@@ -254,19 +192,24 @@ def import_sensorium(src: str | os.PathLike, out_path: str | os.PathLike, *,
             responses, behavior, pupil_center.
 
     Returns:
-        ``out_path`` as a Path, after reading it back through the validator.
+        ``out_path`` as a Path. The recording is validated in memory first, written to a
+        temporary file, read back through the validator and only then renamed over
+        ``out_path`` (``data.checked.write_checked``); the root attribute ``import_request``
+        records the importer, the resolved source and the options.
 
     Raises:
-        DatasetError: a missing folder or file, per-trial file counts that disagree with
-            ``tiers.npy``, a file of the wrong shape, unknown tiers, or test images that
-            also appear on train/validation trials.
+        DatasetError: naming the source file and field: a missing folder or file (or a FIFO,
+            device or truncated file in its place), per-trial file counts that disagree with
+            ``tiers.npy``, a file of the wrong shape, a NaN/Inf pixel or response, repeated unit
+            ids, coordinates that are not finite (n, 2|3), unknown tiers, test images that also
+            appear on train/validation trials, identical images, or more data than the free
+            memory. ``out_path`` is then left exactly as it was.
     """
     if final_test not in ("drop", "test"):
         raise ValueError(f"final_test must be 'drop' or 'test', not {final_test!r}")
     src = Path(src)
-    with _open_source(src) as source:
+    with open_source(src) as source:
         data = _build(source, final_test, progress)
-    check_trials(src, data.image_index, data.tiers, data.n_images)
-    path = write_dataset(out_path, data)
-    validate_dataset(path)
-    return path
+        data.attrs["import_request"] = {"importer": "sensorium", "source": str(src.resolve()),
+                                        "options": {"final_test": final_test}}
+    return write_checked(out_path, data, source.src)

@@ -1,4 +1,4 @@
-"""Stimulus presentations and images for raw-trace importers (suite2p, NWB).
+"""Stimulus presentations for raw-trace importers (suite2p, NWB), and matching them to the images.
 
 Stimulus table (CSV, one row per presentation, header first, in presentation order):
 
@@ -8,11 +8,8 @@ Stimulus table (CSV, one row per presentation, header first, in presentation ord
     image id    ``image_id`` / ``image_index`` / ``image``: which image was shown
     tier        ``tier`` (optional): 'train' | 'validation' | 'test'
 
-Images: a folder of PNG/TIFF/JPEG files (read with ``skimage.io``; their id is the file
-name without extension), an ``.npy`` stack (n, H, W), or an ``.h5`` file with a dataset
-``images`` (n, H, W); stack ids are the row numbers 0..n-1. Ids are compared as integers
-when both sides are integers (``7`` matches ``0007``), else as text. Colour images become
-grey levels (Rec. 709 luma); values keep their range.
+Images: :mod:`dina_core.importers.stimulus_images` (re-exported here). Ids are compared as integers
+when both sides are integers (``7`` matches ``0007``), else as text.
 
 Tiers without a tier column: images shown more than once become 'test' (repeats are what
 reliability and averaged retrieval need); the once-shown images are put in a fixed random
@@ -24,22 +21,19 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
-import h5py
 import numpy as np
 
 from dina_core.data.format import TIERS
-from dina_core.data.hdf5_safety import open_hdf5
+from dina_core.data.guards import check_fits, regular_file
 from dina_core.errors import DatasetError
+from dina_core.importers.stimulus_images import (IMAGE_SUFFIXES, check_finite_images, natural_key,  # noqa: F401
+                                                 read_images, to_grey)
 
 FRAME_COLUMNS = ("onset_frame", "frame", "start_frame")
 TIME_COLUMNS = ("onset_time", "onset_s", "start_time", "time")
 IMAGE_COLUMNS = ("image_id", "image_index", "image")
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
-_LUMA = np.array([0.2125, 0.7154, 0.0721], np.float32)  # skimage.color.rgb2gray weights
 
 
 @dataclass
@@ -125,11 +119,13 @@ def read_stimulus_table(path: str | os.PathLike, *, onset_column: str | None = N
         DatasetError: a missing or empty file, an unknown column, a non-numeric onset, or
             an unknown tier.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(path, "<file>", "a stimulus table (.csv)", "no such file")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.reader(f))
+    path = regular_file(path, "a stimulus table (.csv)")  # a FIFO would block the read
+    check_fits(path, [("<file>", (path.stat().st_size * 8,), np.uint8)])  # parsed rows take ~8x the text
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DatasetError(path, "<file>", "a UTF-8 text table (.csv)", f"unreadable text ({err})") from None
     if len(rows) < 2:
         raise DatasetError(path, "<file>", "a header line and at least one presentation",
                            f"{len(rows)} line(s)")
@@ -166,74 +162,6 @@ def check_tier_labels(tiers: np.ndarray, path, column: str, row_ids: np.ndarray)
     if bad.size:
         raise DatasetError(path, f"row {row_ids[bad[0]]} ({column})",
                            "'train', 'validation' or 'test'", repr(str(tiers[bad[0]])))
-
-
-def natural_key(name: str) -> list:
-    """Sort key putting 'img2' before 'img10'."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-def to_grey(image, path, field: str = "<image>") -> np.ndarray:
-    """(H, W) float32 grey levels of a grey or RGB(A) image (Rec. 709 luma), range kept."""
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[-1] in (3, 4):
-        return image[..., :3].astype(np.float32) @ _LUMA
-    if image.ndim != 2:
-        raise DatasetError(path, field, "a 2-D grey or RGB(A) image", f"shape {image.shape}")
-    return image.astype(np.float32)
-
-
-def _read_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    import skimage.io  # ~0.5 s to import: only when a folder is read
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
-                   key=lambda p: natural_key(p.name))
-    if not files:
-        raise DatasetError(folder, "<folder>", f"image files ({', '.join(IMAGE_SUFFIXES)})",
-                           "none")
-    images = [to_grey(skimage.io.imread(p), p) for p in files]
-    shape = images[0].shape
-    odd = next((p for p, im in zip(files, images) if im.shape != shape), None)
-    if odd is not None:
-        raise DatasetError(odd, "<image>", f"shape {shape} like {files[0].name}",
-                           f"shape {to_grey(skimage.io.imread(odd), odd).shape}")
-    return np.stack(images), np.asarray([p.stem for p in files])
-
-
-def read_images(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read the stimulus images (formats in the module docstring).
-
-    Returns:
-        images: (n_images, H, W) float32 grey levels, range as stored.
-        ids: (n_images,) str id of each image.
-
-    Raises:
-        DatasetError: a missing path, an unknown format, or a stack that is not (n, H, W).
-    """
-    path = Path(path)
-    if path.is_dir():
-        return _read_folder(path)
-    if not path.is_file():
-        raise DatasetError(path, "<file>", "an image folder, .npy or .h5 stack", "no such file")
-    if path.suffix.lower() == ".npy":
-        try:
-            images = np.load(path, allow_pickle=False)
-        except ValueError as err:
-            raise DatasetError(path, "<file>", "a .npy array (n, H, W)", f"unreadable ({err})") from None
-        field = "<array>"
-    elif h5py.is_hdf5(path):
-        with open_hdf5(path, "an HDF5 image stack") as f:
-            if not isinstance(f.get("images"), h5py.Dataset):
-                raise DatasetError(path, "/images", "a dataset 'images' (n, H, W)",
-                                   f"top-level names {sorted(f.keys())}")
-            images = f["images"][()]
-        field = "/images"
-    else:
-        raise DatasetError(path, "<file>", "an image folder, .npy or .h5 (HDF5) stack",
-                           f"a {path.suffix or 'suffix-less'} file")
-    if images.ndim != 3 or images.dtype.kind not in "fiu" or min(images.shape) == 0:
-        raise DatasetError(path, field, "a numeric stack (n_images, H, W)",
-                           f"shape {images.shape}, type {images.dtype}")
-    return images.astype(np.float32), np.arange(len(images)).astype(str)
 
 
 def _canonical(ids: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dina_core.data.guards import regular_file
 from dina_core.data.safe_pickle import load_npy
 from dina_core.errors import DatasetError
 from dina_core.importers.stimuli import read_images, read_stimulus_table
@@ -53,8 +54,9 @@ def _plane_folders(folder: Path) -> list[Path]:
 
 
 def _load(path: Path, *, pickled: bool = False, mmap: bool = False):
-    if not path.is_file():
+    if not path.exists():
         raise DatasetError(path.parent, path.name, "a suite2p output file", "nothing (it is missing)")
+    regular_file(path, "a .npy file written by suite2p")  # a FIFO in its place would block the read
     if pickled:  # only the types suite2p writes: a crafted pickle must not run code
         return load_npy(path, "<pickle>")
     try:
@@ -96,6 +98,10 @@ def _positions(folder: Path, n_rois: int, rows: np.ndarray) -> np.ndarray:
     except (KeyError, TypeError, IndexError, ValueError):
         raise DatasetError(folder, "stat.npy", "dicts with 'med' = (y, x) pixels",
                            "entries without a usable 'med'") from None
+    bad = np.flatnonzero(~np.isfinite(med).all(axis=1))
+    if bad.size:
+        raise DatasetError(folder / "stat.npy", f"ROI {rows[bad[0]]} ['med']", "a finite (y, x) centre in pixels",
+                           f"{stat[rows[bad[0]]]['med']!r} ({bad.size} cell(s) without a finite centre)")
     return med[:, ::-1]
 
 
@@ -129,6 +135,7 @@ def load_suite2p(folder: str | os.PathLike, *, iscell_threshold: float | None = 
     """
     folder = Path(folder)
     planes: list[TracePlane] = []
+    files: dict[str, list[str]] = {"fluorescence": [], "neuropil": [], "events": []}
     frame_rates: list[float] = []
     neurons: dict[str, list] = {"positions_um": [], "plane": [], "roi": [], "iscell_prob": []}
     for k, plane_dir in enumerate(_plane_folders(folder)):
@@ -145,17 +152,22 @@ def load_suite2p(folder: str | os.PathLike, *, iscell_threshold: float | None = 
         neurons["plane"].append(np.full(rows.size, k, np.int64))
         neurons["roi"].append(rows)
         neurons["iscell_prob"].append(prob[rows])
+        for kind, name in (("fluorescence", "F.npy"), ("neuropil", "Fneu.npy"), ("events", "spks.npy")):
+            files[kind].append(str(plane_dir / name))
         frame_rates.append(_frame_rate(plane_dir))
     if sum(p.rows.size for p in planes) == 0:
-        raise DatasetError(folder, "iscell.npy", f"ROIs with probability >= {iscell_threshold}"
-                           if iscell_threshold is not None else "ROIs labelled as cells", "none")
+        rois = sum(p.fluorescence.shape[0] for p in planes)
+        raise DatasetError(folder, "iscell.npy", "at least one cell: ROIs with probability >= "
+                           f"{iscell_threshold}" if iscell_threshold is not None else
+                           "at least one ROI labelled as a cell (column 0)",
+                           f"none of {rois} ROIs (lower --iscell-threshold, or 'none' for suite2p's labels)")
     description = {"format": "suite2p", "folder": str(folder), "planes": len(planes),
                    "rois_per_plane": [int(p.fluorescence.shape[0]) for p in planes],
                    "cells_per_plane": [int(p.rows.size) for p in planes],
                    "iscell_threshold": iscell_threshold, "um_per_pixel": um_per_pixel}
     return TraceRecording(fs=frame_rates[0], planes=planes, source=str(folder),
                           neurons={k: np.concatenate(v) for k, v in neurons.items()},
-                          description=description)
+                          description=description, files=files)
 
 
 def read_suite2p_source(folder: str | os.PathLike, *, stimuli: str | os.PathLike,
@@ -181,9 +193,14 @@ def read_suite2p_source(folder: str | os.PathLike, *, stimuli: str | os.PathLike
                                 image_column=image_column, tier_column=tier_column)
     stack, ids = read_images(images)
     name = Path(folder).resolve().parent.name or Path(folder).name
+    request = {"importer": "suite2p", "source": str(Path(folder).resolve()),
+               "stimuli": str(Path(stimuli).resolve()), "images": str(Path(images).resolve()),
+               "options": {"iscell_threshold": iscell_threshold, "um_per_pixel": um_per_pixel,
+                           "onset_column": onset_column, "onset_unit": onset_unit,
+                           "image_column": image_column, "tier_column": tier_column}}
     return RawSource(recording, table, stack, ids, images_source=str(images), origin=str(stimuli),
                      attrs={"name": name, "source": f"suite2p folder {folder}", "citation": CITATION,
-                            "license": DERIVED_LICENSE})
+                            "license": DERIVED_LICENSE}, request=request)
 
 
 def import_suite2p(folder: str | os.PathLike, out_path: str | os.PathLike, *,

@@ -14,7 +14,8 @@ from ...config import ConfigError, DictConfig, check_float, check_int, why
 SIGNALS = ("dff", "events")
 BASELINE_METHODS = ("percentile", "maximin", "none")
 DENOISERS = ("none", "savgol", "median")
-CHOICES = {"signal": SIGNALS, "baseline_method": BASELINE_METHODS, "denoise": DENOISERS}
+NAN_FRAMES = ("refuse", "interpolate")
+CHOICES = {"signal": SIGNALS, "baseline_method": BASELINE_METHODS, "denoise": DENOISERS, "nan_frames": NAN_FRAMES}
 
 
 @dataclass
@@ -36,6 +37,8 @@ class TraceConfig(DictConfig):
     response_window_s: tuple[float, float] = why((0.1, 0.6), "after onset, s: calcium lags spikes by ~0.1 s")
     prestim_window_s: tuple[float, float] | None = why((-0.2, 0.0), "before onset, s, subtracted: the level each "
                                                                     "response rises from; None skips the subtraction")
+    nan_frames: str = why("refuse", "NaN/Inf frames in a trace (dropped frames): 'refuse' names them; 'interpolate' "
+                                    "fills each gap linearly from its neighbours, counted in the file's record")
     chunk_neurons: int = why(256, "neurons processed at once: memory ~ chunk x n_frames x 16 bytes")
 
     def __post_init__(self) -> None:

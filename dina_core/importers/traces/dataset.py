@@ -7,15 +7,12 @@ their frame counts, how the traces, table, images and tiers were read.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 import dina_core
-from dina_core.data.format import DinaData, write_dataset
-from dina_core.data.io import validate_dataset
+from dina_core.data.format import DinaData
+from dina_core.data.guards import check_fits
 from dina_core.importers.stimuli import StimulusTable, assign_tiers, match_images
-from dina_core.data.validate import check_trials
 from dina_core.errors import DatasetError
 from dina_core.importers.traces.extract import TrialResponses, extract_responses, onsets_from_times, window_frames
 from dina_core.importers.traces.config import TraceConfig
@@ -25,10 +22,21 @@ from dina_core.progress import Progress
 
 
 def trial_onsets(recording: TraceRecording, table: StimulusTable) -> np.ndarray:
-    """(n_trials,) int64 onset frame of each presentation (times mapped through frame times)."""
+    """(n_trials,) int64 onset frame of each presentation (times mapped through frame times).
+
+    Raises:
+        DatasetError: every presentation has the same onset (a table whose onset column was not
+            filled in, or the wrong column): each trial would get the same response.
+    """
     if table.onset_frames is not None:
-        return table.onset_frames.astype(np.int64)
-    return onsets_from_times(table.onset_times_s, recording.fs, recording.frame_times)
+        onsets = table.onset_frames.astype(np.int64)
+    else:
+        onsets = onsets_from_times(table.onset_times_s, recording.fs, recording.frame_times)
+    if onsets.size > 1 and (onsets == onsets[0]).all():
+        raise DatasetError(table.source, table.columns["onset"], "presentations at different onsets",
+                           f"all {onsets.size} presentations at the same onset (frame {onsets[0]}): every "
+                           "trial would get the same response")
+    return onsets
 
 
 def trial_tiers(table: StimulusTable, image_index: np.ndarray,
@@ -80,6 +88,14 @@ def preprocessing_record(recording: TraceRecording, table: StimulusTable, config
     }
 
 
+def _fits(recording: TraceRecording, table: StimulusTable, config: TraceConfig) -> None:
+    """Refuse before extraction when its arrays (trial x neuron windows, one chunk of traces) exceed memory."""
+    windows = 1 + (config.prestim_window_s is not None)
+    chunk = min(config.chunk_neurons, recording.n_neurons)
+    check_fits(recording.source, [("responses", (windows, table.image_ids.size, recording.n_neurons), np.float32),
+                                  ("traces of one chunk", (4, chunk, recording.n_frames), np.float64)])
+
+
 def build_dataset(recording: TraceRecording, table: StimulusTable, images: np.ndarray,
                   image_ids: np.ndarray, config: TraceConfig, *, images_source: str,
                   attrs: dict, validation_fraction: float = 0.1,
@@ -109,24 +125,19 @@ def build_dataset(recording: TraceRecording, table: StimulusTable, images: np.nd
     onsets = trial_onsets(recording, table)
     image_index = match_images(table, image_ids, images_source)
     tiers, tier_rule = trial_tiers(table, image_index, validation_fraction)
+    _fits(recording, table, config)
     trials = extract_responses(recording, onsets, config, table=table.source,
                                row_ids=table.row_ids, progress=progress)
     data = DinaData(
         images=np.asarray(images, np.float32), responses=trials.values,
         image_index=image_index, tiers=np.asarray(tiers, dtype=str),
         attrs={**attrs, "response_unit": response_unit(config, recording),
-               "preprocessing": preprocessing_record(recording, table, config, images_source,
-                                                     tier_rule)},
+               "preprocessing": {**preprocessing_record(recording, table, config, images_source, tier_rule),
+                                 "nan_frames_filled": {"traces": trials.filled_traces,
+                                                       "values": trials.filled_values}}},
         image_source=np.asarray([f"{images_source} id {i}" for i in image_ids]),
         neurons=dict(recording.neurons),
         extra={"onset_frame": onsets, "onset_time_s": recording.times(onsets),
                "stimulus_row": np.asarray(table.row_ids, dtype=np.int64)})
     return data, trials
 
-
-def write_checked(path, data: DinaData, source) -> Path:
-    """Check tiers and indices, write atomically, read back through the validator."""
-    check_trials(source, data.image_index, data.tiers, data.n_images)
-    path = write_dataset(path, data)
-    validate_dataset(path)
-    return path

@@ -16,6 +16,7 @@ import numpy as np
 
 from dina_core.errors import DatasetError
 from dina_core.importers.traces.config import TraceConfig
+from dina_core.importers.traces.gaps import finite_block
 from dina_core.importers.traces.preprocess import needed_kinds, preprocess
 from dina_core.importers.traces.recording import TraceRecording
 from dina_core.progress import Progress
@@ -30,10 +31,14 @@ class TrialResponses:
     Attributes:
         response: (n_trials, n_neurons) float32 mean over the response window.
         prestim: (n_trials, n_neurons) float32 mean over the pre-stimulus window, or None.
+        filled_traces: raw traces whose NaN/Inf frames were interpolated (``nan_frames``).
+        filled_values: raw values so filled, over all traces.
     """
 
     response: np.ndarray
     prestim: np.ndarray | None
+    filled_traces: int = 0
+    filled_values: int = 0
 
     @property
     def values(self) -> np.ndarray:
@@ -136,8 +141,9 @@ def extract_responses(recording: TraceRecording, onsets: np.ndarray, config: Tra
         The window means, (n_trials, n_neurons) each.
 
     Raises:
-        DatasetError: if a window falls outside the recording, or the chosen signal is
-            not in the source.
+        DatasetError: if a window falls outside the recording, the chosen signal is not in
+            the source, or a raw trace holds NaN/Inf frames that ``config.nan_frames`` refuses
+            (:mod:`~dina_core.importers.traces.gaps`).
     """
     onsets = np.asarray(onsets, dtype=np.int64)
     fs, n_neurons = recording.fs, recording.n_neurons
@@ -151,10 +157,13 @@ def extract_responses(recording: TraceRecording, onsets: np.ndarray, config: Tra
                            "none in this recording")
     windows = _windows(config, fs)
     out = [np.empty((onsets.size, n_neurons), np.float32) for _ in windows]
+    filled = [0, 0]
     for neurons, arrays in recording.chunks(config.chunk_neurons, kinds):
+        arrays, traces_filled, values_filled = finite_block(recording, neurons, arrays, config.nan_frames)
+        filled = [filled[0] + traces_filled, filled[1] + values_filled]
         traces = preprocess(fs, config, **arrays)
         for target, window in zip(out, windows):
             target[:, neurons] = window_means(traces, onsets, window)
         if progress:
             progress(neurons.stop, n_neurons, "traces")
-    return TrialResponses(out[0], out[1] if len(out) > 1 else None)
+    return TrialResponses(out[0], out[1] if len(out) > 1 else None, *filled)

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import special
 
 from dina_core.data.reliability import oracle_correlation
+from dina_core.importers.traces.gaps import fill_nonfinite
 from dina_core.importers.traces.extract import TrialResponses, window_frames
 from dina_core.importers.traces.config import TraceConfig
 from dina_core.importers.traces.preprocess import needed_kinds, preprocess
@@ -151,6 +152,9 @@ def trace_examples(recording: TraceRecording, onsets: np.ndarray, config: TraceC
     hi = min(recording.n_frames, int(onsets[shown].max() + margin_s * fs) + 1)
     kinds = needed_kinds(config, recording.has("dff"))
     arrays = recording.select(neurons, kinds)
+    if config.nan_frames == "interpolate":  # as the import does (with 'refuse' it has already raised)
+        for values in arrays.values():
+            fill_nonfinite(values)
     processed = preprocess(fs, config, **arrays)[:, lo:hi]
     raw_kind = kinds[0]
     onsets_s = recording.times(onsets[shown])

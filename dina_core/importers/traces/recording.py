@@ -57,6 +57,10 @@ class TraceRecording:
         source: file or folder, named in error messages.
         description: how the traces were read (format, planes, series names...); recorded
             in the dataset's ``preprocessing`` attribute.
+        files: for each kind, the file (and object) of each plane's traces, named in messages
+            about a neuron's trace (see :meth:`where`).
+        whole_index: for a :meth:`subset`, each neuron's index in the whole recording (None: this
+            is the whole recording).
     """
 
     fs: float
@@ -65,6 +69,8 @@ class TraceRecording:
     frame_times: np.ndarray | None = None
     source: str = ""
     description: dict = field(default_factory=dict)
+    files: dict[str, list[str]] = field(default_factory=dict)
+    whole_index: np.ndarray | None = None
 
     @property
     def n_neurons(self) -> int:
@@ -78,6 +84,19 @@ class TraceRecording:
     def has(self, kind: str) -> bool:
         """Whether every plane holds traces of ``kind`` (one of ``KINDS``)."""
         return all(p.array(kind) is not None for p in self.planes)
+
+    def where(self, neuron: int, kind: str) -> tuple[str, str]:
+        """(file, 'ROI r (neuron n of the import)') of neuron ``neuron``'s ``kind`` trace, for messages.
+
+        The plane comes from ``neurons['plane']`` and the ROI from ``neurons['roi']`` when present
+        (so a :meth:`subset` still names the source's ROI and the whole recording's neuron), else
+        plane 0 and the neuron's index.
+        """
+        plane = int(self.neurons["plane"][neuron]) if "plane" in self.neurons else 0
+        roi = int(self.neurons["roi"][neuron]) if "roi" in self.neurons else neuron
+        whole = neuron if self.whole_index is None else int(self.whole_index[neuron])
+        files = self.files.get(kind) or [self.source]
+        return files[min(plane, len(files) - 1)], f"ROI {roi} (neuron {whole} of the import)"
 
     def times(self, frames: np.ndarray) -> np.ndarray:
         """Seconds of the given frame indices (float64, same shape)."""
@@ -138,4 +157,5 @@ class TraceRecording:
         return TraceRecording(fs=self.fs, planes=[TracePlane(**self.select(neurons, kinds))],
                               neurons={k: np.asarray(v)[neurons] for k, v in self.neurons.items()},
                               frame_times=self.frame_times, source=self.source,
-                              description=dict(self.description))
+                              description=dict(self.description), files=dict(self.files),
+                              whole_index=neurons if self.whole_index is None else self.whole_index[neurons])

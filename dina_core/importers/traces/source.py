@@ -8,14 +8,15 @@ hand it to :func:`write_source`; the app's import wizard keeps one in its cache 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dina_core.importers.stimuli import StimulusTable
 from dina_core.importers.traces.config import TraceConfig
-from dina_core.importers.traces.dataset import build_dataset, write_checked
+from dina_core.data.checked import write_checked
+from dina_core.importers.traces.dataset import build_dataset
 from dina_core.importers.traces.recording import TraceRecording
 from dina_core.progress import Progress
 
@@ -35,6 +36,8 @@ class RawSource:
         attrs: root attributes of the dataset to write (name, source, citation, license).
         origin: the file named when the assembled trials fail their checks (the stimulus
             table for suite2p, the NWB file for NWB).
+        request: what was asked for (importer, resolved source paths, reading options), recorded
+            with the preprocessing settings as the dataset's ``import_request`` attribute.
     """
 
     recording: TraceRecording
@@ -44,6 +47,7 @@ class RawSource:
     images_source: str
     attrs: dict
     origin: str
+    request: dict = field(default_factory=dict)
 
     @property
     def n_trials(self) -> int:
@@ -57,7 +61,9 @@ def write_source(source: RawSource, out_path: str | os.PathLike, config: TraceCo
     Args:
         source: what an importer read (:func:`dina_core.importers.suite2p.read_suite2p_source`,
             :func:`dina_core.importers.nwb.read_nwb_source`).
-        out_path: the ``.h5`` file to write (atomically: a failed import leaves nothing).
+        out_path: the ``.h5`` file to write. The dataset is validated in memory first, then written
+            to a temporary file, read back and renamed (``data.checked.write_checked``): a failed
+            import leaves an existing ``out_path`` byte-identical and no other file behind.
         config: preprocessing and windows (default :class:`TraceConfig`).
         validation_fraction: for tables without a tier column.
         progress: optional ``callback(done, total, stage)``.
@@ -66,12 +72,16 @@ def write_source(source: RawSource, out_path: str | os.PathLike, config: TraceCo
         ``out_path`` as a Path, after reading it back through the validator.
 
     Raises:
-        DatasetError: unknown image ids, windows outside the recording, missing tiers.
+        DatasetError: naming the source file and field: unknown image ids, identical onsets,
+            windows outside the recording, missing tiers, NaN/Inf frames (unless
+            ``config.nan_frames='interpolate'``), or a dataset the validator refuses.
     """
     data, _ = build_dataset(source.recording, source.table, source.images, source.image_ids,
                             config or TraceConfig(), images_source=source.images_source,
                             attrs=source.attrs, validation_fraction=validation_fraction,
                             progress=progress)
+    data.attrs["import_request"] = {**source.request, "trace_config": (config or TraceConfig()).to_dict(),
+                                    "validation_fraction": validation_fraction}
     return write_checked(out_path, data, source.origin)
 
 

@@ -73,3 +73,15 @@ def test_bad_inputs_exit_2_with_a_message(tmp_path, capsys):
     bad_config.write_text(json.dumps({"train": {"epochz": 3}}))
     assert main(["train", str(not_h5), "--out", str(tmp_path / "r"), "--config", str(bad_config)]) == 2
     assert "epochz" in capsys.readouterr().err
+
+
+def test_degenerate_input_warnings_read_as_one_line(monkeypatch, capsys):
+    """A DinaWarning (usable but degenerate input) is said as 'warning: ...', not Python's file:line form."""
+    import warnings
+
+    from dina_core.cli import parser
+    from dina_core.errors import DinaWarning
+
+    monkeypatch.setattr(parser, "cmd_info", lambda args: warnings.warn("only 3 test images", DinaWarning))
+    assert main(["info", "any.h5"]) == 0
+    assert capsys.readouterr().err == "warning: only 3 test images\n"

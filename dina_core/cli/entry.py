@@ -14,8 +14,9 @@ import errno
 import json
 import sys
 import traceback
+import warnings
 
-from ..errors import DinaError
+from ..errors import DinaError, DinaWarning
 
 USER_ERROR, INTERNAL_ERROR, INTERRUPTED = 2, 1, 130
 _OS_EXPECTED = {errno.ENOENT: "an existing file or folder", errno.EISDIR: "a file, not a folder",
@@ -53,6 +54,17 @@ def _where(exc: BaseException) -> str:
     return text[0] + (f" (called from {text[1]})" if len(text) > 1 else "")
 
 
+def _say_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """DinaWarnings (usable but degenerate input) read as ``warning: ...``; others keep Python's format."""
+    if issubclass(category, DinaWarning):
+        print(f"warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``dina`` with ``argv`` (default: the process's arguments); returns the exit status."""
     from .parser import build_parser
@@ -63,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:  # --help, or a parse error already said as "error: ..."
         return stop.code if isinstance(stop.code, int) else USER_ERROR
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _say_warning
+            args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             traceback.print_exc()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dina_core.errors import DinaError
+
 from . import jobs, keys, state
 from .job_panel import job_progress
 
@@ -12,9 +14,17 @@ QUICK_DEMO_EPOCHS = 6  # quick fallback demo model: a few minutes on 2 cores (th
 
 
 def require_run(data_key: state.FileKey) -> state.FileKey:
-    """The active run's key; otherwise explain, start the quick demo model if this is the demo, and stop."""
+    """The active run's key; otherwise (none, or one that does not load) explain, start the quick demo
+    model if this is the demo, and stop."""
     run_key = state.active_run_key(data_key)
     if run_key is not None:
+        try:
+            state.load_run(run_key)  # cached: the page's own load finds it ready
+        except DinaError as exc:
+            st.error(f"The model **{state.run_label(run_key)}** cannot be used: {exc}", icon=":material/error:")
+            st.page_link("pages/train.py", label="Choose or train another on the Train page",
+                         icon=":material/model_training:")
+            st.stop()
         return run_key
     if state.is_demo(data_key):
         job = _quick_demo_job(data_key)

@@ -55,6 +55,8 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
                   on_model: Callable[[str], None] | None = None) -> dict:
     """Train and score every model in ``models``; write ``metrics.json`` and ``metrics.md`` in ``out_dir``.
 
+    Each trained model's run folder ``out_dir/<model>`` is the benchmark's own: a rerun replaces it.
+
     Returns:
         {'n_candidates': N, 'rows': [{'model', 'direction', 'responses', 'top1', 'top5',
         'ci95_top1', ...}], 'per_level': [...dina rows per aligned level], 'seconds': {model: s}}.
@@ -73,7 +75,7 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
             cfg = TrainConfig.from_dict({**train_config.to_dict(), "shuffle_pairs": shuffle})
             step_cb = (lambda info, name=name: on_step(name, info)) if on_step is not None else None
             run, _ = train_run(data, out_dir / name, kind=kind, model_config=config(), train_config=cfg,
-                               on_step=step_cb)
+                               overwrite=True, on_step=step_cb)  # a rerun replaces the benchmark's own runs
             all_rows = evaluate_run(run, data, seed=train_config.seed)
             model_rows = [r for r in all_rows if r["level"] == COMBINED]
             if name == "dina":

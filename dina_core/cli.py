@@ -142,15 +142,19 @@ def cmd_train(args) -> None:
     """Train one run; under ``torchrun`` every process joins and rank 0 reports and saves."""
     from .data.io import read_dataset
     from .train import distributed
+    from .runs.folder import check_target
     from .train.run import train_run
     model_config, train_config = _configs(args)
+    found = check_target(args.out, resume=args.resume, overwrite=args.overwrite)  # before any data is read
     dist = distributed.init_from_environment(train_config.device)
     try:
         data = read_dataset(args.data)
+        if args.resume and found in ("missing", "empty") and dist.is_main:
+            print(f"{args.out}: no interrupted training to resume; starting a fresh one", file=sys.stderr)
         bar, on_step = _progress_bar(f"train {args.kind}") if dist.is_main else (None, None)
         _, result = train_run(data, args.out, kind=args.kind, model_config=model_config,
-                              train_config=train_config, resume=args.resume, on_step=on_step,
-                              metadata={"data_path": str(Path(args.data).resolve())})
+                              train_config=train_config, resume=args.resume, overwrite=args.overwrite,
+                              on_step=on_step, metadata={"data_path": str(Path(args.data).resolve())})
     finally:
         distributed.shutdown()
     if dist.is_main:
@@ -220,7 +224,7 @@ def cmd_demo(args) -> None:
     print(f"demo recording: {data_path}")
     run_dir = Path(args.dir) / "run"
     cmd_train(argparse.Namespace(data=str(data_path), out=str(run_dir), config=None, device=None, epochs=None,
-                                 seed=None, kind="dina", resume=False))
+                                 seed=None, kind="dina", resume=False, overwrite=True))  # the demo's own run
     cmd_evaluate(argparse.Namespace(run=str(run_dir), data=str(data_path), device="cpu", json=None))
 
 
@@ -278,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "train":
             p.add_argument("--kind", choices=("dina", "linear"), default="dina")
             p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+            p.add_argument("--overwrite", action="store_true",
+                           help="start afresh in an --out that holds a run (its model is replaced when saved)")
 
     p = sub.add_parser("demo", help="simulate the demo recording, train DINA on it and evaluate")
     p.add_argument("--dir", default="demo", help="folder for the demo recording and run")

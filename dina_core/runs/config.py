@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from ..config import DictConfig, why
@@ -23,3 +24,7 @@ class TrainConfig(DictConfig):
     shuffle_pairs: bool = why(False, "train on permuted image-response pairs: the leakage-guarding null")
     validation_fraction: float = why(0.1, "share of train images held out when the file has no validation tier")
 
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, numbers.Integral) or self.epochs < 1:
+            raise ValueError(f"epochs: expected a whole number of at least 1, found {self.epochs!r} "
+                             "(a run of no epoch would save an untrained model)")

@@ -16,6 +16,7 @@ Folders come from the environment, read at call time:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -31,6 +32,7 @@ from dina_core.data.io import dataset_summary, read_dataset
 from dina_core.demo import DEMO_FILE, ensure_demo_dataset
 from dina_core.errors import DatasetError, DinaError
 from dina_core.paths import inside
+from dina_core.runs.summary import describe
 
 from . import keys
 
@@ -174,33 +176,23 @@ def list_runs() -> list[dict]:
         if not (folder / "model.pt").exists() and (folder / "state.pt").exists():
             continue
         name = str(folder.relative_to(root)) if folder.is_relative_to(root) else f"shipped demo ({folder.name})"
-        found.append({"path": str(folder), "name": name, **_describe(folder)})
+        found.append({"path": str(folder), "name": name, "modified": _modified(folder), **describe(folder)})
     return sorted(found, key=lambda r: -r["modified"])
+
+
+def _modified(folder: Path) -> float:
+    """When the run was last saved (0 when both files have gone meanwhile)."""
+    times = []
+    for file in (folder / "run.json", folder / "model.pt"):
+        with contextlib.suppress(OSError):
+            times.append(file.stat().st_mtime)
+    return max(times, default=0.0)
 
 
 def run_folder_names() -> list[str]:
     """Every name in the runs folder (runs, broken runs, trainings in progress): a new run needs another."""
     root = runs_dir()
     return [p.name for p in root.iterdir()] if root.is_dir() else []
-
-
-def _describe(folder: Path) -> dict:
-    """The listing fields of one run folder; a broken one gets its ``problem`` and placeholders."""
-    from dina_core.runs.summary import model_problem, read_summary
-    try:
-        modified = max(f.stat().st_mtime for f in (folder / "run.json", folder / "model.pt") if f.exists())
-    except (OSError, ValueError):
-        modified = 0.0
-    try:
-        info = read_summary(folder)
-    except DinaError as exc:
-        return {"kind": "?", "fingerprint": None, "data_name": "", "best_val_top1": None, "epochs": 0,
-                "seconds": None, "modified": modified, "shuffled": False, "problem": str(exc)}
-    meta = info["metadata"]
-    return {"kind": info["kind"], "fingerprint": meta["data_fingerprint"], "data_name": meta.get("data_name", ""),
-            "best_val_top1": meta.get("best_val_top1"), "epochs": len(info["history"]),
-            "seconds": meta.get("train_seconds"), "modified": modified,
-            "shuffled": bool(info["train_config"].get("shuffle_pairs", False)), "problem": model_problem(folder)}
 
 
 @st.cache_data(max_entries=64, show_spinner="Checking the checkpoint…")

@@ -95,3 +95,18 @@ def model_problem(folder: str | os.PathLike) -> str | None:
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         return f"{file}: not a PyTorch checkpoint ({exc}); truncated, or another kind of file"
     return None
+
+
+def describe(folder: str | os.PathLike) -> dict:
+    """A listing of a run folder: {kind, fingerprint, data_name, best_val_top1, epochs, seconds, shuffled,
+    problem}; ``problem`` is None, or why the folder is broken (then the other fields are placeholders)."""
+    try:
+        info = read_summary(folder)
+    except CheckpointError as exc:
+        return {"kind": "?", "fingerprint": None, "data_name": "", "best_val_top1": None, "epochs": 0,
+                "seconds": None, "shuffled": False, "problem": str(exc)}
+    meta = info["metadata"]
+    return {"kind": info["kind"], "fingerprint": meta["data_fingerprint"], "data_name": meta.get("data_name", ""),
+            "best_val_top1": meta.get("best_val_top1"), "epochs": len(info["history"]),
+            "seconds": meta.get("train_seconds"), "shuffled": bool(info["train_config"].get("shuffle_pairs", False)),
+            "problem": model_problem(folder)}

@@ -254,10 +254,17 @@ def test_loading_a_run_removes_orphans_unless_a_writer_holds_it(finished, tmp_pa
 
 # --- The app: broken run folders and run names ---------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory) -> Path:
+    """Where the app simulates its small demo recording: once for the module."""
+    return tmp_path_factory.mktemp("demo")
+
+
 @pytest.fixture()
-def app_runs(tmp_path, monkeypatch) -> Path:
+def app_runs(tmp_path, monkeypatch, demo_dir) -> Path:
+    """The app's runs folder (empty), with its data folder and the small demo recording."""
     for name, value in {"DINA_DATA_DIR": tmp_path / "data", "DINA_RUNS_DIR": tmp_path / "runs",
-                        "DINA_DEMO_DIR": tmp_path / "demo", "DINA_DEMO_SIZE": "small",
+                        "DINA_DEMO_DIR": demo_dir, "DINA_DEMO_SIZE": "small",
                         "DINA_DEMO_RUN": tmp_path / "no_demo_run"}.items():
         monkeypatch.setenv(name, str(value))
     (tmp_path / "data").mkdir()
@@ -281,7 +288,11 @@ BROKEN = {  # name: (run.json text or None to leave it out, model.pt bytes or No
                        r"field 'metadata.data_fingerprint': expected a string"),
     "metadata-list": (lambda f: _summary(f, metadata=[]), None, r"field 'metadata': expected an object"),
     "no-run-json": (None, None, r"run\.json: missing"),
-    "model-garbage": (lambda f: (f / SUMMARY_FILE).read_text(), b"\0" * 64, r"model\.pt: not a PyTorch checkpoint"),
+    "model-garbage": (lambda f: (f / SUMMARY_FILE).read_text(), lambda f: b"\0" * 64,
+                      r"model\.pt: not a PyTorch checkpoint"),
+    "model-truncated": (lambda f: (f / SUMMARY_FILE).read_text(),
+                        lambda f: (f / MODEL_FILE).read_bytes()[:(f / MODEL_FILE).stat().st_size // 2],
+                        r"model\.pt: not a PyTorch checkpoint.*truncated"),
 }
 
 
@@ -292,7 +303,7 @@ def _broken_run(runs: Path, finished: Path, name: str) -> Path:
     if summary is not None:
         text = summary(finished)
         (folder / SUMMARY_FILE).write_bytes(text if isinstance(text, bytes) else text.encode())
-    (folder / MODEL_FILE).write_bytes(model if model is not None else (finished / MODEL_FILE).read_bytes())
+    (folder / MODEL_FILE).write_bytes(model(finished) if model is not None else (finished / MODEL_FILE).read_bytes())
     return folder
 
 
@@ -336,6 +347,20 @@ def test_the_train_page_lists_broken_runs_without_breaking(app_runs, finished):
     chooser.select_index(chooser.options.index("list")).run()
     assert any("is broken and cannot be used" in w.value for w in at.warning)
     assert next(b for b in at.button if b.label == "Use this model").disabled
+
+
+def test_a_model_page_whose_run_does_not_load_shows_why(app_runs, finished):
+    """The chosen run's model.pt is a torch file of something else: the page says so, no traceback."""
+    from dina_app import keys
+
+    folder = copy(finished, app_runs, "foreign")
+    torch.save({"format": "someone-else"}, folder / MODEL_FILE)
+    with untouched(app_runs):
+        at = AppTest.from_file(str(APP), default_timeout=300)
+        at.session_state[keys.RUN] = str(folder)
+        at.switch_page("pages/retrieval.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+    assert any("cannot be used" in e.value and "field 'format'" in e.value for e in at.error), at.error
 
 
 @pytest.mark.parametrize("name, reason", [

@@ -145,9 +145,10 @@ def cmd_train(args) -> None:
     from .runs.folder import check_target
     from .train.run import train_run
     model_config, train_config = _configs(args)
-    found = check_target(args.out, resume=args.resume, overwrite=args.overwrite)  # before any data is read
     dist = distributed.init_from_environment(train_config.device)
     try:
+        found = check_target(args.out, resume=args.resume, overwrite=args.overwrite,  # before any data is read
+                             locked=not dist.is_main)  # under torchrun rank 0 takes the lock for every rank
         data = read_dataset(args.data)
         if args.resume and found in ("missing", "empty") and dist.is_main:
             print(f"{args.out}: no interrupted training to resume; starting a fresh one", file=sys.stderr)

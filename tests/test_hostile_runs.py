@@ -94,6 +94,13 @@ def test_a_second_writer_in_the_same_process_is_refused(small_data, finished, tm
     assert not (run / LOCK_FILE).exists()  # released and removed
 
 
+def test_resuming_a_training_that_is_still_running_is_refused(small_data, interrupted, tmp_path):
+    """Its folder looks interrupted (state.pt, no final model), but its writer is alive."""
+    run = copy(interrupted, tmp_path)
+    with run_lock(run), untouched(run), pytest.raises(RunBusyError, match="another training is writing"):
+        train_run(small_data, run, kind="linear", train_config=tiny(epochs=2), resume=True)
+
+
 def test_a_second_dina_train_while_another_process_trains_is_refused(data_file, finished, tmp_path, capsys):
     run = copy(finished, tmp_path)
     proc = holder_process(run)

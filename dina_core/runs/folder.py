@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..atomic import temp_files
 from ..errors import CheckpointError, DinaError
-from .lock import LOCK_FILE
+from .lock import LOCK_FILE, check_free
 
 MODEL_FILE, STATE_FILE, SUMMARY_FILE = "model.pt", "state.pt", "run.json"
 # Train-config fields a resume may change: where it runs does not change what it computes.
@@ -47,7 +47,8 @@ def contents(folder: str | os.PathLike) -> str:
     return "finished" if MODEL_FILE in names else "other"
 
 
-def check_target(folder: str | os.PathLike, *, resume: bool = False, overwrite: bool = False) -> str:
+def check_target(folder: str | os.PathLike, *, resume: bool = False, overwrite: bool = False,
+                 locked: bool = False) -> str:
     """Refuse a training into ``folder`` that would lose a run or mix two; return its ``contents``.
 
     Args:
@@ -55,8 +56,10 @@ def check_target(folder: str | os.PathLike, *, resume: bool = False, overwrite: 
         resume: continue the interrupted training in ``folder`` (a fresh start when there is none).
         overwrite: start afresh even over a finished or interrupted run (its ``model.pt`` is replaced
             only once the new training has finished an epoch and saved).
+        locked: the caller holds ``folder``'s writer lock (``runs.lock``): no other training can.
 
     Raises:
+        RunBusyError: a training is writing the folder now.
         DinaError: the folder holds a finished run (and ``overwrite`` is not set, or ``resume`` is),
             an interrupted training without ``resume`` or ``overwrite``, or other files.
     """
@@ -65,6 +68,8 @@ def check_target(folder: str | os.PathLike, *, resume: bool = False, overwrite: 
         raise DinaError(f"{folder}: resume and overwrite exclude each other: resume continues the run, "
                         "overwrite replaces it")
     found = contents(folder)
+    if found != "missing" and not locked:
+        check_free(folder)  # a live training first: its folder would look interrupted or empty
     if found in ("missing", "empty") or (overwrite and found != "other"):
         return found
     if found == "finished":

@@ -52,6 +52,26 @@ def _open(path: Path) -> int:
         raise DinaError(f"{path}: cannot create the run folder's lock file ({exc.strerror})") from None
 
 
+def _busy(folder: Path, fd: int) -> RunBusyError:
+    return RunBusyError(f"{folder}: another training is writing this run folder ({_holder(fd)}); "
+                        "wait for it to finish, or choose another run folder")
+
+
+def check_free(folder: str | os.PathLike) -> None:
+    """Raise RunBusyError when a training holds ``folder``'s lock now; changes nothing on disk."""
+    folder = Path(folder)
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # no lock file (or not ours to open): no training holds it
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(folder, fd) from None
+    finally:
+        os.close(fd)  # also releases the shared lock, if it was granted
+
+
 @contextlib.contextmanager
 def run_lock(folder: str | os.PathLike) -> Iterator[Path]:
     """Hold the writer's lock of ``folder`` for the block; yield the lock file's path.
@@ -71,10 +91,9 @@ def run_lock(folder: str | os.PathLike) -> Iterator[Path]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _holder(fd)
+            error = _busy(folder, fd)
             os.close(fd)
-            raise RunBusyError(f"{folder}: another training is writing this run folder ({holder}); "
-                               "wait for it to finish, or choose another run folder") from None
+            raise error from None
         try:
             if os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
                 break

@@ -69,10 +69,11 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     train_config = train_config or TrainConfig()
     dist = current()
     writes = out_dir is not None and dist.is_main
-    if out_dir is not None:
-        check_target(out_dir, resume=resume, overwrite=overwrite)  # refuse before taking the lock or any work
+    if out_dir is not None:  # refuse before taking the lock or any work; other ranks: rank 0 holds the lock
+        check_target(out_dir, resume=resume, overwrite=overwrite, locked=not dist.is_main)
     with run_lock(out_dir) if writes else contextlib.nullcontext():
-        found = check_target(out_dir, resume=resume, overwrite=overwrite) if out_dir is not None else "missing"
+        found = ("missing" if out_dir is None else  # checked again: it may have changed before we held the lock
+                 check_target(out_dir, resume=resume, overwrite=overwrite, locked=True))
         state_path = Path(out_dir) / STATE_FILE if out_dir is not None else None
         if writes:
             remove_temp_files(out_dir)  # we hold the lock: any temporary file there is an orphan

@@ -216,6 +216,15 @@ def test_train_into_a_folder_of_other_files_is_refused(data_file, tmp_path, caps
     assert "is not empty and holds no DINA run (chapter1.tex)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("make", [lambda p: p.write_text("notes"), lambda p: p.symlink_to(p.parent / "gone")],
+                         ids=["file", "dangling-link"])
+def test_an_out_that_is_a_file_or_a_dangling_link_is_refused(data_file, tmp_path, capsys, make):
+    make(tmp_path / "out")
+    with untouched(tmp_path):
+        assert main(["train", str(data_file), "--out", str(tmp_path / "out"), *CLI_TINY]) == 2
+    assert re.search(rf"{tmp_path / 'out'}: is a (file|link to a missing folder)", capsys.readouterr().err)
+
+
 def test_overwrite_keeps_the_old_model_until_the_new_one_has_trained(small_data, finished, tmp_path):
     run = copy(finished, tmp_path)
     with untouched(run), pytest.raises(NothingTrainedError, match="no model was saved"):

@@ -31,15 +31,19 @@ def contents(folder: str | os.PathLike) -> str:
     """'missing', 'empty', 'interrupted', 'finished' or 'other' (see the module docstring).
 
     Raises:
-        DinaError: ``folder`` exists but is not a folder.
+        DinaError: ``folder`` exists but is not a folder, or cannot be read.
     """
     folder = Path(folder)
+    if folder.is_symlink() and not folder.exists():
+        raise DinaError(f"{folder}: is a link to a missing folder ({os.readlink(folder)})")
     if not folder.exists():
         return "missing"
     if not folder.is_dir():
         raise DinaError(f"{folder}: is a file; expected a run folder (a new or empty folder)")
-    leftovers = {LOCK_FILE, *(p.name for p in temp_files(folder))}
-    names = {p.name for p in folder.iterdir()} - leftovers
+    try:
+        names = {p.name for p in folder.iterdir()} - {LOCK_FILE, *(p.name for p in temp_files(folder))}
+    except OSError as exc:
+        raise DinaError(f"{folder}: cannot be read ({exc.strerror}); expected a run folder") from None
     if not names:
         return "empty"
     if STATE_FILE in names:

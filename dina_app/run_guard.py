@@ -46,11 +46,14 @@ def _quick_demo_job(data_key: state.FileKey) -> jobs.Job | None:
     fp = state.fingerprint(data_key)
     key = keys.demo_job(fp)
     job = jobs.get(key)
-    if job is not None and job.status == "failed":
+    retry = job is not None and job.status == "failed"
+    if retry:
         st.error(f"Training the demo model failed: {job.error}")
         if not st.button("Try again", icon=":material/refresh:"):
             return None
     out = state.runs_dir() / f"demo-quick-{fp}"
+    # Resume what an earlier session began; a retry starts afresh over it (the app's own throwaway model),
+    # since resuming is what may have failed (a state of another DINA version's settings).
     return jobs.start_training(key, "quick demo model", state.load_data(data_key), out,
                                TrainConfig(epochs=QUICK_DEMO_EPOCHS, patience=3), metadata={"data_path": data_key[0]},
-                               resume=True)
+                               resume=not retry, overwrite=retry)

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -377,6 +378,29 @@ def test_a_model_page_whose_run_does_not_load_shows_why(app_runs, finished):
         at.switch_page("pages/retrieval.py").run()
         assert not at.exception, [e.value for e in at.exception]
     assert any("cannot be used" in e.value and "field 'format'" in e.value for e in at.error), at.error
+
+
+def test_a_quick_demo_that_cannot_resume_says_why_and_a_retry_starts_afresh(app_runs, interrupted):
+    """A killed quick demo of another model kind: resuming it is refused on the page; *Try again* replaces it."""
+    from dina_app import jobs, keys, state
+
+    fp = state.fingerprint(state.file_key(state.demo_path()))
+    folder = copy(interrupted, app_runs, f"demo-quick-{fp}")
+    for name in (MODEL_FILE, SUMMARY_FILE):  # killed before its final save: only state.pt
+        (folder / name).unlink()
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.switch_page("pages/retrieval.py").run()
+    assert jobs.get(keys.demo_job(fp)).wait(timeout=300)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("cannot resume" in e.value and "model kind: 'linear'" in e.value for e in at.error), at.error
+    next(b for b in at.button if b.label == "Try again").click().run()
+    retry = jobs.get(keys.demo_job(fp))
+    while retry.live and (folder / STATE_FILE).exists():  # a fresh start removes the state it could not resume
+        time.sleep(0.1)
+    retry.stop()
+    assert retry.wait(timeout=300) and retry.status == "stopped"
+    assert not (folder / STATE_FILE).exists()
 
 
 @pytest.mark.parametrize("name, reason", [

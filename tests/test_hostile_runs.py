@@ -2,9 +2,10 @@
 untrained models, orphaned temporary files, broken run folders in the app, run names that reach out.
 
 Outcome classes: *refused* (a DinaError naming the folder and what is wrong, nothing changed),
-*handled* (the right thing happens, e.g. a stale lock does not block). Checkpoint-content attacks
-(malicious pickles, foreign payloads) are in test_train.py and the weights-only loader; these are
-the run-folder ones. Trainings are one epoch of the linear model on the small simulated recording.
+*handled* (the right thing happens, e.g. a stale lock does not block), *listed as broken* (the app
+names the file and field and keeps working). A corrupt or missing model.pt is in test_train.py;
+a model.pt that would run code and one of someone else's format are here. Trainings are one or two
+epochs of the linear model on the small simulated recording.
 """
 
 from __future__ import annotations
@@ -267,6 +268,26 @@ def test_loading_a_run_removes_orphans_unless_a_writer_holds_it(finished, tmp_pa
     before = snapshot(run)
     load_run(run)
     assert set(before) - set(snapshot(run)) == {str(orphan)} and not orphan.exists()
+
+
+class _Gadget:
+    """Unpickling this runs a shell command: what a crafted model.pt from a collaborator could hold."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_model_pt_that_would_run_code_is_refused_and_runs_nothing(finished, tmp_path):
+    run = copy(finished, tmp_path)
+    marker = tmp_path / "pwned"
+    payload = torch.load(run / MODEL_FILE, weights_only=True)
+    torch.save({**payload, "metadata": {"note": _Gadget(marker)}}, run / MODEL_FILE)
+    with untouched(tmp_path), pytest.raises(CheckpointError, match=rf"{run / MODEL_FILE}: not a readable"):
+        load_run(run)
+    assert not marker.exists()
 
 
 # --- The app: broken run folders and run names ---------------------------------------------------------

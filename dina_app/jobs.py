@@ -151,7 +151,8 @@ def live_out_dirs() -> set[str]:
 
 
 def start_training(key: str, label: str, data, out_dir: Path, train_config, kind: str = "dina",
-                   model_config: dict | None = None, metadata: dict | None = None, resume: bool = False) -> Job:
+                   model_config: dict | None = None, metadata: dict | None = None, resume: bool = False,
+                   overwrite: bool = False) -> Job:
     """Start training a run into ``out_dir`` (``dina_core.train.run.train_run``) under ``key`` (see ``start``).
 
     The job's meta names the epoch count and the device, shown beside its progress.
@@ -162,9 +163,13 @@ def start_training(key: str, label: str, data, out_dir: Path, train_config, kind
     from dina_core.model.device import resolve_device  # torch: only once a training starts
 
     def work(job: Job) -> dict:
-        from dina_core.train.run import train_run
-        _, result = train_run(data, out_dir, kind=kind, model_config=model_config, train_config=train_config,
-                              metadata=metadata, resume=resume, on_step=job.on_step, should_stop=job.should_stop)
+        from dina_core.train.run import NothingTrainedError, train_run
+        try:
+            _, result = train_run(data, out_dir, kind=kind, model_config=model_config, train_config=train_config,
+                                  metadata=metadata, resume=resume, overwrite=overwrite, on_step=job.on_step,
+                                  should_stop=job.should_stop)
+        except NothingTrainedError:  # the user stopped it in its first epoch: stopped, nothing saved
+            raise Stopped from None
         return {"best_val_top1": result.best_val_top1, "best_epoch": result.best_epoch,
                 "interrupted": result.interrupted, "stopped_early": result.stopped_early}
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from dina_core.errors import DinaError
+
 from . import jobs, keys, state
 from .job_panel import job_progress
 
@@ -14,11 +16,19 @@ QUICK_DEMO_EPOCHS = 6  # quick fallback demo model: a few minutes on 2 cores (th
 
 
 def require_run(data_key: state.FileKey) -> state.FileKey:
-    """The active run's key; otherwise explain, start the quick demo model if this is the demo, and stop."""
+    """The active run's key; otherwise (none, or one that does not load) explain, start the quick demo
+    model if this is the demo, and stop."""
     run_key = state.active_run_key(data_key)
     if run_key is not None:
+        try:
+            run = state.load_run(run_key)  # cached: the page's own load finds it ready
+        except DinaError as exc:
+            st.error(f"The model **{state.run_label(run_key)}** cannot be used: {exc}", icon=":material/error:")
+            st.page_link("pages/train.py", label="Choose or train another on the Train page",
+                         icon=":material/model_training:")
+            st.stop()
         _refuse_other_data(run_key, data_key)
-        seeds = getattr(state.load_run(run_key).model, "seeds", None)
+        seeds = getattr(run.model, "seeds", None)
         if seeds:
             st.caption(f"This model is a {len(seeds)}-seed ensemble (seeds {', '.join(map(str, seeds))}): retrieval "
                        f"averages its members' similarities; maps, attributions, probes and neurons show its first "
@@ -58,11 +68,14 @@ def _quick_demo_job(data_key: state.FileKey) -> jobs.Job | None:
     fp = state.fingerprint(data_key)
     key = keys.demo_job(fp)
     job = jobs.get(key)
-    if job is not None and job.status == "failed":
+    retry = job is not None and job.status == "failed"
+    if retry:
         st.error(f"Training the demo model failed: {job.error}")
         if not st.button("Try again", icon=":material/refresh:"):
             return None
     out = state.runs_dir() / f"demo-quick-{fp}"
+    # Resume what an earlier session began; a retry starts afresh over it (the app's own throwaway model),
+    # since resuming is what may have failed (a state of another DINA version's settings).
     return jobs.start_training(key, "quick demo model", state.load_data(data_key), out,
                                TrainConfig(epochs=QUICK_DEMO_EPOCHS, patience=3), metadata={"data_path": data_key[0]},
-                               resume=True)
+                               resume=not retry, overwrite=retry)

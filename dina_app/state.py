@@ -16,7 +16,7 @@ Folders come from the environment, read at call time:
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import shutil
 import threading
@@ -32,6 +32,7 @@ from dina_core.data.io import dataset_summary, read_dataset
 from dina_core.demo import DEMO_FILE, ensure_demo_dataset
 from dina_core.errors import DatasetError, DinaError
 from dina_core.paths import inside
+from dina_core.runs.summary import describe
 
 from . import keys
 
@@ -170,35 +171,56 @@ def set_active_run(run_dir: str | os.PathLike | None) -> None:
 
 
 def list_runs() -> list[dict]:
-    """Finished runs under the runs folder (and the shipped demo run), newest first.
+    """Run folders under the runs folder (and the shipped demo run), newest first, broken ones included.
 
-    Each: {path, name, kind, fingerprint, data_name, best_val_top1, epochs, seconds, modified}.
+    Each: {path, name, kind, fingerprint, data_name, best_val_top1, epochs, seconds, modified, shuffled,
+    problem}. ``problem`` is None for a usable run, else why it is broken (naming the file and field:
+    ``dina_core.runs.summary``); a broken run is listed so it can be deleted, never used. A folder with
+    a ``state.pt`` and no model yet is a training in progress or interrupted: not listed.
     """
-    root, found = runs_dir(), []
-    candidates = list(root.glob("*/run.json")) + list(root.glob("*/*/*/run.json")) if root.is_dir() else []
+    root = runs_dir()
+    folders = {f.parent for pattern in ("*/run.json", "*/model.pt", "*/*/*/run.json", "*/*/*/model.pt")
+               for f in (root.glob(pattern) if root.is_dir() else [])}
     if (demo_run_dir() / "run.json").is_file():
-        candidates.append(demo_run_dir() / "run.json")
-    for summary_file in candidates:
-        if not (summary_file.parent / "model.pt").is_file():
+        folders.add(demo_run_dir())
+    found = []
+    for folder in folders:
+        if not (folder / "model.pt").exists() and (folder / "state.pt").exists():
             continue
-        try:
-            info = json.loads(summary_file.read_text())
-        except (OSError, ValueError):
-            continue
-        meta = info.get("metadata", {})
-        name = (str(summary_file.parent.relative_to(root)) if summary_file.is_relative_to(root)
-                else f"shipped demo ({summary_file.parent.name})")
-        found.append({"path": str(summary_file.parent), "name": name, "kind": info.get("kind", "?"),
-                      "fingerprint": meta.get("data_fingerprint"), "data_name": meta.get("data_name", ""),
-                      "best_val_top1": meta.get("best_val_top1"), "epochs": len(info.get("history", [])),
-                      "seconds": meta.get("train_seconds"), "modified": summary_file.stat().st_mtime,
-                      "shuffled": bool(info.get("train_config", {}).get("shuffle_pairs", False))})
+        name = str(folder.relative_to(root)) if folder.is_relative_to(root) else f"shipped demo ({folder.name})"
+        found.append({"path": str(folder), "name": name, "modified": _modified(folder), **describe(folder)})
     return sorted(found, key=lambda r: -r["modified"])
+
+
+def _modified(folder: Path) -> float:
+    """When the run was last saved (0 when both files have gone meanwhile)."""
+    times = []
+    for file in (folder / "run.json", folder / "model.pt"):
+        with contextlib.suppress(OSError):
+            times.append(file.stat().st_mtime)
+    return max(times, default=0.0)
+
+
+def run_folder_names() -> list[str]:
+    """Every name in the runs folder (runs, broken runs, trainings in progress): a new run needs another."""
+    root = runs_dir()
+    return [p.name for p in root.iterdir()] if root.is_dir() else []
+
+
+@st.cache_data(max_entries=64, show_spinner="Checking the checkpoint…")
+def checkpoint_problem(key: FileKey) -> str | None:
+    """Why the ``model.pt`` of ``key`` does not load as a DINA run (weights-only), else None."""
+    from dina_core.runs.run import load_run as _load_run
+    try:
+        _load_run(Path(key[0]).parent, device="cpu")
+    except DinaError as exc:
+        return str(exc)
+    return None
 
 
 def compatible_runs(data_key: FileKey) -> list[dict]:
     fp = fingerprint(data_key)
-    return [r for r in list_runs() if r["fingerprint"] == fp]
+    return [r for r in list_runs() if r["fingerprint"] == fp and r["problem"] is None]
 
 
 def active_run_key(data_key: FileKey) -> FileKey | None:
@@ -225,12 +247,12 @@ def delete_run(run_dir: str | os.PathLike) -> None:
 
     Raises:
         DinaError: the folder is reached through a symbolic link, resolves outside the runs
-            folder (or is the runs folder itself), or holds no ``run.json``.
+            folder (or is the runs folder itself), or holds neither ``run.json`` nor ``model.pt``.
     """
     root, chosen = runs_dir(), Path(run_dir).absolute()
     target = inside(root, chosen)
     if target != chosen:  # the listed name is a link: deleting would remove whatever it points to
         raise DinaError(f"{chosen}: is reached through a symbolic link (to {target}); not deleted")
-    if target == root or not (target / "run.json").is_file():
-        raise DinaError(f"{chosen}: not a run folder under {root}; not deleted")
+    if target == root or not any((target / f).is_file() for f in ("run.json", "model.pt")):
+        raise DinaError(f"{chosen}: not a run folder under {root} (no run.json, no model.pt); not deleted")
     shutil.rmtree(target)  # rmtree removes links inside the run, never what they point to

@@ -79,9 +79,10 @@ def _train(data: DinaData, out: Path, name: str, model_config: dict | None, trai
     config = model_config if model_config is not None and name in DINA_ARCHITECTURE else default()
     cfg = TrainConfig.from_dict({**train_config.to_dict(), "shuffle_pairs": shuffle})
     if name == "dina" and ensemble > 1:
-        return train_ensemble(data, out, ensemble, kind=kind, model_config=config, train_config=cfg,
+        return train_ensemble(data, out, ensemble, kind=kind, model_config=config, train_config=cfg, overwrite=True,
                               on_step=(lambda _, info: on_step(info)) if on_step is not None else None)[0]
-    return train_run(data, out, kind=kind, model_config=config, train_config=cfg, on_step=on_step)[0]
+    # the benchmark's own run folders: a rerun replaces them
+    return train_run(data, out, kind=kind, model_config=config, train_config=cfg, overwrite=True, on_step=on_step)[0]
 
 
 def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: TrainConfig | None = None,
@@ -96,6 +97,8 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
         model_config: DINA's architecture for the ``dina`` row and its shuffled null (``ModelConfig()``
             when None); the linear and global-only baselines keep their own.
         ensemble: the ``dina`` row is a seed ensemble of this many runs (1: a single run).
+
+    Each trained model's run folder ``out_dir/<model>`` is the benchmark's own: a rerun replaces it.
 
     Returns:
         {'n_candidates': N, 'rows': [{'model', 'direction', 'responses', 'top1', 'top5',

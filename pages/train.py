@@ -13,6 +13,8 @@ from dina_app.tune_panel import tune_panel, tuned_values
 from dina_core.errors import DinaError
 from dina_core.model import LinearConfig, ModelConfig
 from dina_core.runs.config import TrainConfig
+from dina_core.runs.folder import check_target
+from dina_core.runs.names import ALLOWED, MAX_NAME_LENGTH, check_run_name
 
 page_header("Train", "Does a model learn to match this recording's responses to its images?")
 big = state.presenting()
@@ -30,8 +32,9 @@ if keys.TRAIN_NAME not in st.session_state or st.session_state.pop(keys.TRAIN_RE
     st.session_state[keys.TRAIN_NAME] = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"  # fixed until a run starts
 tuned = tuned_values()  # a finished tuning's chosen settings, once the user took them
 with st.form("train.form", border=not big):
-    name = st.text_input("Run name", key=keys.TRAIN_NAME,
-                         help=f"A folder of that name is written under {state.runs_dir()}")
+    name = st.text_input("Run name", key=keys.TRAIN_NAME,  # no max_chars: it would cut a pasted name silently
+                         help=f"A new folder of that name is written under {state.runs_dir()}: at most "
+                              f"{MAX_NAME_LENGTH} {ALLOWED}")
     left, right = st.columns(2)
     with left:
         st.markdown("**Training**")
@@ -45,9 +48,11 @@ with st.form("train.form", border=not big):
     submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy)
 
 if submitted:
-    out_dir = state.runs_dir() / name.strip()
-    if not name.strip() or Path(name).name != name.strip() or out_dir.exists():
-        st.error(f"Choose a new run name: '{name}' is empty, a path, or already exists in {state.runs_dir()}.")
+    try:  # the name and folder rules of the core: never a path, never over another run (runs.names, runs.folder)
+        out_dir = state.runs_dir() / check_run_name(name.strip(), taken=state.run_folder_names())
+        check_target(out_dir)
+    except DinaError as exc:
+        st.error(f"Choose another run name: {exc}")
     else:
         try:
             train_config = TrainConfig.from_dict(train_values)
@@ -76,6 +81,9 @@ tune_panel(data_key, chance)
 
 st.subheader("Checkpoints")
 runs = state.list_runs()
+for r in runs:  # a model.pt that looks whole may still not load (weights-only, cached per file)
+    if r["problem"] is None:
+        r["problem"] = state.checkpoint_problem(state.file_key(Path(r["path"]) / "model.pt"))
 fp = state.fingerprint(data_key)
 active = state.active_run_key(data_key)
 if not runs:
@@ -85,12 +93,16 @@ else:
                    "in use": "●" if active and Path(active[0]).parent == Path(r["path"]) else "",
                    "best val top-1": None if r["best_val_top1"] is None else round(100 * r["best_val_top1"], 1),
                    "epochs": r["epochs"], "minutes": round((r["seconds"] or 0) / 60, 1),
-                   "saved": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["modified"]))} for r in runs],
+                   "saved": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["modified"])),
+                   "problem": r["problem"] or ""} for r in runs],
                  hide_index=True)
     st.caption("Runs under the runs folder (newest first); only runs trained on this recording can be used with it.")
     chosen = st.selectbox("Run", runs, format_func=lambda r: r["name"], key="train.chosen")
+    if chosen["problem"]:
+        st.warning(f"**{chosen['name']}** is broken and cannot be used: {chosen['problem']}", icon=":material/error:")
     use, delete, _ = st.columns([2, 2, 3])
-    if use.button("Use this model", icon=":material/check:", disabled=chosen["fingerprint"] != fp):
+    usable = chosen["fingerprint"] == fp and not chosen["problem"]
+    if use.button("Use this model", icon=":material/check:", disabled=not usable):
         state.set_active_run(chosen["path"])
         st.rerun()
     deletable = Path(chosen["path"]).is_relative_to(state.runs_dir()) and chosen["path"] not in jobs.live_out_dirs()

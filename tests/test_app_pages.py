@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -130,7 +131,9 @@ def test_without_a_demo_model_a_quick_one_trains_with_visible_progress(studio, m
     assert any("a quick one is being trained" in i.value for i in at.info)
     job = jobs.get(keys.demo_job(_demo_fingerprint(studio)))
     assert job is not None and job.out_dir.parent == tmp_path / "runs"
-    job.stop()  # the pages switch to it once it is saved; a stopped one is saved too
+    while job.live and not job.snapshot()["val_top1"]:  # stopped after an epoch, a model is saved
+        time.sleep(0.2)
+    job.stop()  # the pages switch to it once it is saved
     assert job.wait(timeout=600)
     at = open_page("retrieval")
     assert not at.info and at.get("plotly_chart")
@@ -288,10 +291,25 @@ def test_stop_ends_training_and_keeps_a_usable_run(studio):
     at.number_input(key="train.t.epochs").set_value(200)
     at.text_input(key="train.name").set_value("stopped-run")
     next(b for b in at.button if b.label == "Start training").click().run()
-    at.button(key="train.stop").click().run()
     job = jobs.get(keys.training_job(at.session_state[keys.SESSION]))
+    while job.live and not job.snapshot()["val_top1"]:  # a first epoch has finished: there is a model to keep
+        time.sleep(0.2)
+    at.button(key="train.stop").click().run()
     assert job.wait(timeout=600)
     assert job.status == "stopped" and (studio / "runs" / "stopped-run" / "model.pt").is_file()
+
+
+def test_stop_in_the_first_epoch_saves_no_untrained_model(studio):
+    from dina_app import jobs
+
+    at = open_page("train")
+    at.number_input(key="train.t.epochs").set_value(200)
+    at.text_input(key="train.name").set_value("stopped-at-once")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    job = jobs.get(keys.training_job(at.session_state[keys.SESSION]))
+    job.stop()  # before its first step: no epoch can finish
+    assert job.wait(timeout=600)
+    assert job.status == "stopped" and not (studio / "runs" / "stopped-at-once").exists()
 
 
 def test_report_is_one_self_contained_html_file(studio):

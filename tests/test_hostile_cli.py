@@ -102,7 +102,7 @@ CASES = {
     "lr_inf": (lambda g, t: _train(g, "--lr", "inf"), ["--lr inf", "finite number > 0"]),
     "lr_zero": (lambda g, t: _train(g, "--lr", "0"), ["--lr 0", "finite number > 0"]),
     "lr_negative": (lambda g, t: ["benchmark", g.data, "--out", str(t / "b"), "--lr", "-1"], ["--lr -1", "> 0"]),
-    "epochs_negative": (lambda g, t: _train(g, "--epochs", "-1"), ["--epochs -1", "integer >= 0"]),
+    "epochs_negative": (lambda g, t: _train(g, "--epochs", "-1"), ["--epochs -1", "integer >= 1"]),
     "epochs_not_a_number": (lambda g, t: _train(g, "--epochs", "many"), ["--epochs", "invalid int value: 'many'"]),
     "device_banana": (lambda g, t: _train(g, "--device", "banana"), ["--device banana", "'cpu', 'cuda'"]),
     "device_missing_cuda": (lambda g, t: _train(g, "--device", CUDA), [f"--device {CUDA}", CUDA_EXPECTED]),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from tqdm import tqdm
@@ -108,16 +109,21 @@ def _train_preflight(args, kind: str):
 def cmd_train(args) -> None:
     """Train one run; under ``torchrun`` every process joins and rank 0 reports and saves."""
     from ..data.io import read_dataset
+    from ..runs.folder import check_target
     from ..train import distributed
     from ..train.ensemble import train_ensemble
     from ..train.run import train_run
     model_config, train_config = _train_preflight(args, args.kind)
     dist = distributed.init_from_environment(train_config.device)
     try:
+        found = check_target(args.out, resume=args.resume, overwrite=args.overwrite,  # before any data is read
+                             locked=not dist.is_main)  # under torchrun rank 0 takes the lock for every rank
         data = read_dataset(args.data)
+        if args.resume and found in ("missing", "empty") and dist.is_main:
+            print(f"{args.out}: no interrupted training to resume; starting a fresh one", file=sys.stderr)
         bar, on_step = step_bar(f"train {args.kind}") if dist.is_main else (None, None)
         options = dict(kind=args.kind, model_config=model_config, train_config=train_config, resume=args.resume,
-                       metadata={"data_path": str(Path(args.data).resolve())})
+                       overwrite=args.overwrite, metadata={"data_path": str(Path(args.data).resolve())})
         if args.ensemble > 1:
             run, _ = train_ensemble(data, args.out, args.ensemble, **options,
                                     on_step=(lambda _, info: on_step(info)) if on_step else None)
@@ -165,6 +171,6 @@ def cmd_demo(args) -> None:
     run_dir = Path(args.dir) / "run"
     cmd_train(argparse.Namespace(data=str(data_path), out=str(run_dir), config=None, device=None, epochs=None,
                                  seed=None, batch_size=None, lr=None, kind="dina", resume=False,
-                                 ensemble=1))
+                                 overwrite=True, ensemble=1))  # the demo's own run
     cmd_evaluate(argparse.Namespace(run=str(run_dir), data=str(data_path), device="cpu", json=None,
                                     allow_other_data=False))

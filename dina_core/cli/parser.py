@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "train":
             p.add_argument("--kind", choices=("dina", "linear"), default="dina")
             p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+            p.add_argument("--overwrite", action="store_true",
+                           help="start afresh in an --out that holds a run (its model is replaced when saved)")
         else:
             p.add_argument("--models", nargs="+", metavar="M", help="score only these (default: all; ceiling "
                            "and chance always)")

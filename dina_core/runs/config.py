@@ -28,8 +28,7 @@ class TrainConfig(DictConfig):
     validation_fraction: float = why(0.1, "share of train images held out when the file has no validation tier")
 
     def __post_init__(self) -> None:
-        # epochs 0 is left to the training itself to judge: it refuses to save an untrained model
-        check_int(self, "epochs", lo=0)
+        check_int(self, "epochs", lo=1)  # a run of no epoch would save an untrained model
         check_int(self, "batch_size", lo=2)  # a batch of one pair has no negatives: InfoNCE has nothing to contrast
         check_float(self, "lr", lo=0.0, lo_open=True)
         check_float(self, "weight_decay", lo=0.0)

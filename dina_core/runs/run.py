@@ -5,6 +5,8 @@ Run folder layout:
                     ensemble holds its K members' weights, ``members``, in place of ``state_dict``)
     RUN/run.json    the same configs, history and metadata, for humans and scripts
     RUN/state.pt    only while training: the last finished epoch, for ``resume=True``
+    RUN/.dina-writer.lock  only while training: the writer's lock (see ``lock``)
+What a training may write over is decided in ``folder``.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, temp_files
 from ..data.format import DinaData
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DinaError
 from ..model import TwoTowerModel, build_model
 from ..model.device import resolve_device
 from .config import TrainConfig
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_save, load_checkpoint
 from .ensemble import EnsembleModel
+from .folder import MODEL_FILE, STATE_FILE, SUMMARY_FILE, remove_temp_files
+from .lock import run_lock
 from .prepare import PreparedData, Preprocessing, prepare
-
-MODEL_FILE, STATE_FILE, SUMMARY_FILE = "model.pt", "state.pt", "run.json"
 
 
 @dataclass
@@ -79,6 +81,7 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
     """Rebuild a run from a run folder or a ``model.pt`` file (weights-only load)."""
     path = Path(path)
     file = path / MODEL_FILE if path.is_dir() else path
+    _remove_orphans(file.parent)
     payload = load_checkpoint(file)
 
     def rebuilt(state_dict: dict) -> TwoTowerModel:
@@ -90,12 +93,22 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
     try:
         model = (EnsembleModel([rebuilt(sd) for sd in payload["members"]], list(payload["seeds"]))
                  if "members" in payload else rebuilt(payload["state_dict"]))
-        train_config = TrainConfig.from_dict(payload["train_config"])
-    except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"{file}: checkpoint does not rebuild a model ({exc})") from exc
-    return Run(model.to(resolve_device(str(device))).eval(), payload["kind"], payload["model_config"],
-               train_config, Preprocessing.from_dict(payload["preprocessing"]),
-               list(payload["history"]), dict(payload["metadata"]))
+        parts = (TrainConfig.from_dict(payload["train_config"]), Preprocessing.from_dict(payload["preprocessing"]),
+                 list(payload["history"]), dict(payload["metadata"]))
+    except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as exc:  # a field of the wrong type
+        raise CheckpointError(f"{file}: checkpoint does not rebuild a model ({type(exc).__name__}: {exc})") from exc
+    return Run(model.to(resolve_device(str(device))).eval(), payload["kind"], payload["model_config"], *parts)
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Delete temporary files a killed save left in ``folder``, unless a training is writing it now."""
+    if not temp_files(folder):
+        return
+    try:
+        with run_lock(folder):
+            remove_temp_files(folder)
+    except (DinaError, OSError):  # busy (its writer cleans up when it starts) or a read-only folder
+        pass
 
 
 def check_compatible(run: Run, data: DinaData, source: str = "data") -> None:

@@ -16,6 +16,7 @@ test-tier scores are unaffected.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable
@@ -27,14 +28,13 @@ from ..data.format import DinaData
 from ..model.device import resolve_device
 from ..runs.config import TrainConfig
 from ..runs.ensemble import EnsembleModel
+from ..runs.folder import MEMBERS_DIR, check_target
+from ..runs.lock import run_lock
 from ..runs.run import MODEL_FILE, STATE_FILE, Run, load_run, save_run
 from .distributed import current, rank_device
 from .loop import FitResult, StepInfo
 from .run import train_run
 from .validation import validation_top1
-
-MEMBERS_DIR = "members"
-
 
 def _finished_member(member_dir: Path, train_config: TrainConfig) -> Run | None:
     """The member trained to the end in ``member_dir``, or None (absent, or stopped before its end)."""
@@ -46,8 +46,8 @@ def _finished_member(member_dir: Path, train_config: TrainConfig) -> Run | None:
 
 def train_ensemble(data: DinaData, out_dir: str | os.PathLike | None, k: int, *, kind: str = "dina",
                    model_config: dict | None = None, train_config: TrainConfig | None = None,
-                   neuron_indices: np.ndarray | None = None, resume: bool = False, metadata: dict | None = None,
-                   on_step: Callable[[int, StepInfo], None] | None = None,
+                   neuron_indices: np.ndarray | None = None, resume: bool = False, overwrite: bool = False,
+                   metadata: dict | None = None, on_step: Callable[[int, StepInfo], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> tuple[Run, list[FitResult]]:
     """Train ``k`` members (seeds ``train_config.seed + i``) and save them as one run in ``out_dir``.
 
@@ -63,6 +63,18 @@ def train_ensemble(data: DinaData, out_dir: str | os.PathLike | None, k: int, *,
         raise ValueError(f"an ensemble needs at least 1 member, got {k}")
     train_config = train_config or TrainConfig()
     seeds = [train_config.seed + i for i in range(int(k))]
+    writes = out_dir is not None and current().is_main
+    if out_dir is not None:  # the folder rules of a single run (runs.folder); members are checked again inside
+        check_target(out_dir, resume=resume, overwrite=overwrite, locked=not current().is_main)
+    with run_lock(out_dir) if writes else contextlib.nullcontext():  # one writer for the whole ensemble
+        return _train_members(data, out_dir, seeds, kind=kind, model_config=model_config, train_config=train_config,
+                              neuron_indices=neuron_indices, resume=resume, overwrite=overwrite, metadata=metadata,
+                              on_step=on_step, should_stop=should_stop)
+
+
+def _train_members(data: DinaData, out_dir, seeds: list[int], *, kind, model_config, train_config, neuron_indices,
+                   resume, overwrite, metadata, on_step, should_stop) -> tuple[Run, list[FitResult]]:
+    """Train (or, resuming, reuse) each member, then save the ensemble; the caller holds ``out_dir``'s lock."""
     runs, results = [], []
     for i, seed in enumerate(seeds):
         member_dir = Path(out_dir) / MEMBERS_DIR / f"seed{seed}" if out_dir is not None else None
@@ -75,8 +87,8 @@ def train_ensemble(data: DinaData, out_dir: str | os.PathLike | None, k: int, *,
         member_config = TrainConfig.from_dict({**train_config.to_dict(), "seed": seed})
         step = (lambda info, i=i: on_step(i, info)) if on_step is not None else None
         run, result = train_run(data, member_dir, kind=kind, model_config=model_config, train_config=member_config,
-                                neuron_indices=neuron_indices, resume=resume, metadata=metadata, on_step=step,
-                                should_stop=should_stop)
+                                neuron_indices=neuron_indices, resume=resume, overwrite=overwrite, metadata=metadata,
+                                on_step=step, should_stop=should_stop)
         runs.append(run)
         results.append(result)
         if result.interrupted:

@@ -1,10 +1,13 @@
 """Training a run: recording in, run folder out (``model.pt`` + ``run.json``), resumable.
 
-The folder layout and the :class:`~dina_core.runs.run.Run` it holds live in :mod:`dina_core.runs.run`.
+The folder layout and the :class:`~dina_core.runs.run.Run` it holds live in :mod:`dina_core.runs.run`;
+what a training may write over, and what a resume must match, in :mod:`dina_core.runs.folder`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +18,12 @@ import torch
 from .. import __version__
 from ..data.fingerprint import recording_identity
 from ..data.format import DinaData
-from ..errors import CheckpointError
+from ..errors import DinaError
 from ..model import ModelConfig, build_model
 from ..model.device import resolve_device
 from ..runs.checkpoint import atomic_save, load_checkpoint
+from ..runs.folder import check_resume_state, check_target, identity, remove_temp_files
+from ..runs.lock import run_lock
 from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import STATE_FILE, Run, save_run
 from ..runs.config import TrainConfig
@@ -26,10 +31,14 @@ from .distributed import current, rank_device
 from .loop import FitResult, StepInfo, fit
 
 
+class NothingTrainedError(DinaError):
+    """Training ended (stopped by the user) before its first epoch finished: there is no model to save."""
+
+
 def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = "dina",
               model_config: dict | None = None, train_config: TrainConfig | None = None,
-              neuron_indices: np.ndarray | None = None, resume: bool = False, metadata: dict | None = None,
-              on_step: Callable[[StepInfo], None] | None = None,
+              neuron_indices: np.ndarray | None = None, resume: bool = False, overwrite: bool = False,
+              metadata: dict | None = None, on_step: Callable[[StepInfo], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> tuple[Run, FitResult]:
     """Fit preprocessing on the train tier, build a model, train it, save it.
 
@@ -40,50 +49,72 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         model_config: dict of the kind's config fields (defaults when None).
         train_config: TrainConfig (defaults when None).
         neuron_indices: optional subset of neurons the model sees.
-        resume: continue from ``out_dir/state.pt`` when present.
+        resume: continue from ``out_dir/state.pt`` when present (a fresh start when the folder is new
+            or empty); refused when the folder holds a finished run or a training of other data, kind
+            or configuration (only ``train_config.device`` may change).
+        overwrite: start afresh in a folder holding a finished or interrupted run.
         metadata: extra entries for the run's metadata (e.g. the data file's path).
         on_step, should_stop: forwarded to ``fit``.
 
-    Under ``torchrun`` (see ``distributed``) every rank trains on its own device and only rank 0
-    reports through ``on_step`` and writes ``out_dir``; every rank returns the same run.
+    Raises:
+        DinaError: ``out_dir`` may not be written (see ``runs.folder.check_target``); RunBusyError:
+            another training holds it; CheckpointError: its state cannot be resumed by this training;
+            NothingTrainedError: stopped before the first epoch finished (nothing is saved).
+
+    One writer per folder: the writer's lock (``runs.lock``) is held from the folder check to the
+    last save. Under ``torchrun`` (see ``distributed``) every rank trains on its own device and
+    checks the folder, only rank 0 takes the lock, reports through ``on_step`` and writes
+    ``out_dir``; every rank returns the same run.
     """
     train_config = train_config or TrainConfig()
-    model_config = dict(model_config or (ModelConfig().to_dict() if kind == "dina" else {}))
     dist = current()
-    device = rank_device(resolve_device(train_config.device), dist)
-    preprocessing = Preprocessing.fit(data, neuron_indices)
-    prepared = prepare(data, preprocessing, device, train_config.validation_fraction, train_config.seed)
-    torch.manual_seed(train_config.seed)
-    model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(device)
-    model_config = model.config.to_dict()
-    identity = recording_identity(data)
-    fingerprint = identity["data_fingerprint"]
-    metadata = {"dina_version": __version__, "torch_version": str(torch.__version__), **identity,
-                "data_name": str(data.attrs.get("name", "")), "device": str(device),
-                "processes": dist.world_size, **(metadata or {})}
-
     writes = out_dir is not None and dist.is_main
-    state_path = Path(out_dir) / STATE_FILE if out_dir is not None else None
-    resume_state = None
-    if resume and state_path is not None and state_path.exists():
-        resume_state = load_checkpoint(state_path, expect_format=False)
-        if resume_state.get("data_fingerprint") != fingerprint:
-            raise CheckpointError(f"{state_path}: was written for other data "
-                                  f"(fingerprint {resume_state.get('data_fingerprint')}, this data {fingerprint})")
-
-    def save_state(state: dict) -> None:
+    if out_dir is not None:  # refuse before taking the lock or any work; other ranks: rank 0 holds the lock
+        check_target(out_dir, resume=resume, overwrite=overwrite, locked=not dist.is_main)
+    with run_lock(out_dir) if writes else contextlib.nullcontext():
+        found = ("missing" if out_dir is None else  # checked again: it may have changed before we held the lock
+                 check_target(out_dir, resume=resume, overwrite=overwrite, locked=True))
+        state_path = Path(out_dir) / STATE_FILE if out_dir is not None else None
         if writes:
-            atomic_save({**state, "data_fingerprint": fingerprint}, state_path)
+            remove_temp_files(out_dir)  # we hold the lock: any temporary file there is an orphan
+            if not resume:
+                state_path.unlink(missing_ok=True)  # overwrite: an old interrupted state must not be resumed later
 
-    started = time.perf_counter()
-    result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None, should_stop=should_stop,
-                 save_state=save_state, resume_state=resume_state)
-    metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
-                    best_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
-                    interrupted=result.interrupted)
-    run = Run(model, kind, model_config, train_config, preprocessing, result.history, metadata)
-    if writes:
-        save_run(run, out_dir)
-        if not result.interrupted:
-            state_path.unlink(missing_ok=True)
+        model_config = dict(model_config or (ModelConfig().to_dict() if kind == "dina" else {}))
+        device = rank_device(resolve_device(train_config.device), dist)
+        preprocessing = Preprocessing.fit(data, neuron_indices)
+        prepared = prepare(data, preprocessing, device, train_config.validation_fraction, train_config.seed)
+        torch.manual_seed(train_config.seed)
+        model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(device)
+        model_config = model.config.to_dict()
+        recording = recording_identity(data)
+        fingerprint = recording["data_fingerprint"]
+        wanted = identity(kind, model_config, train_config.to_dict(), fingerprint,
+                          preprocessing.to_dict()["neuron_indices"])
+        metadata = {"dina_version": __version__, "torch_version": str(torch.__version__), **recording,
+                    "data_name": str(data.attrs.get("name", "")), "device": str(device),
+                    "processes": dist.world_size, **(metadata or {})}
+
+        resume_state = None
+        if resume and found == "interrupted":
+            resume_state = check_resume_state(load_checkpoint(state_path, expect_format=False), state_path, wanted)
+
+        def save_state(state: dict) -> None:
+            if writes:
+                atomic_save({**state, "data_fingerprint": fingerprint, "identity": wanted}, state_path)
+
+        started = time.perf_counter()
+        result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None,
+                     should_stop=should_stop, save_state=save_state, resume_state=resume_state)
+        if not result.history:
+            raise NothingTrainedError(f"{out_dir or 'training'}: stopped before the first epoch finished; "
+                                      "no model was saved")
+        metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
+                        best_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
+                        interrupted=result.interrupted)
+        run = Run(model, kind, model_config, train_config, preprocessing, result.history, metadata)
+        if writes:
+            save_run(run, out_dir)
+            if not result.interrupted:
+                state_path.unlink(missing_ok=True)
     return run, result

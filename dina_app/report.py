@@ -1,8 +1,9 @@
 """The report: a self-contained HTML file (plotly.js inlined, opens offline) and PNG export of figures.
 
-``collect`` gathers the figures from the same cached analyses the pages show;
-``build_html`` writes them with the dataset and model summaries, the metrics table and
-the citations; ``figure_png`` renders one figure through kaleido (>= 1), which drives
+``collect`` gathers the figures from the same cached analyses the pages show (and the
+baselines of the benchmark the Retrieval page finds); ``build_html`` writes them with the
+dataset and model summaries, the metrics tables (percentages, plain names, the noise ceiling
+when the benchmark has one) and the citations; ``figure_png`` renders one figure through kaleido (>= 1), which drives
 the system Chromium (``BROWSER_PATH``, default ``/usr/bin/chromium``) and needs no network.
 """
 
@@ -24,6 +25,8 @@ from dina_core.errors import DinaError
 
 from . import analysis, cached, labels, state
 from . import figures as F
+from . import map_figures as M
+from . import result_figures as R
 
 METHOD_REFERENCES = (
     f"DINA: Dual-Tower Image-Neural Alignment, version {__version__}: contrastive alignment of an image CNN's "
@@ -38,6 +41,7 @@ METHOD_REFERENCES = (
     "arXiv:2009.07896; Sundararajan M., Taly A., Yan Q. (2017) Axiomatic attribution for deep networks. ICML.",
 )
 METRIC_COLUMNS = ["level", "direction", "responses", "top-1 %", "95% CI", "top-5 %", "median rank", "N"]
+BASELINE_COLUMNS = ["model", "direction", "responses", "top-1 %", "95% CI", "top-5 %"]
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;
 color:#1b1f24;padding:0 1rem}h1{color:#1f5fbf}table{border-collapse:collapse;margin:.5rem 0 1.5rem}
 td,th{border:1px solid #d5d8dc;padding:.3rem .6rem;text-align:left}th{background:#f2f4f8}
@@ -51,8 +55,10 @@ class Section:
     figure: go.Figure
 
 
-def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = True) -> list[Section]:
-    """The report's figures, from the cached analyses of the active run and recording."""
+def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = True,
+            benchmark: dict | None = None) -> list[Section]:
+    """The report's figures, from the cached analyses of the active run and recording; ``benchmark``
+    (``analysis.find_benchmark``) adds the baselines beside it."""
     data, run = state.load_data(data_key), state.load_run(run_key)
     out = []
     rows = np.unique(data.image_index[data.tiers == "test"])[:12]
@@ -74,6 +80,11 @@ def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = T
                                                                              m), n)) for m in analysis.RESPONSES}
     out.append(Section("Retrieval", f"Response → image top-k accuracy among the {n} test images; dotted: chance.",
                        F.lines(curves, "k", "top-k accuracy", chance=(ks, ks / n), log_x=n > 20)))
+    if benchmark and benchmark["metrics"].get("rows"):
+        out.append(Section("Beside the baselines", "Top-1 of every model of the benchmark on this recording (same "
+                           "split, 95% intervals over images)" + (", with the noise ceiling (one response "
+                           "identifying another response to the same image)" if _has_ceiling(benchmark) else "")
+                           + " and chance.", R.model_bars(benchmark["metrics"]["rows"])))
     scores, _ = analysis.similarity(emb, "averaged")
     out.append(Section("Similarity matrix", "Similarity of each averaged test response (rows) with each test "
                        "image (columns); a bright diagonal is correct retrieval.",
@@ -83,17 +94,15 @@ def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = T
         stage = run.model.config.aligned_stages[-1]
         maps = cached.stage_maps(run_key, data_key, stage)
         image = data.images[maps["image_rows"][0]]
-        out.append(Section(f"Alignment map ({stage})", "Where the first test image matches its averaged response: "
+        out.append(Section(f"Alignment map, {labels.level(stage)}", "Where the first test image matches its averaged response: "
                            "red adds to the similarity, blue works against it.",
-                           F.overlay(image, upsample_maps(maps["alignment"][:1], image.shape)[0], 0.6)))
+                           M.overlay(image, upsample_maps(maps["alignment"][:1], image.shape)[0], 0.6)))
     if interpret:
         curves = cached.pruning(run_key, data_key, "validation", "averaged")
         ev = cached.evaluator(run_key, data_key, "averaged")
         out.append(Section("Neuron pruning", "Top-1 with only the k first neurons of each ranking (ranked on "
-                           "validation pairs) against random subsets.",
-                           F.lines({labels.PRUNING_CURVES[k]: ([r["k"] for r in c], [r["top1"] for r in c])
-                                    for k, c in curves.items()},
-                                   "neurons kept", "top-1", chance=ev.chance, log_x=True)))
+                           "validation pairs) against random subsets (shaded: ± one sd over the random draws).",
+                           R.pruning_figure(curves, ev.chance)))
         probe = cached.probe(run_key, data_key, "low_pass", "averaged")
         out.append(Section("Structure probe: blur", "Top-1 as the candidate images are blurred.",
                            F.lines({"top-1": ([r["strength"] for r in probe], [r["top1"] for r in probe])},
@@ -107,16 +116,57 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: list[dict]) -> str:
-    """A standalone HTML report: plotly.js is inlined once, so it opens without a network."""
+def _has_ceiling(benchmark: dict | None) -> bool:
+    return any(r.get("model") == "ceiling" for r in (benchmark or {}).get("metrics", {}).get("rows", []))
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}"
+
+
+def _interval(ci: list | None) -> str:
+    return "–" if not ci else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
+
+
+def baseline_rows(metrics: dict) -> tuple[list[str], list[list]]:
+    """The benchmark's rows (``metrics.json``) as a table: plain model names, percentages, and the share of
+    the noise ceiling when the benchmark has one."""
+    rows = metrics.get("rows", [])
+    fraction = any(r.get("fraction_of_ceiling") is not None for r in rows)
+    header = BASELINE_COLUMNS + (["% of ceiling"] if fraction else [])
+    table = []
+    for r in rows:
+        cells = [labels.model(r["model"]), analysis.DIRECTIONS.get(r["direction"], r["direction"]),
+                 analysis.RESPONSES.get(r["responses"], r["responses"]), _percent(r.get("top1")),
+                 _interval(r.get("ci95_top1")), _percent(r.get("top5"))]
+        if fraction:
+            cells.append(_percent(r.get("fraction_of_ceiling")) if r["model"] not in ("ceiling", "chance") else "")
+        table.append(cells)
+    return header, table
+
+
+def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: list[dict],
+               benchmark: dict | None = None) -> str:
+    """A standalone HTML report: plotly.js is inlined once, so it opens without a network.
+
+    ``metrics``: the active run's ``evaluate_run`` rows; ``benchmark``: ``analysis.find_benchmark``'s
+    result (its baselines get a table of their own), or None.
+    """
     data_rows = [["name", summary.get("name")], ["images", summary["n_images"]], ["neurons", summary["n_neurons"]],
                  ["trials", summary["n_trials"]], ["trials per tier", json.dumps(summary["trials_per_tier"])],
                  ["test repeats (median)", (summary["test_repeats"] or {}).get("median", "–")],
                  ["source", summary.get("source")], ["licence", summary.get("license")]]
     model_rows = [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in run_info.items()]
-    metric_rows = [[r["level"], analysis.DIRECTIONS[r["direction"]], analysis.RESPONSES[r["responses"]],
-                    f"{100 * r['top1']:.1f}", f"{100 * r['ci95_top1'][0]:.1f}–{100 * r['ci95_top1'][1]:.1f}",
-                    f"{100 * r['top5']:.1f}", f"{r['median_rank']:g}", r["n_candidates"]] for r in metrics]
+    metric_rows = [[labels.level(r["level"]), analysis.DIRECTIONS[r["direction"]], analysis.RESPONSES[r["responses"]],
+                    _percent(r["top1"]), _interval(r["ci95_top1"]), _percent(r["top5"]), f"{r['median_rank']:g}",
+                    r["n_candidates"]] for r in metrics]
+    baselines = ""
+    if benchmark and benchmark["metrics"].get("rows"):
+        header, rows = baseline_rows(benchmark["metrics"])
+        baselines = (f'<h2>Beside the baselines</h2><p>Benchmark <code>{html.escape(Path(benchmark["folder"]).name)}'
+                     f'</code>: every model trained and scored on the same split of this recording'
+                     + (" (noise ceiling: one response identifying another response to the same image, no model)"
+                        if _has_ceiling(benchmark) else "") + f'.</p>{_table(header, rows)}')
     figures = "".join(
         f'<div class="figure"><h3>{html.escape(s.title)}</h3>'
         f'{s.figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})}'
@@ -127,7 +177,7 @@ def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: 
             f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
             f'<h1>DINA report</h1><p>{html.escape(time.strftime("%Y-%m-%d %H:%M"))} · DINA {__version__}</p>'
             f'<h2>Recording</h2>{_table(["", ""], data_rows)}<h2>Model</h2>{_table(["", ""], model_rows)}'
-            f'<h2>Test retrieval</h2>{_table(METRIC_COLUMNS, metric_rows)}'
+            f'<h2>Test retrieval</h2>{_table(METRIC_COLUMNS, metric_rows)}{baselines}'
             f'{figures}<h2>Cite</h2><ol>{citations}</ol></body></html>')
 
 

@@ -7,7 +7,8 @@ import streamlit as st
 
 from dina_app import analysis, import_wizard, keys, sources, state
 from dina_app import figures as F
-from dina_app.chrome import guard, page_header, show
+from dina_app import map_figures as M
+from dina_app.chrome import figure_columns, guard, page_header, show
 
 page_header("Data", "Which recording am I looking at?")
 big = state.presenting()
@@ -98,14 +99,16 @@ if len(rows):
 
 reliability = state.reliability(data_key)
 order = None if reliability is None else np.argsort(-np.nan_to_num(reliability, nan=-1))
-left, right = st.columns(2)
+left, right = figure_columns(2)
 with left:
     st.subheader("Responses")
     raster = analysis.raster(data, order)
-    fig = F.heatmap(raster["values"], "neurons (most reliable first)", "test trials (grouped by image)",
-                    big=big, height=460, colorbar="z")
-    show(fig, "Do neurons answer the same image the same way? Repeats of one image sit in adjacent rows: "
-              "reliable neurons show vertical stripes that repeat from image to image.")
+    fig = M.raster(raster["values"], raster["images"], raster["n_trials"], raster["n_neurons"], big=big,
+                   neurons_title="neurons, most reliable first" if order is not None else "neurons")
+    show(fig, f"Do neurons answer the same image the same way? A subset: the first {len(raster['values'])} test "
+              f"trials and {raster['values'].shape[1]} of the {raster['n_neurons']:,} neurons. Repeats of one image "
+              "sit between two black lines: reliable neurons show stripes that hold within an image and change "
+              "between images.")
 with right:
     st.subheader("Reliability")
     if reliability is None:
@@ -116,5 +119,5 @@ with right:
              "its mean over the other repeats (descriptive only: never used to choose neurons).")
 positions = data.neurons.get("positions_um")
 if positions is not None:
-    show(F.positions(np.asarray(positions)[:, :2], reliability, "oracle r", big=big),
+    show(F.positions(np.asarray(positions)[:, :2], reliability, "reliability (oracle r)", big=big),
          "Where are the reliable neurons? Cell positions in the imaging plane, coloured by reliability.")

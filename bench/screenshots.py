@@ -10,6 +10,8 @@ to be looked at, and prints what a script can catch by itself on each page:
 * ``legend``: a legend box that overlaps a plot area (it hides curves);
 * ``clipped``: a widget or label whose content is wider than its box (cut off, or ending in "...").
 
+It also builds the HTML report once (``--no-report`` skips it) and shoots it as a reader opens it.
+
 The recording (``--size``: the documented demo, or the tests' small one) and a short run trained on it are
 kept in ``--work`` (default ``test-artifacts/screens/work``) and reused by the next call; ``--no-baselines``
 skips the fast baselines (linear + ridge) that the Retrieval page and the report draw beside DINA. Needs
@@ -31,30 +33,35 @@ from dina_app.browser import IDLE, PAGES, launch, settle, studio_server, visit  
 
 SCROLLER = "[data-testid=stMain]"  # Streamlit scrolls its main area, not the document
 LAYOUT_CHECKS = """() => {
-  const content = document.querySelector('[data-testid=stMainBlockContainer]') || document.querySelector('.block-container');
-  const width = content.getBoundingClientRect().width;
+  const content = document.querySelector('[data-testid=stMainBlockContainer]');
+  const pad = getComputedStyle(content);
+  const width = content.clientWidth - parseFloat(pad.paddingLeft) - parseFloat(pad.paddingRight);
   const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
   const problems = [];
   document.querySelectorAll('[data-testid=stPlotlyChart]').forEach((chart, i) => {
     const box = chart.getBoundingClientRect();
+    if (box.width === 0) return;  // in a tab that is not shown
     const areas = [...chart.querySelectorAll('.nsewdrag')].map(e => e.getBoundingClientRect());
-    const name = `figure ${i + 1}` + (chart.querySelector('.gtitle') ? ` (${chart.querySelector('.gtitle').textContent})` : '');
+    const title = chart.querySelector('.gtitle');
+    const name = `figure ${i + 1}` + (title ? ` (${title.textContent})` : '');
     if (box.width < 0.5 * width - 40)
       problems.push(`narrow: ${name} is ${Math.round(box.width)} px of ${Math.round(width)} px content`);
-    const plotted = areas.reduce((s, a) => s + a.width, 0);
+    const plotted = Math.max(0, ...areas.map(a => a.right)) - Math.min(...areas.map(a => a.left));
     if (areas.length && plotted < 0.5 * box.width)
       problems.push(`narrow: ${name} plot area ${Math.round(plotted)} px of ${Math.round(box.width)} px`);
     const legend = chart.querySelector('g.legend');
     if (legend && areas.some(a => hit(legend.getBoundingClientRect(), a)))
       problems.push(`legend: ${name} legend overlaps its plot area`);
   });
-  document.querySelectorAll('[data-testid=stMain] [data-testid=stElementContainer], [data-testid=stWidgetLabel], '
-                            + '[data-baseweb=select] [value], [data-testid=stMarkdownContainer] p').forEach(e => {
-    if (e.querySelector('[data-testid=stPlotlyChart], [data-testid=stDataFrame], [data-testid=stImage]')) return;
-    if (e.scrollWidth > e.clientWidth + 2 && getComputedStyle(e).overflowX !== 'auto')
-      problems.push(`clipped: "${(e.innerText || e.getAttribute('value') || '').trim().slice(0, 60)}" needs `
+  const skip = 'svg, [data-testid=stPlotlyChart], [data-testid=stDataFrame], [data-testid=stImage]';
+  for (const e of document.querySelectorAll('[data-testid=stMain] *')) {
+    if (e.closest(skip)) continue;
+    const style = getComputedStyle(e);
+    const hides = e.tagName === 'INPUT' || style.textOverflow === 'ellipsis' || ['hidden', 'clip'].includes(style.overflowX);
+    if (hides && e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 2)
+      problems.push(`clipped: "${(e.value || e.innerText || '').trim().replace(/\\s+/g, ' ').slice(0, 60)}" needs `
                     + `${e.scrollWidth} px, has ${e.clientWidth} px`);
-  });
+  }
   return [...new Set(problems)];
 }"""
 
@@ -97,6 +104,29 @@ def shoot(page, path: Path, width: int, height: int) -> None:
     page.set_viewport_size({"width": width, "height": height})
 
 
+def shoot_report(browser, page, path: Path, width: int, height: int) -> None:
+    """Build the HTML report on the Report page, download it and shoot it as a reader opens it (offline)."""
+    visit(page, "Report")
+    page.get_by_role("button", name="Build the report").click()
+    button = page.get_by_role("button", name="Download the HTML report")
+    button.wait_for()
+    with page.expect_download() as download:
+        button.click()
+    html = path.with_suffix(".html")
+    download.value.save_as(html)
+    viewer = browser.new_context(viewport={"width": width, "height": height}, offline=True)
+    try:
+        report = viewer.new_page()
+        report.goto(html.as_uri())
+        n = html.read_text().count('class="plotly-graph-div"')
+        report.wait_for_function(f"() => document.querySelectorAll('.plotly-graph-div .main-svg').length >= {n}",
+                                 timeout=600_000)
+        report.screenshot(path=str(path), full_page=True)
+        print(f"{'report':>12} {width}x{height} {n} figures -> {path.name}", flush=True)
+    finally:
+        viewer.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("demo", "small"), default="demo", help="simulated recording")
@@ -107,13 +137,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "test-artifacts" / "screens")
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the short run (layout, not accuracy)")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--no-report", action="store_true", help="skip building and shooting the HTML report")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     env = prepare(args.size, args.work.resolve(), args.epochs, not args.no_baselines)
     wanted = set(args.pages.split(",")) if args.pages else {title for title, _ in PAGES}
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    found = 0
+    found, report = 0, "Report" in wanted and not args.no_report
     with sync_playwright() as p, studio_server(env) as url:
         browser = launch(p)
         try:
@@ -138,6 +169,9 @@ def main() -> None:
                         found += len(problems)
                         print(f"{mode:>12} {width}x{height} {title:<17} " + ("ok" if not problems else
                               "\n" + "\n".join(f"    {p}" for p in problems)), flush=True)
+                    if report and mode == "normal":
+                        shoot_report(browser, page, args.out / f"report-{width}x{height}.png", width, height)
+                        report = False
                     page.close()
         finally:
             browser.close()

@@ -57,7 +57,9 @@ def percent_format(peak: float) -> str:
 def log_ticks(fig: go.Figure, upper: float) -> None:
     """1, 2, 5, 10, 20, 50, ... tick labels on a logarithmic x axis."""
     ticks = [m * 10 ** e for e in range(int(np.log10(max(upper, 1))) + 1) for m in (1, 2, 5) if m * 10 ** e <= upper]
-    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks])
+    # the range reaches a little past both ends, so that the first and last ticks are drawn
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks],
+                     range=[-0.03, np.log10(max(upper, 1)) + 0.03])
 
 
 def _image_axes(fig: go.Figure, row: int | None = None, col: int | None = None) -> None:
@@ -75,14 +77,17 @@ def image_grid(images: np.ndarray, titles: list[str], cols: int = 6, marked: set
                big: bool = False) -> go.Figure:
     """Stimuli tiled in one heatmap (one trace draws fast); indices in ``marked`` get a thick green frame."""
     n, h, w = images.shape
-    rows, gap, top = int(np.ceil(n / cols)), max(2, w // 12), max(6, h // 4)  # gaps and room for titles (px)
+    font = 17 if big else 12
+    rows, gap = int(np.ceil(n / cols)), max(2, w // 12)  # in image pixels
+    scale = 900 / (cols * (w + gap) - gap)  # screen px per image pixel at the figure's usual width
+    top = max(6, h // 4, int(np.ceil(1.6 * font / scale)))  # room for a title line above each image
     mosaic = np.full((rows * (h + top), cols * (w + gap) - gap), np.nan, dtype=np.float32)
     fig = go.Figure()
     for i, image in enumerate(images):
         r0, c0 = (i // cols) * (h + top) + top, (i % cols) * (w + gap)
         mosaic[r0:r0 + h, c0:c0 + w] = image
         fig.add_annotation(x=c0 + w / 2, y=r0 - 1, text=titles[i], showarrow=False, yanchor="bottom",
-                           font={"size": 17 if big else 12})
+                           font={"size": font})
         if marked and i in marked:
             fig.add_shape(type="rect", x0=c0 - 0.5, y0=r0 - 0.5, x1=c0 + w - 0.5, y1=r0 + h - 0.5,
                           line={"color": GREEN, "width": 6})
@@ -122,7 +127,7 @@ def positions(xy: np.ndarray, color: np.ndarray | None, color_title: str, big: b
               highlight: np.ndarray | None = None) -> go.Figure:
     """Neurons at their cortical positions (µm), coloured by ``color``; ``highlight`` (bool) outlined."""
     marker = {"size": 9 if big else 6, "color": color, "colorscale": "Viridis", "showscale": color is not None,
-              "colorbar": {"title": color_title}}
+              "colorbar": {"title": {"text": color_title, "side": "right"}}}
     fig = go.Figure()
     if highlight is not None:
         fig.add_trace(go.Scattergl(x=xy[~highlight, 0], y=xy[~highlight, 1], mode="markers", name="removed",

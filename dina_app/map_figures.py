@@ -19,7 +19,7 @@ BAR_BELOW = {"orientation": "h", "thickness": 12, "len": 0.5, "x": 0.5, "xanchor
 
 def _contours(masks: np.ndarray | None, big: bool) -> list[go.Contour]:
     return [go.Contour(z=m.astype(float), showscale=False, contours={"start": 0.5, "end": 0.5, "coloring": "none"},
-                       line={"color": GREEN, "width": 3 if big else 2}, hoverinfo="skip")
+                       line={"color": GREEN, "width": 3 if big else 2}, hoverinfo="skip", showlegend=False)
             for m in ([] if masks is None else masks)]
 
 
@@ -71,8 +71,10 @@ def overlays(image: np.ndarray, maps: list[np.ndarray], titles: list[str], opaci
         **BAR_BELOW, "title": {"text": "relative to each map's peak", "side": "right"}}})
     fig.update_annotations(font_size=18 if big else 13)
     h, w = image.shape
-    panel_height = (1100 if big else 1000) / cols * h / w  # px at the usual content width
-    return style(fig, big, height=int(rows * panel_height + 60 * rows + 50))
+    panel_height = 900 / cols * h / w  # px at a content width of 900 px (a wider one leaves side margins)
+    style(fig, big)
+    fig.update_layout(height=int(rows * (panel_height + 40) + 70))  # the images' aspect sets it, not ``big``
+    return fig
 
 
 def side_by_side(maps: list[np.ndarray], titles: list[str], big: bool = False, shared_scale: bool = False) -> go.Figure:
@@ -90,7 +92,9 @@ def side_by_side(maps: list[np.ndarray], titles: list[str], big: bool = False, s
     fig.update_layout(coloraxis={"colorscale": DIVERGING, "cmin": -lim, "cmax": lim, "colorbar": {
         "title": {"text": "value" if shared_scale else "relative to peak", "side": "right"}, "thickness": 14}})
     fig.update_annotations(font_size=18 if big else 13)
-    return style(fig, big, height=int(900 / len(maps) * maps[0].shape[0] / maps[0].shape[1]) + 80)
+    style(fig, big)
+    fig.update_layout(height=int(800 / len(maps) * maps[0].shape[0] / maps[0].shape[1]) + 90)  # set by the aspect
+    return fig
 
 
 def raster(values: np.ndarray, images: np.ndarray, n_trials: int, n_neurons: int, big: bool = False,
@@ -129,6 +133,6 @@ def interaction_matrix(values: np.ndarray, ticks: list[str], title: str, big: bo
     fig = go.Figure(go.Heatmap(z=values, x=ticks, y=ticks, colorscale=DIVERGING, zmin=-(lim or 1.0), zmax=lim or 1.0,
                                hoverongaps=False, colorbar={"title": {"text": title, "side": "right"}},
                                hovertemplate="neurons %{x} and %{y}: %{z:.3g}<extra></extra>"))
-    fig.update_xaxes(title="neuron", type="category", tickangle=-90)
+    fig.update_xaxes(title="neuron", type="category", tickangle=-90, constrain="domain")  # ticks next to the cells
     fig.update_yaxes(title="neuron", type="category", autorange="reversed", scaleanchor="x")
     return style(fig, big, height=460)

@@ -10,7 +10,6 @@ the system Chromium (``BROWSER_PATH``, default ``/usr/bin/chromium``) and needs 
 from __future__ import annotations
 
 import html
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -41,7 +40,6 @@ METHOD_REFERENCES = (
     "arXiv:2009.07896; Sundararajan M., Taly A., Yan Q. (2017) Axiomatic attribution for deep networks. ICML.",
 )
 METRIC_COLUMNS = ["level", "direction", "responses", "top-1 %", "95% CI", "top-5 %", "median rank", "N"]
-BASELINE_COLUMNS = ["model", "direction", "responses", "top-1 %", "95% CI", "top-5 %"]
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;
 color:#1b1f24;padding:0 1rem}h1{color:#1f5fbf}table{border-collapse:collapse;margin:.5rem 0 1.5rem}
 td,th{border:1px solid #d5d8dc;padding:.3rem .6rem;text-align:left}th{background:#f2f4f8}
@@ -70,9 +68,10 @@ def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = T
                            F.histogram(rel, "oracle correlation", marker=0.0)))
     if run.history:
         epochs = [h["epoch"] + 1 for h in run.history]
-        out.append(Section("Training", "Validation top-1 retrieval after each epoch.",
-                           F.lines({"validation top-1": (epochs, [h["val_top1"] for h in run.history])}, "epoch",
-                                   "top-1")))
+        fig = F.lines({"validation top-1": (epochs, [h["val_top1"] for h in run.history])}, "epoch", "top-1")
+        if len(epochs) <= 20:
+            fig.update_xaxes(dtick=1)  # whole epochs
+        out.append(Section("Training", "Validation top-1 retrieval after each epoch.", fig))
     emb = cached.embeddings(run_key, data_key, None)
     n = len(emb["candidates"])
     ks = np.arange(1, n + 1)
@@ -84,7 +83,8 @@ def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = T
         out.append(Section("Beside the baselines", "Top-1 of every model of the benchmark on this recording (same "
                            "split, 95% intervals over images)" + (", with the noise ceiling (one response "
                            "identifying another response to the same image)" if _has_ceiling(benchmark) else "")
-                           + " and chance.", R.model_bars(benchmark["metrics"]["rows"])))
+                           + " and chance; 'this run' is the model of this report.",
+                           R.model_bars(comparison_rows(cached.evaluation(run_key, data_key), benchmark))))
     scores, _ = analysis.similarity(emb, "averaged")
     out.append(Section("Similarity matrix", "Similarity of each averaged test response (rows) with each test "
                        "image (columns); a bright diagonal is correct retrieval.",
@@ -116,6 +116,15 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _plain(value) -> str:
+    """A config or count dict as 'key: value · key: value' (lists comma-separated), anything else as it is."""
+    if isinstance(value, dict):
+        return " · ".join(f"{k.replace('_', ' ')}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or "none"
+    return "–" if value is None else str(value)
+
+
 def _has_ceiling(benchmark: dict | None) -> bool:
     return any(r.get("model") == "ceiling" for r in (benchmark or {}).get("metrics", {}).get("rows", []))
 
@@ -128,19 +137,35 @@ def _interval(ci: list | None) -> str:
     return "–" if not ci else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
 
 
-def baseline_rows(metrics: dict) -> tuple[list[str], list[list]]:
-    """The benchmark's rows (``metrics.json``) as a table: plain model names, percentages, and the share of
-    the noise ceiling when the benchmark has one."""
-    rows = metrics.get("rows", [])
-    fraction = any(r.get("fraction_of_ceiling") is not None for r in rows)
-    header = BASELINE_COLUMNS + (["% of ceiling"] if fraction else [])
+TASKS = (("neural_to_image", "averaged"), ("neural_to_image", "single_trial"), ("image_to_neural", "averaged"),
+         ("image_to_neural", "single_trial"))
+THIS_RUN = "this run"  # the report's own model among the benchmark's rows (labels.model leaves it as it is)
+
+
+def comparison_rows(evaluation: list[dict], benchmark: dict | None) -> list[dict]:
+    """The report's model (its combined-score rows, as model 'this run') and the benchmark's rows, if any."""
+    own = [{**r, "model": THIS_RUN} for r in evaluation if r.get("level") == "combined"]
+    return own + list((benchmark or {}).get("metrics", {}).get("rows", []))
+
+
+def baseline_table(rows: list[dict]) -> tuple[list[str], list[list]]:
+    """One row per model, one column per task: 'top-1 (95% CI) / top-5' in percent, plain model names, and
+    the share of the noise ceiling's top-1 where the rows carry it."""
+    header = ["model"] + [f"{analysis.DIRECTIONS[d]}, {analysis.RESPONSES[m]}" for d, m in TASKS]
     table = []
-    for r in rows:
-        cells = [labels.model(r["model"]), analysis.DIRECTIONS.get(r["direction"], r["direction"]),
-                 analysis.RESPONSES.get(r["responses"], r["responses"]), _percent(r.get("top1")),
-                 _interval(r.get("ci95_top1")), _percent(r.get("top5"))]
-        if fraction:
-            cells.append(_percent(r.get("fraction_of_ceiling")) if r["model"] not in ("ceiling", "chance") else "")
+    for model in dict.fromkeys(r["model"] for r in rows):
+        cells = [labels.model(model)]
+        for task in TASKS:
+            r = next((x for x in rows if x["model"] == model and (x["direction"], x["responses"]) == task), None)
+            if r is None:
+                cells.append("–")
+                continue
+            ci = r.get("ci95_top1")
+            text = f"{_percent(r['top1'])}" + (f" ({100 * ci[0]:.0f}–{100 * ci[1]:.0f})" if ci else "")
+            text += f" / {_percent(r['top5'])}" if r.get("top5") is not None else ""
+            if r.get("fraction_of_ceiling") is not None and model not in ("ceiling", "chance"):
+                text += f" · {100 * r['fraction_of_ceiling']:.0f}% of ceiling"
+            cells.append(text)
         table.append(cells)
     return header, table
 
@@ -153,18 +178,19 @@ def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: 
     result (its baselines get a table of their own), or None.
     """
     data_rows = [["name", summary.get("name")], ["images", summary["n_images"]], ["neurons", summary["n_neurons"]],
-                 ["trials", summary["n_trials"]], ["trials per tier", json.dumps(summary["trials_per_tier"])],
+                 ["trials", summary["n_trials"]], ["trials per tier", _plain(summary["trials_per_tier"])],
                  ["test repeats (median)", (summary["test_repeats"] or {}).get("median", "–")],
                  ["source", summary.get("source")], ["licence", summary.get("license")]]
-    model_rows = [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in run_info.items()]
+    model_rows = [[k, _plain(v)] for k, v in run_info.items()]
     metric_rows = [[labels.level(r["level"]), analysis.DIRECTIONS[r["direction"]], analysis.RESPONSES[r["responses"]],
                     _percent(r["top1"]), _interval(r["ci95_top1"]), _percent(r["top5"]), f"{r['median_rank']:g}",
                     r["n_candidates"]] for r in metrics]
     baselines = ""
     if benchmark and benchmark["metrics"].get("rows"):
-        header, rows = baseline_rows(benchmark["metrics"])
-        baselines = (f'<h2>Beside the baselines</h2><p>Benchmark <code>{html.escape(Path(benchmark["folder"]).name)}'
-                     f'</code>: every model trained and scored on the same split of this recording'
+        header, rows = baseline_table(comparison_rows(metrics, benchmark))
+        baselines = (f'<h2>Beside the baselines</h2><p>Top-1 % (95% CI) / top-5 % of {THIS_RUN} and of every model '
+                     f'of the benchmark <code>{html.escape(Path(benchmark["folder"]).name)}</code>, trained and '
+                     f'scored on the same split of this recording'
                      + (" (noise ceiling: one response identifying another response to the same image, no model)"
                         if _has_ceiling(benchmark) else "") + f'.</p>{_table(header, rows)}')
     figures = "".join(

@@ -47,7 +47,8 @@ def model_bars(rows: list[dict], big: bool = False) -> go.Figure:
         by_task = {(r["direction"], r["responses"]): r["top1"] for r in rows if r["model"] == model}
         if by_task:
             fig.add_trace(go.Scatter(x=x, y=[by_task.get(t) for t in tasks], mode="markers", name=labels.model(model),
-                                     marker={"symbol": "line-ew-open", "size": 90, "line": {"width": 3, "color": color}},
+                                     marker={"symbol": "line-ew-open", "size": 90, "color": color,
+                                             "line": {"width": 3, "color": color}},
                                      hovertemplate=f"{labels.model(model)}: %{{y:.1%}}<extra></extra>"))
     peak = max([r["top1"] for r in rows if r.get("top1") is not None] + [1e-3])
     fig.update_layout(barmode="group")

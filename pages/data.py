@@ -94,7 +94,7 @@ if st.button("Show other images", icon=":material/shuffle:"):
     st.session_state[keys.DATA_SEED] = st.session_state.get(keys.DATA_SEED, 0) + 1
 rows = np.random.default_rng(st.session_state.get(keys.DATA_SEED, 0)).permutation(shown)[:n_show] if shown.size else []
 if len(rows):
-    show(F.image_grid(data.images[rows], [f"image {r}" for r in rows], cols=6, big=big),
+    show(F.image_grid(data.images[rows], [f"image {r}" for r in rows], cols=4 if big else 6, big=big),
          f"What did the animal see? {len(rows)} of the {shown.size} {tier} images.")
 
 reliability = state.reliability(data_key)

@@ -17,12 +17,12 @@ data_key = state.active_data_key()
 run_key = require_run(data_key)
 run, data = state.load_run(run_key), state.load_data(data_key)
 
-c1, c2 = st.columns(2)
-tier = "validation" if big else c1.segmented_control(  # presentation: the honest choice, one control fewer
+c1, c2 = (st, st) if big else st.columns(2)  # presentation: the honest ranking tier, one control fewer, no gap
+tier = "validation" if big else c1.segmented_control(
     "Rank neurons on", ["validation", "test"], default="validation", key="neurons.tier",
     help="validation: the ranking never sees the test images it is scored on (honest subset sizes); test: "
          "repeat-averaged, less noisy, mildly optimistic") or "validation"
-responses = (c1 if big else c2).segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
+responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
                                  default="averaged", key="neurons.responses") or "averaged"
 ranked, unavailable = cached.rankings(run_key, data_key, tier)
 ev = cached.evaluator(run_key, data_key, responses)

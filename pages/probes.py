@@ -15,7 +15,7 @@ data_key = state.active_data_key()
 run_key = require_run(data_key)
 n = len(cached.embeddings(run_key, data_key, None)["candidates"])
 
-c1, c2 = st.columns([2, 1])
+c1, c2 = st.columns([1, 1] if big else [2, 1])  # room for both options at presentation size
 name = c1.selectbox("Manipulation", list(MANIPULATIONS), format_func=lambda m: labels.MANIPULATIONS.get(m, m),
                     key="probe.name")
 responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
@@ -23,7 +23,7 @@ responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_f
 manipulation, title = MANIPULATIONS[name], labels.MANIPULATIONS.get(name, name)
 st.caption(manipulation.description + " The responses are untouched: only the candidate images change.")
 grid = list(manipulation.strengths)
-strength = st.select_slider(f"Strength ({manipulation.unit})", options=grid, value=grid[len(grid) // 2],
+strength = st.select_slider(f"Strength: {manipulation.unit}", options=grid, value=grid[len(grid) // 2],
                             key=f"probe.strength.{name}")
 
 examples = cached.manipulated(data_key, run_key, name, strength, 4 if big else 6)
@@ -35,17 +35,16 @@ rows = cached.probe(run_key, data_key, name, responses)
 # leaves an image unchanged, and its first point (sigma 0.5) keeps almost nothing of it
 unmanipulated = analysis.topk_curve(cached.ranks(run_key, data_key, None, "neural_to_image", responses), n)[0]
 x = [r["strength"] for r in rows]
-fig = F.lines({"top-1": (x, [r["top1"] for r in rows]), "top-5": (x, [r["top5"] for r in rows])},
-              manipulation.unit, "accuracy", big=big, chance=1 / n, dashes={"top-5": "dash"})
+fig = F.lines({"top-1": (x, [r["top1"] for r in rows]), "top-5": (x, [r["top5"] for r in rows]),
+               "top-1, unmanipulated": ([min(x), max(x)], [unmanipulated] * 2)},
+              manipulation.unit, "accuracy", big=big, chance=1 / n,
+              dashes={"top-5": "dash", "top-1, unmanipulated": "dashdot"})
 fig.add_vline(x=strength, line_color=F.GREY, line_width=1)
-fig.add_hline(y=unmanipulated, line_dash="dash", line_color=F.BLUE, line_width=1,
-              annotation_text="top-1, unmanipulated", annotation_position="bottom right")
 at = next(r for r in rows if r["strength"] == strength)
 st.markdown(f"**{title} at {strength:g} ({manipulation.unit}): top-1 {at['top1']:.1%}** "
             f"(unmanipulated {unmanipulated:.1%} · chance {1 / n:.1%})")
 show(fig, f"How much of the decoding survives {title.lower()}? Response → image retrieval among "
-          f"the {n} test images as the manipulation grows; the grey line marks the strength shown above, the "
-          "dashed blue one top-1 on the unmanipulated images.")
+          f"the {n} test images as the manipulation grows; the grey line marks the strength shown above.")
 
 if not big and st.toggle("Compare every manipulation", key="probe.all",
                          help="Scores all manipulations at their default strengths: a few seconds each"):

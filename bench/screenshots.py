@@ -10,7 +10,9 @@ to be looked at, and prints what a script can catch by itself on each page:
 * ``legend``: a legend box that overlaps a plot area (it hides curves);
 * ``clipped``: a widget or label whose content is wider than its box (cut off, or ending in "...").
 
-It also builds the HTML report once (``--no-report`` skips it) and shoots it as a reader opens it.
+It also shoots a few states beyond each page's defaults (``EXTRAS``: single-trial image queries, four
+attribution methods, the probe comparison grid, noise correlations), and builds the HTML report once
+(``--no-report`` skips it) and shoots it as a reader opens it.
 
 The recording (``--size``: the documented demo, or the tests' small one) and a short run trained on it are
 kept in ``--work`` (default ``test-artifacts/screens/work``) and reused by the next call; ``--no-baselines``
@@ -57,13 +59,49 @@ LAYOUT_CHECKS = """() => {
   for (const e of document.querySelectorAll('[data-testid=stMain] *')) {
     if (e.closest(skip)) continue;
     const style = getComputedStyle(e);
-    const hides = e.tagName === 'INPUT' || style.textOverflow === 'ellipsis' || ['hidden', 'clip'].includes(style.overflowX);
-    if (hides && e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 2)
+    const hides = e.tagName === 'INPUT' || style.textOverflow === 'ellipsis'
+                  || ['hidden', 'clip'].includes(style.overflowX);
+    if (hides && e.clientWidth > 1 && e.scrollWidth > e.clientWidth + 2)  // 1 px: screen-reader-only text
       problems.push(`clipped: "${(e.value || e.innerText || '').trim().replace(/\\s+/g, ' ').slice(0, 60)}" needs `
                     + `${e.scrollWidth} px, has ${e.clientWidth} px`);
   }
   return [...new Set(problems)];
 }"""
+
+
+def _rerun_settled(page) -> None:
+    """After an input: wait for the rerun it starts (if it starts at all), then for the page to settle."""
+    try:
+        page.wait_for_selector("[data-testid=stApp][data-test-script-state=running]", timeout=3000)
+    except Exception:  # the rerun was over before we looked, or the input started none
+        pass
+    settle(page)
+
+
+def _click(page, text: str) -> None:
+    page.locator("[data-testid=stMain]").get_by_text(text, exact=True).first.click()
+    _rerun_settled(page)
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the select box or multiselect labelled ``label``."""
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+    _rerun_settled(page)
+
+
+# States worth a look beyond each page's defaults: (page title, suffix, actions, modes)
+EXTRAS = [
+    ("Retrieval", "single-trial", lambda page: (_click(page, "single trial"), _click(page, "Image → responses")),
+     ("normal", "presentation")),
+    ("Attributions", "four-methods", lambda page: (_choose(page, "Methods", "Saliency (gradient)"),
+                                                   _choose(page, "Methods", "GradientSHAP")),
+     ("normal", "presentation")),
+    ("Structure probes", "high-pass-all", lambda page: (_choose(page, "Manipulation", "Fine detail only (high-pass)"),
+                                                        _click(page, "Compare every manipulation")), ("normal",)),
+    ("Neurons", "noise-correlation", lambda page: _click(page, "noise correlation"), ("normal", "presentation")),
+]
 
 
 def prepare(size: str, work: Path, epochs: int, baselines: bool) -> dict:
@@ -138,6 +176,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="epochs of the short run (layout, not accuracy)")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--no-report", action="store_true", help="skip building and shooting the HTML report")
+    parser.add_argument("--no-extras", action="store_true", help="only each page's default state (see EXTRAS)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -165,10 +204,22 @@ def main() -> None:
                         problems = page.evaluate(LAYOUT_CHECKS)
                         if page.locator("[data-testid=stException]").count():
                             problems.append("exception: the page shows a traceback")
+                        shots = [(f"{i + 1}-{name}", problems)]
                         shoot(page, args.out / f"{mode}-{width}x{height}" / f"{i + 1}-{name}.png", width, height)
-                        found += len(problems)
-                        print(f"{mode:>12} {width}x{height} {title:<17} " + ("ok" if not problems else
-                              "\n" + "\n".join(f"    {p}" for p in problems)), flush=True)
+                        for _, suffix, act, modes in (e for e in EXTRAS if e[0] == title and not args.no_extras):
+                            if mode in modes:
+                                try:
+                                    act(page)
+                                except Exception as exc:  # a control that moved: report it, shoot the rest
+                                    shots.append((f"{i + 1}-{name}-{suffix}", [f"extra failed: {exc!r}"[:300]]))
+                                    continue
+                                shots.append((f"{i + 1}-{name}-{suffix}", page.evaluate(LAYOUT_CHECKS)))
+                                shoot(page, args.out / f"{mode}-{width}x{height}" / f"{shots[-1][0]}.png", width,
+                                      height)
+                        for shot, problems in shots:
+                            found += len(problems)
+                            print(f"{mode:>12} {width}x{height} {shot:<32} " + ("ok" if not problems else
+                                  "\n" + "\n".join(f"    {p}" for p in problems)), flush=True)
                     if report and mode == "normal":
                         shoot_report(browser, page, args.out / f"report-{width}x{height}.png", width, height)
                         report = False

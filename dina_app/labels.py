@@ -34,7 +34,7 @@ MANIPULATIONS = {"low_pass": "Blur (low-pass)", "high_pass": "Fine detail only (
                  "phase_scramble": "Phase scrambling", "patch_shuffle": "Patch shuffling",
                  "shape_only": "Texture removed (shape only)", "contrast": "Contrast reduction"}
 # attribution choices (dina_core.interpret.attribution TARGETS and BASELINES)
-ATTRIBUTION_TARGETS = {"similarity": "similarity of the true pair", "margin": "margin over the other responses"}
+ATTRIBUTION_TARGETS = {"similarity": "pair similarity", "margin": "margin over others"}
 ATTRIBUTION_BASELINES = {"mean_grey": "mean grey image", "blurred": "blurred image"}
 # models of dina_core.benchmark (the rows of metrics.json), and the kinds of run
 MODELS = {"dina": "DINA", "linear": "linear two-tower", "global_only": "DINA, global embedding only",
@@ -43,7 +43,7 @@ MODELS = {"dina": "DINA", "linear": "linear two-tower", "global_only": "DINA, gl
 RUN_KINDS = {"dina": "DINA (feature-map alignment)", "linear": "linear two-tower (baseline)"}
 # retrieval levels of a model (model.levels, and 'combined' for the retrieval score)
 _STAGE_WORDS = {1: "early", 2: "mid-level", 3: "high-level"}
-LEVELS = {"combined": "combined score (all aligned levels)", "global": "global embedding"}
+LEVELS = {"combined": "combined score", "global": "global embedding"}
 
 
 def level(key: str | None) -> str:

@@ -51,9 +51,9 @@ def overlays(image: np.ndarray, maps: list[np.ndarray], titles: list[str], opaci
         maps: k arrays (H, W), any units (each is shown relative to its peak).
         titles: k panel titles.
         contours: (m, H, W) bool masks outlined in every panel (e.g. true RFs), or None.
-        cols: panels per row (default: all in one row, at most 2 per row when ``big``).
+        cols: panels per row (default: up to three in one row, else two per row; two when ``big``).
     """
-    cols = cols or (min(len(maps), 2) if big else len(maps))
+    cols = cols or min(len(maps), 2 if big or len(maps) > 3 else 3)
     rows = int(np.ceil(len(maps) / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.03,
                         vertical_spacing=0.12 if rows > 1 else 0.05)

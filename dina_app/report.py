@@ -94,7 +94,8 @@ def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = T
         stage = run.model.config.aligned_stages[-1]
         maps = cached.stage_maps(run_key, data_key, stage)
         image = data.images[maps["image_rows"][0]]
-        out.append(Section(f"Alignment map, {labels.level(stage)}", "Where the first test image matches its averaged response: "
+        out.append(Section(f"Alignment map, {labels.level(stage)}", "Where the first test image matches its averaged "
+                           "response: "
                            "red adds to the similarity, blue works against it.",
                            M.overlay(image, upsample_maps(maps["alignment"][:1], image.shape)[0], 0.6)))
     if interpret:

@@ -21,18 +21,19 @@ data = state.load_data(data_key)
 gt = data.ground_truth
 
 n = len(cached.embeddings(run_key, data_key, None)["candidates"])
-c1, c2, c3 = st.columns([2, 1, 1])
 available = [m for m in SPATIAL_METHODS if m != "grad_cam" or cached.is_dina(run_key)]  # Grad-CAM needs a CNN layer
-methods = c1.multiselect("Methods", available, default=["integrated_gradients", "occlusion"],
-                         format_func=METHOD_NAMES.get, key="attr.methods", max_selections=4)
-pos = c2.slider("Test image", 0, n - 1, 0, key="attr.image")
-opacity = c3.slider("Map opacity", 0.0, 1.0, 0.65, 0.05, key="attr.opacity")
+methods = st.multiselect("Methods", available, default=["integrated_gradients", "occlusion"],
+                         format_func=METHOD_NAMES.get, key="attr.methods", max_selections=4)  # own row: 4 fit
+c1, c2 = st.columns(2)
+pos = c1.slider("Test image", 0, n - 1, 0, key="attr.image")
+opacity = c2.slider("Map opacity", 0.0, 1.0, 0.65, 0.05, key="attr.opacity")
 params = {"target": "similarity", "baseline": "mean_grey", "n_steps": 32, "window": (6, 6), "stride": (3, 3),
           "stage": None}
 if not big:
     with st.expander("Method parameters"):
         p1, p2, p3, p4 = st.columns(4)
-        params["target"] = p1.selectbox("Explain", TARGETS, key="attr.target", format_func=labels.ATTRIBUTION_TARGETS.get,
+        params["target"] = p1.selectbox("Explain", TARGETS, key="attr.target",
+                                        format_func=labels.ATTRIBUTION_TARGETS.get,
                                         help="similarity of the true pair, or its margin over the other responses")
         params["baseline"] = p2.selectbox("Reference image", BASELINES, key="attr.baseline",
                                           format_func=labels.ATTRIBUTION_BASELINES.get,

@@ -48,7 +48,8 @@ with right:
                                                 f"most alignable)")
     top = channel_order[:n_top]
     highlight = int(np.flatnonzero(top == chosen)[0]) if chosen in top else None
-    show(F.bars([f"ch {c}" for c in top], maps["channels"][top], "alignability (true minus mismatched pairs)", big=big, highlight=highlight),
+    show(F.bars([f"ch {c}" for c in top], maps["channels"][top], "alignability (true minus mismatched pairs)",
+                big=big, highlight=highlight),
          "Which channels carry the match? Mean over test pairs of a shared-latent channel's contribution to the true "
          "pair's similarity minus its contribution to mismatched pairs.")
 
@@ -56,5 +57,5 @@ seen, predicted = maps["image"][pos, chosen], maps["neural"][pos, chosen]
 corr = np.corrcoef(seen.ravel(), predicted.ravel())[0, 1] if seen.std() > 0 and predicted.std() > 0 else np.nan
 show(M.side_by_side([seen, predicted], [f"from the image, channel {chosen}", "predicted from the neurons"], big=big),
      f"Can the neurons predict what the image tower sees? Latent channel {chosen} of the {labels.level(stage)} "
-     f"computed from the image (left) and predicted from the population response (right); correlation {corr:.2f}. The similarity multiplies "
-     "the two, channel by channel and location by location.")
+     f"computed from the image (left) and predicted from the population response (right); correlation {corr:.2f}. "
+     "The similarity multiplies the two, channel by channel and location by location.")

@@ -80,7 +80,8 @@ for panel, mode in zip(panels, analysis.RESPONSES):
     for name, folder in sorted((bench or {}).get("runs", {}).items()):
         if Path(folder) != Path(run_key[0]).parent:
             key = state.file_key(Path(folder) / "model.pt")
-            curves[labels.model(name)] = (ks, analysis.topk_curve(cached.ranks(key, data_key, None, direction, mode), n))
+            ranks = cached.ranks(key, data_key, None, direction, mode)
+            curves[labels.model(name)] = (ks, analysis.topk_curve(ranks, n))
             hover[labels.model(name)] = f"{labels.model(name)}: run {folder}"
     fig = F.lines(curves, "k (candidates accepted)", "top-k accuracy", big=big, chance=(ks, ks / n), log_x=n > 20,
                   dashes={labels.model("shuffled_null"): "dot"}, hover=hover)

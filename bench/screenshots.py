@@ -49,7 +49,9 @@ LAYOUT_CHECKS = """() => {
     if (box.width < 0.5 * width - 40)
       problems.push(`narrow: ${name} is ${Math.round(box.width)} px of ${Math.round(width)} px content`);
     const plotted = Math.max(0, ...areas.map(a => a.right)) - Math.min(...areas.map(a => a.left));
-    if (areas.length && plotted < 0.5 * box.width)
+    const layout = (chart.querySelector('.js-plotly-plot') || {})._fullLayout || {};
+    const square = Object.keys(layout).some(k => k.startsWith('yaxis') && layout[k].scaleanchor);  // aspect kept:
+    if (areas.length && plotted < 0.5 * box.width && !square)  // as wide as its height allows
       problems.push(`narrow: ${name} plot area ${Math.round(plotted)} px of ${Math.round(box.width)} px`);
     const legend = chart.querySelector('g.legend');
     if (legend && areas.some(a => hit(legend.getBoundingClientRect(), a)))

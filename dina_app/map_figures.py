@@ -135,4 +135,4 @@ def interaction_matrix(values: np.ndarray, ticks: list[str], title: str, big: bo
                                hovertemplate="neurons %{x} and %{y}: %{z:.3g}<extra></extra>"))
     fig.update_xaxes(title="neuron", type="category", tickangle=-90, constrain="domain")  # ticks next to the cells
     fig.update_yaxes(title="neuron", type="category", autorange="reversed", scaleanchor="x")
-    return style(fig, big, height=460)
+    return style(fig, big, height=520)

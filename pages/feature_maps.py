@@ -35,7 +35,7 @@ left, right = figure_columns(2)
 with left:
     share = 100 * aligned / (np.abs(aligned).sum() or 1.0)  # % of the pair's summed |contributions|
     fine = upsample_maps(share[None], image.shape)[0] * (image.size / aligned.size)
-    fig = M.overlay(image, fine, opacity, big=big, height=420, colorbar="% of match",
+    fig = M.overlay(image, fine, opacity, big=big, height=460, colorbar="% of match",
                     title=f"Alignment, {labels.level(stage)}: {h} × {w} locations")
     show(fig, f"Where does the response match its own image? Each location's share of the pair's similarity in the "
               f"{labels.level(stage)} (similarity {aligned.sum():.2f}): red adds to the match, blue works against it. "

@@ -179,7 +179,7 @@ def test_fast_baselines_join_the_topk_curves(studio):
     assert not at.exception
     assert not any(b.key == "retrieval.baselines" for b in at.button)  # the benchmark folder is found now
     names = {trace.get("name") for chart in at.get("plotly_chart") for trace in _traces(chart)}
-    assert {"linear", "ridge", "chance"} <= names
+    assert {"linear two-tower", "ridge regression", "chance"} <= names  # plain names (labels.MODELS) in the legend
 
 
 def _traces(chart) -> list[dict]:

@@ -9,7 +9,10 @@
 * ``jobs``      background training/benchmark/import workers, polled by the pages (no Streamlit)
 * ``cached``    cached analyses of the active run on the active recording
 * ``analysis``  small glue between ``dina_core`` results and figures (no Streamlit)
-* ``figures``   plotly figure builders (no Streamlit)
+* ``figures``   plotly figure builders: curves, bars, images (no Streamlit; legends below the plot)
+* ``map_figures``  maps over stimuli, channel maps, the raster, neuron-pair matrices (one colour bar each)
+* ``result_figures``  pruning curves, the benchmark's models side by side, probe small multiples
+* ``labels``    words for the core's keys (levels, models, rankings, matrices), applied when drawing
 * ``report``    self-contained HTML report and PNG export (no Streamlit)
 * ``import_wizard``, ``import_picker``, ``sources``, ``trace_figures``  the Data page's import of raw recordings
 * ``browser``   how to drive the app in headless Chromium with Playwright (browser tests, bench)

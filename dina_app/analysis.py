@@ -97,17 +97,20 @@ def test_reliability(data: DinaData) -> np.ndarray | None:
 def raster(data: DinaData, order: np.ndarray | None, n_trials: int = 120, n_neurons: int = 200) -> dict:
     """Responses of the first test images' repeats (rows grouped by image) for the most reliable neurons.
 
-    Returns: {'values' (rows, neurons) z-scored per neuron and clipped at +-4, 'images' row labels,
-    'neurons' column ids}.
+    Returns: {'values' (rows, neurons) z-scored per neuron and clipped at +-4, 'images' (rows,) stimulus
+    row of each trial, 'neurons' column ids, 'n_trials' test trials and 'n_neurons' neurons of the
+    recording (what the shown subset is taken from)}.
     """
     test = np.flatnonzero(data.tiers == "test")
     if test.size == 0:
         test = np.arange(data.n_trials)
+    total = test.size
     test = test[np.argsort(data.image_index[test], kind="stable")][:n_trials]
     neurons = (np.arange(data.n_neurons) if order is None else order)[:n_neurons]
     values = data.responses[np.ix_(test, neurons)]
     values = (values - values.mean(0)) / np.maximum(values.std(0), 1e-6)
-    return {"values": np.clip(values, -4, 4), "images": data.image_index[test], "neurons": neurons}
+    return {"values": np.clip(values, -4, 4), "images": data.image_index[test], "neurons": neurons,
+            "n_trials": int(total), "n_neurons": int(data.n_neurons)}
 
 
 def find_benchmark(runs_dir: Path, fingerprint: str) -> dict | None:
@@ -148,28 +151,37 @@ def keep_mask(ranking: np.ndarray | None, k: int, n: int, least_first: bool = Fa
     return mask
 
 
-def query_topk(emb: dict, direction: str, responses: str, query: int, k: int) -> dict:
-    """The ``k`` best candidates of one query and where its correct candidate ranks.
+def query_topk(emb: dict, direction: str, responses: str, query: int, k: int, repeat: int = 0) -> dict:
+    """The ``k`` best candidates of one query and where its correct candidate ranks, in the N-way task
+    ``dina_core.evaluate.tasks`` scores (so a query's rank is one of the ranks behind the top-k curves).
 
     neural -> image: the query is a response (an averaged one per image, or a trial), the
     candidates the N test images. image -> neural: the query is test image ``query``, the
-    candidates the N averaged responses or all T single trials (any trial of the image is correct).
+    candidates the N averaged responses, or on single trials the N trials of repeat set ``repeat``
+    (one trial of every test image: ``tasks.repeat_sets``).
 
     Returns: {'scores' (k,), 'image_rows' (k,) stimulus row of each candidate (for display),
-    'correct' (k,) bool, 'true_rank' 1-based rank of the best correct candidate, 'n' candidates}.
+    'correct' (k,) bool, 'true_rank' 1-based rank of the correct candidate, 'n' candidates,
+    'n_repeats' repeat sets (single-trial image -> neural; else 1)}.
     """
-    averaged = responses == "averaged"
+    from dina_core.evaluate.tasks import repeat_sets
+
+    averaged, n_repeats = responses == "averaged", 1
     if direction == "neural_to_image":
         q = emb["averaged" if averaged else "trials"][query]
         candidates, shown = emb["images"], emb["candidates"]
         correct = np.arange(len(candidates)) == (query if averaged else emb["trial_target"][query])
     else:
-        q = emb["images"][query]
-        candidates = emb["averaged"] if averaged else emb["trials"]
-        targets = np.arange(len(candidates)) if averaged else emb["trial_target"]
-        shown, correct = emb["candidates"][targets], targets == query
+        q, shown = emb["images"][query], emb["candidates"]
+        if averaged:
+            candidates = emb["averaged"]
+        else:
+            sets = repeat_sets(emb["image_index"])  # the seed evaluate uses (0)
+            n_repeats = len(sets)
+            candidates = emb["trials"][sets[repeat % n_repeats]]
+        correct = np.arange(len(candidates)) == query
     scores = candidates @ q
     ranked = np.argsort(-scores, kind="stable")
     best = scores[correct].max()
     return {"scores": scores[ranked[:k]], "image_rows": shown[ranked[:k]], "correct": correct[ranked[:k]],
-            "true_rank": int((scores[~correct] >= best).sum()) + 1, "n": len(candidates)}
+            "true_rank": int((scores[~correct] >= best).sum()) + 1, "n": len(candidates), "n_repeats": n_repeats}

@@ -13,6 +13,16 @@ from dina_core.errors import DinaError
 
 from . import jobs, keys, state
 
+# Both modes: labels and metric titles wrap instead of ending in "..."; a segmented control wraps its
+# options onto a second line rather than cutting the last one off in a narrow column.
+SHARED_CSS = """
+.stApp [data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"], .stApp [data-testid="stMetricLabel"] p,
+.stApp [data-testid="stWidgetLabel"] p { white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }
+.stApp [data-testid="stButtonGroup"] [role="radiogroup"] { flex-wrap: wrap; row-gap: 0.3rem; }
+"""
+# The root font grows (every rem-sized part of Streamlit with it); paddings are reset so that the larger
+# rem does not eat the width that the figures need.
 PRESENTATION_CSS = """<style>
 html, body, .stApp { font-size: 21px; }
 .stApp h1 { font-size: 2.9rem !important; }
@@ -22,16 +32,16 @@ html, body, .stApp { font-size: 21px; }
 .stApp [data-testid="stCaptionContainer"] { font-size: 1.15rem; color: #333; }
 .stApp [data-testid="stMetricValue"] p { font-size: 3.2rem !important; line-height: 1.15; }
 .stApp [data-testid="stMetricLabel"] p { font-size: 1.3rem !important; }
-[data-testid="stSidebar"] { min-width: 330px; }
+[data-testid="stSidebar"] { min-width: 300px; max-width: 300px; }
 .stApp .stProgress p { font-size: 1.2rem; }
 .stApp label p { font-size: 1.15rem !important; }
 [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none; }
-.block-container { padding-top: 1.5rem; max-width: 96%; }
-</style>"""
+.stApp [data-testid="stMainBlockContainer"] { padding: 1.2rem 1.6rem 3rem; max-width: 100%; }
+""" + SHARED_CSS + "</style>"
 BASE_CSS = """<style>
 .block-container { padding-top: 2.2rem; }
 .stApp [data-testid="stCaptionContainer"] { font-size: 0.95rem; color: #3d4450; }
-</style>"""
+""" + SHARED_CSS + "</style>"
 
 
 def presentation_toggle() -> bool:
@@ -82,3 +92,11 @@ def page_header(title: str, question: str) -> None:
     """Every page's first call: its title and the one question it answers."""
     st.title(title)
     st.markdown(f"*{question}*")
+
+
+def figure_columns(spec: int | list[float]) -> list:
+    """Columns for figures side by side; in presentation mode each gets the full width, one under the other
+    (``with`` blocks fill them in order), so a projected figure is never squeezed into half a slide."""
+    if state.presenting():
+        return [st.container() for _ in range(spec if isinstance(spec, int) else len(spec))]
+    return st.columns(spec)

@@ -1,26 +1,30 @@
 """Plotly figure builders for DINA Studio (numpy in, ``go.Figure`` out; no Streamlit).
 
 Every builder takes ``big`` (presentation mode): larger fonts and thicker lines so a
-figure reads from the back of a seminar room. Images are drawn as grey heatmaps with
-row 0 at the top and square pixels.
+figure reads from the back of a seminar room. Legends sit below the plot, never over the
+data, so a narrow figure keeps its plot area. Images are drawn as grey heatmaps with row 0
+at the top and square pixels. Maps and matrices with their own colour logic are in ``map_figures``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 BLUE, ORANGE, GREEN, GREY, RED = "#1f5fbf", "#e07b00", "#2a9d55", "#8a8f98", "#c0392b"
 PALETTE = [BLUE, ORANGE, GREEN, "#8e44ad", "#16a085", "#b8860b", "#d35400"]
 DIVERGING = "RdBu_r"
 
 
+# below the whole figure (container coordinates): plotly grows the bottom margin to fit it, so it never covers data
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"}
+
+
 def style(fig: go.Figure, big: bool = False, height: int | None = None, title: str | None = None) -> go.Figure:
-    """The app's look: white background, readable fonts (larger when ``big``)."""
+    """The app's look: white background, readable fonts (larger when ``big``), the legend below the plot."""
     fig.update_layout(template="plotly_white", font={"size": 20 if big else 14},
                       margin={"l": 10, "r": 10, "t": 50 if title else 30, "b": 10},
-                      legend={"font": {"size": 18 if big else 13}}, title=title)
+                      legend={**LEGEND_BELOW, "font": {"size": 18 if big else 13}}, title=title)
     if height:
         fig.update_layout(height=int(height * (1.25 if big else 1.0)))
     if big:
@@ -40,10 +44,22 @@ def scaled(values: np.ndarray, title: str) -> tuple[np.ndarray, str]:
     return np.asarray(values) / 10.0 ** exponent, f"{title} (×10{str(exponent).translate(SUPERSCRIPT)})"
 
 
+def percent_format(peak: float) -> str:
+    """A percent tick format with enough decimals that ticks up to ``peak`` (a fraction) read apart.
+
+    Plotly puts about five ticks on an axis: at peak 0.004 they are 0.1% apart, which '.0%' would
+    print as '0%' on every tick.
+    """
+    step = 100 * peak / 5 if np.isfinite(peak) and peak > 0 else 20.0  # percent between ticks
+    return f".{min(3, max(0, int(np.ceil(-np.log10(step)))))}%"
+
+
 def log_ticks(fig: go.Figure, upper: float) -> None:
     """1, 2, 5, 10, 20, 50, ... tick labels on a logarithmic x axis."""
     ticks = [m * 10 ** e for e in range(int(np.log10(max(upper, 1))) + 1) for m in (1, 2, 5) if m * 10 ** e <= upper]
-    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks])
+    # the range reaches a little past both ends, so that the first and last ticks are drawn
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks],
+                     range=[-0.03, np.log10(max(upper, 1)) + 0.03])
 
 
 def _image_axes(fig: go.Figure, row: int | None = None, col: int | None = None) -> None:
@@ -61,14 +77,17 @@ def image_grid(images: np.ndarray, titles: list[str], cols: int = 6, marked: set
                big: bool = False) -> go.Figure:
     """Stimuli tiled in one heatmap (one trace draws fast); indices in ``marked`` get a thick green frame."""
     n, h, w = images.shape
-    rows, gap, top = int(np.ceil(n / cols)), max(2, w // 12), max(6, h // 4)  # gaps and room for titles (px)
+    font = 17 if big else 12
+    rows, gap = int(np.ceil(n / cols)), max(2, w // 12)  # in image pixels
+    scale = 900 / (cols * (w + gap) - gap)  # screen px per image pixel at the figure's usual width
+    top = max(6, h // 4, int(np.ceil(1.6 * font / scale)))  # room for a title line above each image
     mosaic = np.full((rows * (h + top), cols * (w + gap) - gap), np.nan, dtype=np.float32)
     fig = go.Figure()
     for i, image in enumerate(images):
         r0, c0 = (i // cols) * (h + top) + top, (i % cols) * (w + gap)
         mosaic[r0:r0 + h, c0:c0 + w] = image
         fig.add_annotation(x=c0 + w / 2, y=r0 - 1, text=titles[i], showarrow=False, yanchor="bottom",
-                           font={"size": 17 if big else 12})
+                           font={"size": font})
         if marked and i in marked:
             fig.add_shape(type="rect", x0=c0 - 0.5, y0=r0 - 0.5, x1=c0 + w - 0.5, y1=r0 + h - 0.5,
                           line={"color": GREEN, "width": 6})
@@ -88,7 +107,8 @@ def ranked_images(images: np.ndarray, scores: np.ndarray, correct: np.ndarray, b
 def heatmap(values: np.ndarray, x_title: str, y_title: str, colorscale: str = DIVERGING,
             zmid: float | None = 0.0, big: bool = False, height: int = 420, colorbar: str = "") -> go.Figure:
     values, colorbar = scaled(values, colorbar)
-    fig = go.Figure(go.Heatmap(z=values, colorscale=colorscale, zmid=zmid, colorbar={"title": colorbar}))
+    fig = go.Figure(go.Heatmap(z=values, colorscale=colorscale, zmid=zmid,
+                               colorbar={"title": {"text": colorbar, "side": "right"}}))
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, autorange="reversed")
     return style(fig, big, height=height)
@@ -107,7 +127,7 @@ def positions(xy: np.ndarray, color: np.ndarray | None, color_title: str, big: b
               highlight: np.ndarray | None = None) -> go.Figure:
     """Neurons at their cortical positions (µm), coloured by ``color``; ``highlight`` (bool) outlined."""
     marker = {"size": 9 if big else 6, "color": color, "colorscale": "Viridis", "showscale": color is not None,
-              "colorbar": {"title": color_title}}
+              "colorbar": {"title": {"text": color_title, "side": "right"}}}
     fig = go.Figure()
     if highlight is not None:
         fig.add_trace(go.Scattergl(x=xy[~highlight, 0], y=xy[~highlight, 1], mode="markers", name="removed",
@@ -118,19 +138,33 @@ def positions(xy: np.ndarray, color: np.ndarray | None, color_title: str, big: b
                                name="kept" if highlight is not None else "neurons"))
     fig.update_xaxes(title="cortical x (µm)")
     fig.update_yaxes(title="cortical y (µm)", scaleanchor="x")
-    style(fig, big, height=460)
-    fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
-    return fig
+    return style(fig, big, height=460)
 
 
 def lines(curves: dict[str, tuple[np.ndarray, np.ndarray]], x_title: str, y_title: str, big: bool = False,
           chance: tuple[np.ndarray, np.ndarray] | float | None = None, percent: bool = True,
-          height: int = 380, log_x: bool = False, dashes: dict[str, str] | None = None) -> go.Figure:
-    """Named (x, y) curves; ``chance`` a constant or an (x, y) curve, dotted grey."""
+          height: int = 380, log_x: bool = False, dashes: dict[str, str] | None = None,
+          bands: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+          hover: dict[str, str] | None = None) -> go.Figure:
+    """Named (x, y) curves; ``chance`` a constant or an (x, y) curve, dotted grey.
+
+    Args:
+        bands: {curve name: (lower, upper)} drawn as a shaded band under that curve (e.g. mean +- sd).
+        hover: {curve name: longer description} shown on hover (the legend keeps the short name).
+    """
     fig = go.Figure()
+    value = "%{y:.1%}" if percent else "%{y:.3g}"
     for i, (name, (x, y)) in enumerate(curves.items()):
+        color = PALETTE[i % len(PALETTE)]
+        if bands and name in bands:
+            lower, upper = (np.asarray(b, dtype=float) for b in bands[name])
+            fig.add_trace(go.Scatter(x=[*x, *x[::-1]], y=[*upper, *lower[::-1]], fill="toself", mode="lines",
+                                     line={"width": 0}, fillcolor=_translucent(color), hoverinfo="skip",
+                                     showlegend=False, legendgroup=name, name=f"{name} band"))
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers" if len(x) <= 12 else "lines", name=name,
-                                 line={"color": PALETTE[i % len(PALETTE)], "dash": (dashes or {}).get(name, "solid")}))
+                                 legendgroup=name, line={"color": color, "dash": (dashes or {}).get(name, "solid")},
+                                 hovertemplate=f"{(hover or {}).get(name, name)}<br>{x_title} %{{x}}: {value}"
+                                               "<extra></extra>"))
     if isinstance(chance, tuple):
         fig.add_trace(go.Scatter(x=chance[0], y=chance[1], mode="lines", name="chance",
                                  line={"color": GREY, "dash": "dot"}))
@@ -139,8 +173,14 @@ def lines(curves: dict[str, tuple[np.ndarray, np.ndarray]], x_title: str, y_titl
     fig.update_xaxes(title=x_title)
     if log_x:
         log_ticks(fig, max(max(x) for x, _ in curves.values()))
-    fig.update_yaxes(title=y_title, tickformat=".0%" if percent else None, rangemode="tozero")
+    peak = max([float(np.nanmax(y)) for _, y in curves.values() if len(y)] + [0.0])
+    fig.update_yaxes(title=y_title, tickformat=percent_format(peak) if percent else None, rangemode="tozero")
     return style(fig, big, height=height)
+
+
+def _translucent(color: str, alpha: float = 0.18) -> str:
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def add_points(fig: go.Figure, name: str, x: list, y: list, error: list | None = None) -> go.Figure:
@@ -168,38 +208,3 @@ def bars(labels: list[str], values: np.ndarray, x_title: str, big: bool = False,
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title=x_title, tickformat=".0%" if percent else None)
     return style(fig, big, height=max(260, 32 * len(labels) + 80))
-
-
-def overlay(image: np.ndarray, values: np.ndarray, opacity: float, title: str = "", big: bool = False,
-            contours: np.ndarray | None = None, symmetric: bool = True, height: int = 360,
-            colorbar: str = "relative to peak") -> go.Figure:
-    """A map drawn over its stimulus, scaled to its peak |value| (1); ``contours`` (k, H, W) masks drawn
-    as outlines (e.g. true RFs)."""
-    fig = go.Figure(grey(image))
-    peak = float(np.abs(values).max()) or 1.0
-    values = values / peak if colorbar == "relative to peak" else values
-    lim = 1.0 if colorbar == "relative to peak" else peak
-    fig.add_trace(go.Heatmap(z=values, colorscale=DIVERGING if symmetric else "Inferno", opacity=opacity,
-                             zmin=-lim if symmetric else 0, zmax=lim,
-                             colorbar={"orientation": "h", "thickness": 10, "len": 0.6, "y": -0.02, "yanchor": "top",
-                                       "title": {"text": colorbar, "side": "right"}},
-                             hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"))
-    for mask in [] if contours is None else contours:
-        fig.add_trace(go.Contour(z=mask.astype(float), showscale=False, contours={"start": 0.5, "end": 0.5,
-                                 "coloring": "none"}, line={"color": GREEN, "width": 3 if big else 2},
-                                 hoverinfo="skip"))
-    _image_axes(fig)
-    return style(fig, big, height=height, title=title or None)
-
-
-def side_by_side(maps: list[np.ndarray], titles: list[str], big: bool = False, shared_scale: bool = False) -> go.Figure:
-    """Maps of the same shape in one row, each on its own symmetric colour scale (or a shared one)."""
-    fig = make_subplots(rows=1, cols=len(maps), subplot_titles=titles, horizontal_spacing=0.04)
-    shared = max(float(np.abs(m).max()) for m in maps) or 1.0
-    for i, m in enumerate(maps):
-        lim = shared if shared_scale else (float(np.abs(m).max()) or 1.0)
-        fig.add_trace(go.Heatmap(z=m, colorscale=DIVERGING, zmin=-lim, zmax=lim, showscale=False), row=1, col=i + 1)
-        _image_axes(fig, 1, i + 1)
-        fig.update_yaxes(scaleanchor=f"x{i + 1 if i else ''}", row=1, col=i + 1)
-    fig.update_annotations(font_size=18 if big else 13)
-    return style(fig, big, height=int(900 / len(maps) * maps[0].shape[0] / maps[0].shape[1]) + 80)

@@ -42,7 +42,7 @@ from .model.inference import encode_images, encode_responses
 from .runs.config import TrainConfig
 from .runs.run import Run, save_run
 from .train.loop import StepInfo
-from .train.run import train_run
+from .train.run import NothingTrainedError, train_run
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,13 @@ def tune(data: DinaData, out_dir: str | os.PathLike, *, budget_s: float, model_c
         if on_start is not None:
             on_start(len(trials), label)
         t0 = time.perf_counter()
-        run, result = train_run(data, None, kind="dina", model_config=model, train_config=TrainConfig.from_dict(train),
-                                metadata=metadata, on_step=on_step, should_stop=should_stop)
+        try:
+            run, result = train_run(data, None, kind="dina", model_config=model,
+                                    train_config=TrainConfig.from_dict(train), metadata=metadata, on_step=on_step,
+                                    should_stop=should_stop)
+        except NothingTrainedError:  # stopped in this trial's first epoch: no score to record
+            stopped = "stopped"
+            break
         scores = validation_scores(run, data)
         better = not result.interrupted and scores["single_trial"] > best_score
         row = {"trial": len(trials), "knob": knob, "change": label, "model_config": model, "train_config": train,

@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from dina_app import cached, state
-from dina_app import figures as F
-from dina_app.chrome import page_header, show
+from dina_app import cached, labels, state
+from dina_app import map_figures as M
+from dina_app.chrome import figure_columns, page_header, show
 from dina_app.run_guard import require_run
 from dina_core.interpret import ground_truth
 from dina_core.interpret.attribution import BASELINES, SPATIAL_METHODS, TARGETS
@@ -21,26 +21,28 @@ data = state.load_data(data_key)
 gt = data.ground_truth
 
 n = len(cached.embeddings(run_key, data_key, None)["candidates"])
-c1, c2, c3 = st.columns([2, 1, 1])
 available = [m for m in SPATIAL_METHODS if m != "grad_cam" or cached.is_dina(run_key)]  # Grad-CAM needs a CNN layer
-methods = c1.multiselect("Methods", available, default=["integrated_gradients", "occlusion"],
-                         format_func=METHOD_NAMES.get, key="attr.methods", max_selections=4)
-pos = c2.slider("Test image", 0, n - 1, 0, key="attr.image")
-opacity = c3.slider("Map opacity", 0.0, 1.0, 0.65, 0.05, key="attr.opacity")
+methods = st.multiselect("Methods", available, default=["integrated_gradients", "occlusion"],
+                         format_func=METHOD_NAMES.get, key="attr.methods", max_selections=4)  # own row: 4 fit
+c1, c2 = st.columns(2)
+pos = c1.slider("Test image", 0, n - 1, 0, key="attr.image")
+opacity = c2.slider("Map opacity", 0.0, 1.0, 0.65, 0.05, key="attr.opacity")
 params = {"target": "similarity", "baseline": "mean_grey", "n_steps": 32, "window": (6, 6), "stride": (3, 3),
           "stage": None}
 if not big:
     with st.expander("Method parameters"):
         p1, p2, p3, p4 = st.columns(4)
         params["target"] = p1.selectbox("Explain", TARGETS, key="attr.target",
+                                        format_func=labels.ATTRIBUTION_TARGETS.get,
                                         help="similarity of the true pair, or its margin over the other responses")
         params["baseline"] = p2.selectbox("Reference image", BASELINES, key="attr.baseline",
+                                          format_func=labels.ATTRIBUTION_BASELINES.get,
                                           help="mean grey, or the image blurred (keeps coarse luminance)")
         params["n_steps"] = p3.slider("Integration steps", 8, 64, 32, 8, key="attr.steps")
         size = p4.slider("Occlusion patch (px)", 2, 12, 6, key="attr.window")
         params["window"], params["stride"] = (size, size), (max(1, size // 2),) * 2
         params["stage"] = st.selectbox("Level explained", [None, *cached.levels(run_key)], key="attr.stage",
-                                       format_func=lambda s: "combined retrieval score" if s is None else s)
+                                       format_func=labels.level)
 top_n = st.slider("True receptive fields of the top-k driven neurons", 0, 30, 10, key="attr.rf",
                   help="Simulated data only: outlines of the RFs of the neurons this image drives most") if gt else 0
 key_params = tuple(sorted(params.items()))
@@ -49,13 +51,12 @@ if methods:
     results = {m: cached.attributions(run_key, data_key, m, (pos,), key_params) for m in methods}
     image_row = int(results[methods[0]]["image_rows"][0])
     union = cached.rf_union(data_key, run_key, (image_row,), top_n) if top_n else None
-    for col, method in zip(st.columns(len(methods)), methods):
-        with col:
-            fig = F.overlay(data.images[image_row], results[method]["maps"][0], opacity, title=METHOD_NAMES[method],
-                            big=big, contours=None if union is None else union, height=380)
-            show(fig, "Red pixels raise the similarity of the true pair, blue lower it."
-                 + (f" Green: true RFs of the {top_n} neurons this image drives most." if union is not None else ""),
-                 key=f"attr.fig.{method}")
+    fig = M.overlays(data.images[image_row], [results[m]["maps"][0] for m in methods],
+                     [METHOD_NAMES[m] for m in methods], opacity, big=big, contours=union)
+    show(fig, "Which pixels does each method credit? Red pixels raise the similarity of the true pair, blue lower "
+         "it; each map is scaled to its own peak, so the methods compare by where they point, not by size."
+         + (f" Green: true RFs of the {top_n} neurons this image drives most." if union is not None else ""),
+         key="attr.fig")
 
 st.subheader("Across the test set")
 a1, a2 = st.columns([1, 2], vertical_alignment="bottom")
@@ -64,11 +65,11 @@ if a2.toggle(f"Aggregate over all {n} test images", key="attr.aggregate",
              help="Runs the method on every test pair: seconds to a minute"):
     result = cached.attributions(run_key, data_key, method, tuple(range(n)), key_params)
     maps, rows = result["maps"], result["image_rows"]
-    left, right = st.columns([3, 2])
+    left, right = figure_columns([3, 2])
     with left:
         union = cached.rf_union(data_key, run_key, tuple(int(r) for r in rows), max(top_n, 1)) if gt else None
         coverage = None if union is None else union.mean(axis=0)[None] > 0.25
-        fig = F.overlay(data.images[rows].mean(axis=0), mean_abs_map(maps), 0.8, symmetric=False, big=big,
+        fig = M.overlay(data.images[rows].mean(axis=0), mean_abs_map(maps), 0.8, symmetric=False, big=big,
                         contours=coverage, title=f"mean |{METHOD_NAMES[method]}|", height=360)
         show(fig, "Where does the evidence usually lie? Mean absolute attribution over the test pairs"
              + (", with the screen region covered by the driven neurons' RFs in green." if gt else "."))

@@ -7,7 +7,8 @@ import streamlit as st
 
 from dina_app import analysis, import_wizard, keys, sources, state
 from dina_app import figures as F
-from dina_app.chrome import guard, page_header, show
+from dina_app import map_figures as M
+from dina_app.chrome import figure_columns, guard, page_header, show
 
 page_header("Data", "Which recording am I looking at?")
 big = state.presenting()
@@ -93,19 +94,21 @@ if st.button("Show other images", icon=":material/shuffle:"):
     st.session_state[keys.DATA_SEED] = st.session_state.get(keys.DATA_SEED, 0) + 1
 rows = np.random.default_rng(st.session_state.get(keys.DATA_SEED, 0)).permutation(shown)[:n_show] if shown.size else []
 if len(rows):
-    show(F.image_grid(data.images[rows], [f"image {r}" for r in rows], cols=6, big=big),
+    show(F.image_grid(data.images[rows], [f"image {r}" for r in rows], cols=4 if big else 6, big=big),
          f"What did the animal see? {len(rows)} of the {shown.size} {tier} images.")
 
 reliability = state.reliability(data_key)
 order = None if reliability is None else np.argsort(-np.nan_to_num(reliability, nan=-1))
-left, right = st.columns(2)
+left, right = figure_columns(2)
 with left:
     st.subheader("Responses")
     raster = analysis.raster(data, order)
-    fig = F.heatmap(raster["values"], "neurons (most reliable first)", "test trials (grouped by image)",
-                    big=big, height=460, colorbar="z")
-    show(fig, "Do neurons answer the same image the same way? Repeats of one image sit in adjacent rows: "
-              "reliable neurons show vertical stripes that repeat from image to image.")
+    fig = M.raster(raster["values"], raster["images"], raster["n_trials"], raster["n_neurons"], big=big,
+                   neurons_title="neurons, most reliable first" if order is not None else "neurons")
+    show(fig, f"Do neurons answer the same image the same way? A subset: the first {len(raster['values'])} test "
+              f"trials and {raster['values'].shape[1]} of the {raster['n_neurons']:,} neurons. Repeats of one image "
+              "sit between two black lines: reliable neurons show stripes that hold within an image and change "
+              "between images.")
 with right:
     st.subheader("Reliability")
     if reliability is None:
@@ -116,5 +119,5 @@ with right:
              "its mean over the other repeats (descriptive only: never used to choose neurons).")
 positions = data.neurons.get("positions_um")
 if positions is not None:
-    show(F.positions(np.asarray(positions)[:, :2], reliability, "oracle r", big=big),
+    show(F.positions(np.asarray(positions)[:, :2], reliability, "reliability (oracle r)", big=big),
          "Where are the reliable neurons? Cell positions in the imaging plane, coloured by reliability.")

@@ -3,9 +3,10 @@
 import numpy as np
 import streamlit as st
 
-from dina_app import cached, state
+from dina_app import cached, labels, state
 from dina_app import figures as F
-from dina_app.chrome import page_header, show
+from dina_app import map_figures as M
+from dina_app.chrome import figure_columns, page_header, show
 from dina_app.run_guard import require_run
 from dina_core.interpret.alignment import upsample_maps
 
@@ -20,8 +21,8 @@ if not cached.is_dina(run_key):
 data = state.load_data(data_key)
 
 c1, c2, c3 = st.columns(3)
-stage = c1.selectbox("Stage", list(state.load_run(run_key).model.config.aligned_stages), key="maps.stage",
-                     help="Aligned image-tower stage: each one halves the resolution")
+stage = c1.selectbox("Feature-map level", list(state.load_run(run_key).model.config.aligned_stages), key="maps.stage",
+                     format_func=labels.level, help="Aligned stage of the image tower: each one halves the resolution")
 maps = cached.stage_maps(run_key, data_key, stage)
 n = len(maps["image_rows"])
 pos = c2.slider("Test image", 0, n - 1, 0, key="maps.image")
@@ -30,14 +31,14 @@ image = data.images[maps["image_rows"][pos]]
 aligned = maps["alignment"][pos]
 h, w = aligned.shape
 
-left, right = st.columns([3, 2])
+left, right = figure_columns(2)
 with left:
     share = 100 * aligned / (np.abs(aligned).sum() or 1.0)  # % of the pair's summed |contributions|
     fine = upsample_maps(share[None], image.shape)[0] * (image.size / aligned.size)
-    fig = F.overlay(image, fine, opacity, big=big, height=420, colorbar="% of match",
-                    title=f"Alignment at {stage} ({h} × {w} locations)")
-    show(fig, f"Where does the response match its own image? Each location's share of the pair's similarity at "
-              f"{stage} (similarity {aligned.sum():.2f}): red adds to the match, blue works against it. "
+    fig = M.overlay(image, fine, opacity, big=big, height=460, colorbar="% of match",
+                    title=f"Alignment, {labels.level(stage)}: {h} × {w} locations")
+    show(fig, f"Where does the response match its own image? Each location's share of the pair's similarity in the "
+              f"{labels.level(stage)} (similarity {aligned.sum():.2f}): red adds to the match, blue works against it. "
               "Repeat-averaged test response.")
 channel_order = np.argsort(-maps["channels"])
 with right:
@@ -47,13 +48,14 @@ with right:
                                                 f"most alignable)")
     top = channel_order[:n_top]
     highlight = int(np.flatnonzero(top == chosen)[0]) if chosen in top else None
-    show(F.bars([f"ch {c}" for c in top], maps["channels"][top], "alignability", big=big, highlight=highlight),
+    show(F.bars([f"ch {c}" for c in top], maps["channels"][top], "alignability (true minus mismatched pairs)",
+                big=big, highlight=highlight),
          "Which channels carry the match? Mean over test pairs of a shared-latent channel's contribution to the true "
          "pair's similarity minus its contribution to mismatched pairs.")
 
 seen, predicted = maps["image"][pos, chosen], maps["neural"][pos, chosen]
 corr = np.corrcoef(seen.ravel(), predicted.ravel())[0, 1] if seen.std() > 0 and predicted.std() > 0 else np.nan
-show(F.side_by_side([seen, predicted], [f"from the image, channel {chosen}", "predicted from the neurons"], big=big),
-     f"Can the neurons predict what the image tower sees? Latent channel {chosen} at {stage} computed from the image "
-     f"(left) and predicted from the population response (right); correlation {corr:.2f}. The similarity multiplies "
-     "the two, channel by channel and location by location.")
+show(M.side_by_side([seen, predicted], [f"from the image, channel {chosen}", "predicted from the neurons"], big=big),
+     f"Can the neurons predict what the image tower sees? Latent channel {chosen} of the {labels.level(stage)} "
+     f"computed from the image (left) and predicted from the population response (right); correlation {corr:.2f}. "
+     "The similarity multiplies the two, channel by channel and location by location.")

@@ -5,7 +5,9 @@ import streamlit as st
 
 from dina_app import analysis, cached, labels, state
 from dina_app import figures as F
-from dina_app.chrome import guard, page_header, show
+from dina_app import map_figures as M
+from dina_app import result_figures as R
+from dina_app.chrome import figure_columns, guard, page_header, show
 from dina_app.run_guard import require_run
 from dina_core.interpret.neurons import model_columns, order, strong_responder_auc
 
@@ -15,10 +17,11 @@ data_key = state.active_data_key()
 run_key = require_run(data_key)
 run, data = state.load_run(run_key), state.load_data(data_key)
 
-c1, c2 = st.columns(2)
-tier = c1.segmented_control("Rank neurons on", ["validation", "test"], default="validation", key="neurons.tier",
-                            help="validation: the ranking never sees the test images it is scored on (honest subset "
-                                 "sizes); test: repeat-averaged, less noisy, mildly optimistic") or "validation"
+c1, c2 = (st, st) if big else st.columns(2)  # presentation: the honest ranking tier, one control fewer, no gap
+tier = "validation" if big else c1.segmented_control(
+    "Rank neurons on", ["validation", "test"], default="validation", key="neurons.tier",
+    help="validation: the ranking never sees the test images it is scored on (honest subset sizes); test: "
+         "repeat-averaged, less noisy, mildly optimistic") or "validation"
 responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
                                  default="averaged", key="neurons.responses") or "averaged"
 ranked, unavailable = cached.rankings(run_key, data_key, tier)
@@ -40,7 +43,9 @@ def pruning_panel() -> None:
 def _pruning_panel() -> None:
     left, right = st.columns([2, 3])
     with left:
-        criterion = st.selectbox("Keep", criteria, format_func=labels.RANKING_CHOICES.get, key="neurons.criterion")
+        criterion = st.selectbox("Keep", criteria, format_func=labels.RANKING_CHOICES.get, key="neurons.criterion",
+                                 help="Importance: mean |integrated gradients| of the true pair's similarity with "
+                                      "respect to each neuron")
         k = st.slider("Neurons kept (k)", 1, n, max(1, n // 10), key="neurons.k")
         by = "importance" if criterion == "importance_bottom" else criterion
         source = None if criterion == "random" else ranked[by]
@@ -50,7 +55,7 @@ def _pruning_panel() -> None:
                    f"{ev.n_queries} {analysis.RESPONSES[responses]} test queries. Removed neurons are set to their "
                    "train mean; the model is not retrained.")
         for name, why in unavailable.items():
-            st.caption(f"{name.replace('_', ' ').capitalize()} ranking unavailable on this recording.", help=why)
+            st.caption(f"Ranking by {labels.RANKINGS.get(name, name)} unavailable on this recording.", help=why)
     with right:
         if positions is not None:
             show(F.positions(np.asarray(positions)[columns, :2], ranked["importance"], "importance", big=big,
@@ -61,14 +66,11 @@ def _pruning_panel() -> None:
 pruning_panel()
 
 curves = cached.pruning(run_key, data_key, tier, responses)
-names = labels.PRUNING_CURVES
-fig = F.lines({names[k]: ([r["k"] for r in c], [r["top1"] for r in c]) for k, c in curves.items()},
-              "neurons kept (k)", "top-1 accuracy", big=big, chance=ev.chance, log_x=True, height=420,
-              dashes={names["random"]: "dot", names["importance_bottom"]: "dash"})
-show(fig, "How few neurons are enough? Retrieval top-1 when only the k first neurons of each ranking are kept; "
-          "a ranking worth its name beats random subsets of the same size.")
+show(R.pruning_figure(curves, ev.chance, big=big),
+     "How few neurons are enough? Retrieval top-1 when only the k first neurons of each ranking are kept; a ranking "
+     "worth its name beats random subsets of the same size (shaded: ± one sd over the random draws).")
 
-left, right = st.columns(2)
+left, right = figure_columns(2)
 with left:
     top = order(ranked["importance"])[:12 if big else 20]
     show(F.bars([f"neuron {ids[i]}" + (" ★" if strong is not None and strong[i] else "") for i in top],
@@ -79,15 +81,14 @@ with left:
         st.metric("Strong responders found (ROC AUC)", f"{strong_responder_auc(ranked['importance'], strong):.2f}",
                   help="1: every simulated strong responder outranks every weak neuron; 0.5: no better than chance")
 with right:
-    m = st.slider("Top neurons in the interaction matrix", 4, 20, 10, key="neurons.m", disabled=big)
-    metric = st.segmented_control("Synergy metric", ["margin", "top1"], default="margin",
-                                  key="neurons.metric") or "margin"
-    inter = cached.synergy(run_key, data_key, tier, m, metric)
-    ticks = [str(ids[i]) for i in inter["neurons"]]
     kind = st.segmented_control("Matrix", list(labels.INTERACTIONS), default="synergy", key="neurons.matrix",
                                 format_func=labels.INTERACTIONS.get) or "synergy"
-    fig = F.heatmap(inter[kind], "neuron", "neuron", big=big, height=440, colorbar=labels.INTERACTIONS[kind])
-    fig.update_xaxes(tickvals=list(range(m)), ticktext=ticks)
-    fig.update_yaxes(tickvals=list(range(m)), ticktext=ticks)
-    show(fig, "Do the top neurons act together? Pair ablation: loss when both are removed minus the two single "
-              "losses (red: they back each other up; blue: they share one contribution). Correlations on test trials.")
+    m = 10 if big else st.slider("Top neurons in the matrix", 4, 20, 10, key="neurons.m")
+    metric = "margin"
+    if kind == "synergy" and not big:
+        metric = st.segmented_control("Pair ablation scored by", list(labels.SYNERGY_METRICS), default="margin",
+                                      format_func=labels.SYNERGY_METRICS.get, key="neurons.metric") or "margin"
+    inter = cached.synergy(run_key, data_key, tier, m, metric)
+    title = labels.INTERACTIONS[kind] + (f" ({labels.SYNERGY_METRICS[metric]})" if kind == "synergy" else " (r)")
+    show(M.interaction_matrix(inter[kind], [str(ids[i]) for i in inter["neurons"]], title, big=big),
+         labels.INTERACTION_CAPTIONS[kind])

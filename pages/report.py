@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from dina_app import cached, keys, report, state
+from dina_app import analysis, cached, keys, labels, report, state
 from dina_app.chrome import page_header
 from dina_app.run_guard import require_run
 
@@ -15,18 +15,23 @@ run_key = require_run(data_key)
 summary = state.summary(data_key)
 run = state.load_run(run_key)
 
-st.markdown("The report holds the recording and model summaries, the test retrieval table with 95% intervals, the "
-            "main figures (interactive, with plotly.js inside the file so it opens offline) and what to cite.")
+benchmark = analysis.find_benchmark(state.runs_dir(), state.fingerprint(data_key))
+st.markdown("The report holds the recording and model summaries, the test retrieval table with 95% intervals"
+            + (", the baselines run on this recording (the Retrieval page's benchmark)" if benchmark else "")
+            + ", the main figures (interactive, with plotly.js inside the file so it opens offline) and what to cite.")
 interpret = st.checkbox("Include alignment, pruning and probe figures (slower the first time)", value=True,
                         key="report.interpret")
 if st.button("Build the report", type="primary", icon=":material/description:", key="report.build"):
     with st.spinner("Computing the figures…"):
-        sections = report.collect(data_key, run_key, interpret)
-        info = {"run": state.run_label(run_key), "kind": run.kind, "epochs trained": len(run.history),
-                "best validation top-1": run.metadata.get("best_val_top1"), "device": run.metadata.get("device"),
+        sections = report.collect(data_key, run_key, interpret, benchmark)
+        best = run.metadata.get("best_val_top1")
+        info = {"run": state.run_label(run_key), "model": labels.RUN_KINDS.get(run.kind, run.kind),
+                "epochs trained": len(run.history),
+                "best validation top-1": "–" if best is None else f"{100 * best:.1f}%",
+                "device": run.metadata.get("device"),
                 "data fingerprint": run.metadata.get("data_fingerprint"), "model config": run.model_config,
                 "train config": run.train_config.to_dict()}
-        html = report.build_html(sections, summary, info, cached.evaluation(run_key, data_key))
+        html = report.build_html(sections, summary, info, cached.evaluation(run_key, data_key), benchmark)
     st.session_state[keys.REPORT_HTML] = html
     st.session_state[keys.REPORT_TITLES] = [s.title for s in sections]
     st.session_state[keys.REPORT_FIGURES] = {s.title: s.figure for s in sections}

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, cached, jobs, keys, state
+from dina_app import analysis, cached, jobs, keys, labels, state
 from dina_app import figures as F
-from dina_app.chrome import page_header, show
+from dina_app.chrome import figure_columns, page_header, show
 from dina_app.job_panel import job_progress
 from dina_app.run_guard import require_run
 from dina_core.paths import inside
@@ -19,10 +19,13 @@ data_key = state.active_data_key()
 run_key = require_run(data_key)
 data = state.load_data(data_key)
 
-c1, c2, c3 = st.columns([1, 1.3, 1])
-level = "combined" if big else c1.selectbox(
-    "Stage", ["combined", *cached.levels(run_key)], key="retrieval.level",
-    help="combined: the retrieval score (weighted sum over aligned stages); or one stage alone")
+if big:  # presentation: the combined score only, and no empty column where its choice would be
+    level, (c2, c3) = "combined", st.columns([1.5, 1])
+else:
+    c1, c2, c3 = st.columns([1, 1.3, 1])
+    level = c1.selectbox("Feature-map level", ["combined", *cached.levels(run_key)], key="retrieval.level",
+                         format_func=labels.level,
+                         help="combined: the retrieval score (weighted sum over aligned levels); or one level alone")
 responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
                                  default="averaged", key="retrieval.responses") or "averaged"
 k = c3.slider("Candidates shown", 3, 12, 6, key="retrieval.k")
@@ -40,12 +43,20 @@ with to_image:
          "Which images does this response point to? The best-scoring test images, with their similarity; "
          "the image actually shown is framed in green.")
 with to_response:
-    q = st.slider("Test image", 0, n - 1, 0, key="retrieval.image")
-    top = analysis.query_topk(emb, "image_to_neural", responses, q, k)
-    st.markdown(f"**Its own response ranks #{top['true_rank']} of {top['n']}.**")
+    single = responses == "single_trial"
+    n_repeats = int(np.bincount(emb["trial_target"]).max()) if single else 1  # repeat sets (tasks.repeat_sets)
+    s1, s2 = st.columns([2, 1]) if n_repeats > 1 and not big else (st, None)
+    q = s1.slider("Test image", 0, n - 1, 0, key="retrieval.image")
+    repeat = 0 if s2 is None else s2.slider(
+        "Repeat", 1, n_repeats, 1, key="retrieval.repeat",
+        help="Single trials are scored N-way: the image ranks one trial of every test image (repeat 1: each "
+             "image's first presentation, and so on)") - 1
+    top = analysis.query_topk(emb, "image_to_neural", responses, q, k, repeat=repeat)
+    among = f"the {top['n']} trials of repeat {repeat + 1} (one per test image)" if single else f"{top['n']}"
+    st.markdown(f"**Its own response ranks #{top['true_rank']} of {among}.**")
     show(F.ranked_images(data.images[top["image_rows"]], top["scores"], top["correct"], big=big),
          "Which responses does this image predict? Each best-scoring response is shown by the image it was "
-         "recorded for; responses to this very image are framed in green.")
+         "recorded for; the response to this very image is framed in green.")
 
 scores, _ = analysis.similarity(emb, responses)
 rows_title = "test response" if responses == "averaged" else "test trial (grouped by image)"
@@ -61,20 +72,23 @@ fp = state.fingerprint(data_key)
 bench = analysis.find_benchmark(state.runs_dir(), fp)
 ks = np.arange(1, n + 1)
 ceiling = cached.ceiling_curves(run_key, data_key)
-panels = st.columns(2)
+panels = figure_columns(2)
+dina = "DINA" if level == "combined" else f"DINA, {labels.level(level)}"
 for panel, mode in zip(panels, analysis.RESPONSES):
-    curves = {f"DINA ({state.run_label(run_key)})" if level == "combined" else f"DINA, {level}":
-              (ks, analysis.topk_curve(cached.ranks(run_key, data_key, None if level == "combined" else level,
-                                                    direction, mode), n))}
+    curves = {dina: (ks, analysis.topk_curve(cached.ranks(run_key, data_key, None if level == "combined" else level,
+                                                          direction, mode), n))}
+    hover = {dina: f"DINA: run {state.run_label(run_key)}"}  # the full id on hover, the legend keeps it short
     for name, folder in sorted((bench or {}).get("runs", {}).items()):
         if Path(folder) != Path(run_key[0]).parent:
             key = state.file_key(Path(folder) / "model.pt")
-            curves[name] = (ks, analysis.topk_curve(cached.ranks(key, data_key, None, direction, mode), n))
+            ranks = cached.ranks(key, data_key, None, direction, mode)
+            curves[labels.model(name)] = (ks, analysis.topk_curve(ranks, n))
+            hover[labels.model(name)] = f"{labels.model(name)}: run {folder}"
     fig = F.lines(curves, "k (candidates accepted)", "top-k accuracy", big=big, chance=(ks, ks / n), log_x=n > 20,
-                  dashes={"shuffled_null": "dot"})
+                  dashes={labels.model("shuffled_null"): "dot"}, hover=hover)
     for row in (bench or {}).get("metrics", {}).get("rows", []):
         if row["model"] == "ridge" and row["direction"] == direction and row["responses"] == mode:
-            F.add_points(fig, "ridge", [1, 5], [row["top1"], row["top5"]],
+            F.add_points(fig, labels.model("ridge"), [1, 5], [row["top1"], row["top5"]],
                          [[row["top1"] - row["ci95_top1"][0], row["ci95_top1"][1] - row["top1"]], [0, 0]])
     if (direction, mode) in ceiling["curves"]:
         F.add_ceiling(fig, ceiling["curves"][direction, mode])

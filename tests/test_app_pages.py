@@ -79,6 +79,14 @@ def test_every_page_renders_on_the_demo(studio, name):
         assert at.get("plotly_chart"), f"{name} shows no figure"
 
 
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_in_presentation_mode(studio, name):
+    at = open_page(name, **{keys.PRESENT: True})
+    assert not at.error, [e.value for e in at.error]
+    if name in FIGURE_PAGES:
+        assert at.get("plotly_chart"), f"{name} shows no figure"
+
+
 def test_data_page_tier_switch_changes_the_gallery(studio):
     at = open_page("data")
     assert {"Built-in demo", "Data folder", "Upload a DINA file", "Import Sensorium"} <= set(
@@ -185,7 +193,7 @@ def test_fast_baselines_join_the_topk_curves(studio):
     assert not at.exception
     assert not any(b.key == "retrieval.baselines" for b in at.button)  # the benchmark folder is found now
     names = {trace.get("name") for chart in at.get("plotly_chart") for trace in _traces(chart)}
-    assert {"linear", "ridge", "chance"} <= names
+    assert {"linear two-tower", "ridge regression", "chance"} <= names  # plain names (labels.MODELS) in the legend
 
 
 def _traces(chart) -> list[dict]:
@@ -222,14 +230,32 @@ def test_pruning_slider_updates_the_accuracy(studio, demo):
     assert f"Top-1 with {ev.n_neurons} neurons: {100 * full:.1f}%" in texts(at)
 
 
-def test_other_pages_react_to_their_controls(studio):
+def test_other_pages_react_to_their_controls(studio, demo):
+    from dina_app.labels import level
+
     at = open_page("probes")
     at.selectbox(key="probe.name").set_value("contrast").run()
     assert "Contrast reduction at 0.75 (fraction of contrast removed): top-1" in texts(at)  # mid grid
     at = open_page("feature_maps")
-    stages = at.selectbox(key="maps.stage").options
-    at.selectbox(key="maps.stage").set_value(stages[-1]).run()
-    assert f"similarity at {stages[-1]}" in texts(at)
+    stage = demo[0].model.config.aligned_stages[-1]
+    at.selectbox(key="maps.stage").set_value(stage).run()
+    assert f"similarity in the {level(stage)}" in texts(at)
+
+
+def test_probe_headline_gives_the_unmanipulated_score(studio, demo):
+    from dina_core.evaluate.model_eval import evaluate_run
+    from dina_core.interpret.probes import structure_probe
+
+    run, data = demo
+    full = next(r["top1"] for r in evaluate_run(run, data, per_level=False)
+                if r["direction"] == "neural_to_image" and r["responses"] == "averaged")
+    assert structure_probe(run, data, "low_pass", (0.0,))[0]["top1"] == pytest.approx(full)  # blur 0: the identity
+    assert structure_probe(run, data, "high_pass", (0.5,))[0]["top1"] != pytest.approx(full)  # high-pass has none
+    at = open_page("probes")
+    for name in ("high_pass", "low_pass", "contrast"):
+        at.selectbox(key="probe.name").set_value(name).run()
+        shown = re.search(r"unmanipulated ([\d.]+)%", texts(at))
+        assert shown and shown[1] == f"{100 * full:.1f}", name
 
 
 def test_presentation_mode_enlarges_and_hides_advanced_controls(studio):

@@ -31,7 +31,6 @@ PAGES = [
 page = st.navigation(PAGES)
 st.sidebar.markdown("### DINA Studio")
 chrome.presentation_toggle()
-chrome.adopt_finished_training()
 chrome.sidebar_status()
 try:
     page.run()

@@ -150,17 +150,11 @@ def set_active_data(path: str | os.PathLike) -> None:
     st.session_state.pop(keys.RUN, None)
 
 
-def set_active_run(run_dir: str | os.PathLike | None) -> None:
-    if run_dir is None:
-        st.session_state.pop(keys.RUN, None)
-    else:
-        st.session_state[keys.RUN] = str(Path(run_dir).resolve())
-
-
 def list_runs() -> list[dict]:
     """Finished runs under the runs folder (and the shipped demo run), newest first.
 
-    Each: {path, name, kind, fingerprint, data_name, best_val_top1, epochs, seconds, modified}.
+    Each: {path, name, kind, metadata, validation_fraction, fingerprint, data_name, best_val_top1, epochs,
+    seconds, modified, shuffled}; which belong to a recording: ``active_run.compatible_runs``.
     """
     root, found = runs_dir(), []
     candidates = list(root.glob("*/run.json")) + list(root.glob("*/*/*/run.json")) if root.is_dir() else []
@@ -173,34 +167,23 @@ def list_runs() -> list[dict]:
             info = json.loads(summary_file.read_text())
         except (OSError, ValueError):
             continue
-        meta = info.get("metadata", {})
+        if not isinstance(info, dict):
+            continue
+        meta = info["metadata"] if isinstance(info.get("metadata"), dict) else {}
         name = (str(summary_file.parent.relative_to(root)) if summary_file.is_relative_to(root)
                 else f"shipped demo ({summary_file.parent.name})")
-        found.append({"path": str(summary_file.parent), "name": name, "kind": info.get("kind", "?"),
+        found.append({"path": str(summary_file.parent), "name": name, "kind": info.get("kind", "?"), "metadata": meta,
+                      "validation_fraction": _train_config(info).get("validation_fraction", 0.1),
                       "fingerprint": meta.get("data_fingerprint"), "data_name": meta.get("data_name", ""),
                       "best_val_top1": meta.get("best_val_top1"), "epochs": len(info.get("history", [])),
                       "seconds": meta.get("train_seconds"), "modified": summary_file.stat().st_mtime,
-                      "shuffled": bool(info.get("train_config", {}).get("shuffle_pairs", False))})
+                      "shuffled": bool(_train_config(info).get("shuffle_pairs", False))})
     return sorted(found, key=lambda r: -r["modified"])
 
 
-def compatible_runs(data_key: FileKey) -> list[dict]:
-    fp = fingerprint(data_key)
-    return [r for r in list_runs() if r["fingerprint"] == fp]
-
-
-def active_run_key(data_key: FileKey) -> FileKey | None:
-    """The user's chosen run, else the best default for this recording, else None.
-
-    Default: the shipped demo run, then a DINA run, then any run trained on exactly
-    this recording (same data fingerprint), newest first.
-    """
-    chosen = st.session_state.get(keys.RUN)
-    if chosen and (Path(chosen) / "model.pt").is_file():
-        return file_key(Path(chosen) / "model.pt")
-    runs = [r for r in compatible_runs(data_key) if not r["shuffled"]]  # the null is never a default
-    runs.sort(key=lambda r: (Path(r["path"]) != demo_run_dir(), r["kind"] != "dina"))
-    return file_key(Path(runs[0]["path"]) / "model.pt") if runs else None
+def _train_config(info: dict) -> dict:
+    config = info.get("train_config")
+    return config if isinstance(config, dict) else {}
 
 
 def run_label(run_key: FileKey) -> str:

@@ -121,19 +121,22 @@ def test_uploads_are_saved_once_under_the_data_folder(studio):
     assert first.name.startswith("my_recording-") and first.read_bytes() == content
 
 
-def test_without_a_demo_model_a_quick_one_trains_with_visible_progress(studio, monkeypatch, tmp_path):
+def test_without_a_shipped_model_the_default_one_trains_and_a_stopped_one_is_not_adopted(studio, monkeypatch, tmp_path):
     from dina_app import jobs
 
     monkeypatch.setenv("DINA_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("DINA_DEMO_RUN", str(tmp_path / "no_run"))
     at = open_page("retrieval")
-    assert any("a quick one is being trained" in i.value for i in at.info)
+    assert any("DINA's default model" in i.value and "no_run has no model.pt" in i.value for i in at.info)
     job = jobs.get(keys.demo_job(_demo_fingerprint(studio)))
     assert job is not None and job.out_dir.parent == tmp_path / "runs"
-    job.stop()  # the pages switch to it once it is saved; a stopped one is saved too
+    assert job.meta["epochs"] == TrainConfig().epochs  # the documented default, not a quick variant
+    job.stop()  # a stopped run is saved, at chance: offered on the Train page, never used unasked
     assert job.wait(timeout=600)
     at = open_page("retrieval")
-    assert not at.info and at.get("plotly_chart")
+    assert not at.info and not at.get("plotly_chart")
+    assert any("none beats chance clearly" in w.value for w in at.warning)
+    assert jobs.get(job.key) is job  # and no second training started
 
 
 def test_a_broken_file_shows_its_message_not_a_traceback(studio):
@@ -266,8 +269,9 @@ def test_training_runs_in_the_background_and_lands_in_the_checkpoints(studio):
     assert job.status == "finished", job.error
     at.run()
     assert not at.exception
-    assert at.session_state[keys.RUN] == str(studio / "runs" / "app-test-run")
     assert "app-test-run" in list(at.dataframe[0].value["run"])
+    assert keys.RUN not in at.session_state  # offered, not adopted: the active model is a deliberate choice
+    assert at.button(key="train.use_finished").label == "Use this model"
 
 
 def test_stop_ends_training_and_keeps_a_usable_run(studio):

@@ -58,9 +58,11 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     model_config = model.config.to_dict()
     identity = recording_identity(data)
     fingerprint = identity["data_fingerprint"]
+    val_trials = prepared.tier_trials["validation"]  # what the validation top-1 is a fraction of (evaluate.chance)
     metadata = {"dina_version": __version__, "torch_version": str(torch.__version__), **identity,
                 "data_name": str(data.attrs.get("name", "")), "device": str(device),
-                "processes": dist.world_size, **(metadata or {})}
+                "processes": dist.world_size, "validation_trials": int(len(val_trials)),
+                "validation_images": int(len(np.unique(data.image_index[val_trials]))), **(metadata or {})}
 
     writes = out_dir is not None and dist.is_main
     state_path = Path(out_dir) / STATE_FILE if out_dir is not None else None

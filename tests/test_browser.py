@@ -249,3 +249,16 @@ def test_png_export_uses_the_system_chromium(playwright_chromium, monkeypatch):
     monkeypatch.setenv("BROWSER_PATH", CHROMIUM)
     png = figure_png(go.Figure(go.Scatter(y=[1, 3, 2])), width=400, height=300)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+
+
+def test_without_a_chrome_png_export_says_what_to_install(monkeypatch, tmp_path):
+    import plotly.graph_objects as go
+
+    from dina_app.report import figure_png, png_export_problem
+    from dina_core.errors import DinaError
+
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium, no chrome
+    assert "apt-get install chromium" in png_export_problem()
+    with pytest.raises(DinaError, match="apt-get install chromium"):
+        figure_png(go.Figure(go.Scatter(y=[1, 2])))

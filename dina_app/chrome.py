@@ -11,7 +11,7 @@ import streamlit as st
 
 from dina_core.errors import DinaError
 
-from . import active_run, keys, state
+from . import active_run, keys, state, warmup
 
 PRESENTATION_CSS = """<style>
 html, body, .stApp { font-size: 21px; }
@@ -42,7 +42,7 @@ def presentation_toggle() -> bool:
 
 
 def sidebar_status() -> None:
-    """What the user is looking at, on every page."""
+    """What the user is looking at, on every page; starts warming the shipped run's caches (``warmup``)."""
     with guard():
         data_key = state.active_data_key()
         summary = state.summary(data_key)
@@ -55,8 +55,10 @@ def sidebar_status() -> None:
             st.sidebar.markdown("*none in use yet*")
         else:
             run, how = found
-            st.sidebar.markdown(f"**{state.run_label(state.file_key(Path(run['path']) / 'model.pt'))}**"
-                                f"{'' if how == 'chosen' else ' (default)'}  \n{active_run.describe(run, data_key)}")
+            run_key = state.file_key(Path(run["path"]) / "model.pt")
+            st.sidebar.markdown(f"**{state.run_label(run_key)}**{'' if how == 'chosen' else ' (default)'}  \n"
+                                f"{active_run.describe(run, data_key)}")
+            warmup.warm_shipped_run(run_key, data_key)
 
 
 @contextlib.contextmanager

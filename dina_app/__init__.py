@@ -9,6 +9,7 @@
 * ``job_panel`` the live progress panel of a background job
 * ``jobs``      background training/benchmark/import workers, polled by the pages (no Streamlit)
 * ``cached``    cached analyses of the active run on the active recording
+* ``warmup``    fills those caches for the shipped run on the demo in a background thread, once per server
 * ``analysis``  small glue between ``dina_core`` results and figures (no Streamlit)
 * ``figures``   plotly figure builders (no Streamlit)
 * ``report``    self-contained HTML report and PNG export (no Streamlit)

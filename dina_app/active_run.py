@@ -60,7 +60,9 @@ def _remembered() -> dict[str, str]:
         choices = json.loads((state.runs_dir() / CHOICES_FILE).read_text())
     except (OSError, ValueError):  # none yet, or unreadable: nothing remembered
         return {}
-    return choices if isinstance(choices, dict) else {}
+    if not isinstance(choices, dict):
+        return {}
+    return {k: v for k, v in choices.items() if isinstance(v, str)}  # a hand-edited file never breaks a page
 
 
 def use(data_key: state.FileKey, run_dir: str | os.PathLike | None) -> None:

@@ -16,6 +16,7 @@ Folders come from the environment, read at call time:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -88,10 +89,13 @@ def file_key(path: str | os.PathLike) -> FileKey:
 def demo_path() -> Path:
     """The built-in demo recording, simulated on first use (size from DINA_DEMO_SIZE)."""
     folder = demo_dir()
-    with _DEMO_LOCK:
-        if os.environ.get("DINA_DEMO_SIZE", "demo") != "small":
+    small = os.environ.get("DINA_DEMO_SIZE", "demo") == "small"
+    path = folder / ("demo_small.h5" if small else DEMO_FILE)
+    busy = (st.spinner("Simulating the demo recording (first launch only, about 10 s)…", show_time=True)
+            if not path.exists() else contextlib.nullcontext())
+    with _DEMO_LOCK, busy:
+        if not small:
             return ensure_demo_dataset(folder)
-        path = folder / "demo_small.h5"
         if not path.exists():
             from dina_core.simulate import SimConfig, simulate_recording
             write_dataset(path, simulate_recording(SimConfig.small()))

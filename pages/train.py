@@ -9,7 +9,6 @@ from dina_app import active_run, jobs, keys, state
 from dina_app.chrome import guard, page_header
 from dina_app.forms import dataclass_form
 from dina_app.job_panel import job_progress
-from dina_core.model import LinearConfig, ModelConfig
 from dina_core.runs.config import TrainConfig
 
 
@@ -25,6 +24,8 @@ def offer(run: dict, key: str) -> None:
 
 
 page_header("Train", "Does a model learn to match this recording's responses to its images?")
+with st.spinner("Loading PyTorch (first visit only)…"):
+    from dina_core.model import LinearConfig, ModelConfig
 big = state.presenting()
 data_key = state.active_data_key()
 summary = state.summary(data_key)

@@ -44,3 +44,23 @@ def test_a_chance_level_run_is_offered_and_a_deliberate_choice_is_remembered(stu
     finally:
         (studio / "runs" / CHOICES_FILE).unlink(missing_ok=True)
         shutil.rmtree(chance_run)
+
+
+def test_the_shipped_runs_analyses_are_ready_before_the_first_visit(studio, monkeypatch):  # noqa: F811
+    """Opening the app starts the warm-up; afterwards the Probes and Neurons pages compute nothing themselves."""
+    import threading
+
+    from dina_core.interpret import analyses, probes
+
+    sidebar()  # a first session at the root
+    for thread in [t for t in threading.enumerate() if t.name == "dina-warmup"]:
+        thread.join(timeout=600)
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("computed again: the warm-up did not fill this cache")
+
+    for module, name in ((probes, "structure_probe"), (analyses, "neuron_rankings"), (analyses, "pruning_curves"),
+                         (analyses, "neuron_interactions")):
+        monkeypatch.setattr(module, name, recomputed)
+    for page in ("probes", "neurons"):
+        assert open_page(page).get("plotly_chart")

@@ -131,6 +131,7 @@ def test_without_a_shipped_model_the_default_one_trains_and_a_stopped_one_is_not
     job = jobs.get(keys.demo_job(_demo_fingerprint(studio)))
     assert job is not None and job.out_dir.parent == tmp_path / "runs"
     assert job.meta["epochs"] == TrainConfig().epochs  # the documented default, not a quick variant
+    assert open_page("data").get("plotly_chart")  # the data pages work meanwhile
     job.stop()  # a stopped run is saved, at chance: offered on the Train page, never used unasked
     assert job.wait(timeout=600)
     at = open_page("retrieval")

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dina_core.errors import DinaError
 
-from . import active_run, keys, state, warmup
+from . import active_run, keys, state
 
 PRESENTATION_CSS = """<style>
 html, body, .stApp { font-size: 21px; }
@@ -41,8 +41,8 @@ def presentation_toggle() -> bool:
     return on
 
 
-def sidebar_status() -> None:
-    """What the user is looking at, on every page; starts warming the shipped run's caches (``warmup``)."""
+def sidebar_status() -> tuple[state.FileKey, state.FileKey] | None:
+    """What the user is looking at, on every page; returns (run key, recording key) in use, if any."""
     with guard():
         data_key = state.active_data_key()
         summary = state.summary(data_key)
@@ -58,7 +58,8 @@ def sidebar_status() -> None:
             run_key = state.file_key(Path(run["path"]) / "model.pt")
             st.sidebar.markdown(f"**{state.run_label(run_key)}**{'' if how == 'chosen' else ' (default)'}  \n"
                                 f"{active_run.describe(run, data_key)}")
-            warmup.warm_shipped_run(run_key, data_key)
+            return run_key, data_key
+    return None
 
 
 @contextlib.contextmanager

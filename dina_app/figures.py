@@ -113,13 +113,16 @@ def positions(xy: np.ndarray, color: np.ndarray | None, color_title: str, big: b
     """Neurons at their cortical positions (µm), coloured by ``color``; ``highlight`` (bool) outlined."""
     marker = {"size": 9 if big else 6, "color": color, "colorscale": "Viridis", "showscale": color is not None,
               "colorbar": {"title": color_title}}
+    # SVG up to a few thousand neurons: WebGL (Scattergl) waits for a GL context, seconds under a software
+    # renderer (headless or GPU-less machines, bench/bench_app.py), and plain SVG draws 1000 markers at once
+    scatter = go.Scatter if len(xy) <= 5000 else go.Scattergl
     fig = go.Figure()
     if highlight is not None:
-        fig.add_trace(go.Scattergl(x=xy[~highlight, 0], y=xy[~highlight, 1], mode="markers", name="removed",
+        fig.add_trace(scatter(x=xy[~highlight, 0], y=xy[~highlight, 1], mode="markers", name="removed",
                                    marker={"size": marker["size"], "color": "#d5d8dc"}))
         xy, marker["color"] = xy[highlight], None if color is None else color[highlight]
         marker["line"] = {"width": 1, "color": "black"}
-    fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker,
+    fig.add_trace(scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker,
                                name="kept" if highlight is not None else "neurons"))
     fig.update_xaxes(title="cortical x (µm)")
     fig.update_yaxes(title="cortical y (µm)", scaleanchor="x")

@@ -124,8 +124,8 @@ def report(name: str, found: dict[str, list[float]]) -> None:
     print(f"\n{name}")
     for what, times in found.items():
         if what in dict(PAGES):
-            print(f"{'page switch to ' + what:<40} first  {_t(times[0])}   then median {_t(statistics.median(times[1:]))}"
-                  f"   (n={len(times) - 1})")
+            then = statistics.median(times[1:])
+            print(f"{'page switch to ' + what:<40} first  {_t(times[0])}   then median {_t(then)}   (n={len(times) - 1})")
         else:
             summary(what, times)
     warm = [statistics.median(times[1:]) for what, times in found.items() if what in dict(PAGES)]

@@ -17,8 +17,9 @@ def offer(run: dict, key: str) -> None:
     in_use = found is not None and found[0]["path"] == run["path"]
     text = f"**{run['name']}**: {active_run.describe(run, data_key)}."
     st.markdown(text + (" Every page uses it." if in_use else ""))
+    clear = active_run.score(run, data_key).clearly_above_chance
     if not in_use and st.button("Use this model", icon=":material/check:", key=key,
-                                type="primary" if active_run.score(run, data_key).clearly_above_chance else "secondary"):
+                                type="primary" if clear else "secondary"):
         active_run.use(data_key, run["path"])
         st.rerun()
 

@@ -1,6 +1,7 @@
 """DINA Studio responsiveness: cold start, page switches, the pruning slider.
 
     python bench/bench_app.py [--size small|demo] [--run RUN_DIR] [--cold 3] [--rounds 3] [--moves 10]
+                              [--baseline GIT_REF] [--read-s SECONDS]
 
 * cold start: `streamlit run app.py` launched -> first page (Data) fully drawn in Chromium, a fresh
   server each time (caches empty; Python's own file caches warm after the first);
@@ -11,13 +12,21 @@
 
 Needs Debian's chromium and the playwright package. Without --run, a short run is trained first
 (small) or the demo's quick model is required (demo: pass --run).
+
+``--baseline REF`` measures a checkout of REF (``git worktree add``, removed afterwards) in the same run,
+before the current tree, with the same recording and run; for checkouts that match runs by content
+fingerprint only, the run is given this machine's fingerprint in a copy. ``--read-s`` waits that long
+on the Data page before the first page switch (a user reading it; background warm-ups get the time).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -54,6 +63,75 @@ def prepare(args, root: Path) -> dict:
             "DINA_DEMO_DIR": str(root / "demo"), "DINA_DEMO_SIZE": args.size, "DINA_DEMO_RUN": str(run)}
 
 
+def measure(browser, env: dict, app: Path, args) -> dict[str, list[float]]:
+    """Cold starts and page switches (and, for the current tree, the pruning slider) of one checkout's app."""
+    found: dict[str, list[float]] = {"cold start -> Data page drawn": []}
+    for _ in range(args.cold):
+        started = time.perf_counter()
+        with studio_server(env, app=app) as url:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.set_default_timeout(600_000)
+            page.goto(url)
+            page.locator("[data-testid=stMain] h1", has_text="Data").wait_for()
+            settle(page)
+            found["cold start -> Data page drawn"].append(time.perf_counter() - started)
+            print(f"{app}: cold start {found['cold start -> Data page drawn'][-1]:.1f} s", flush=True)
+            page.close()
+
+    with studio_server(env, app=app) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.set_default_timeout(600_000)
+        page.goto(url)
+        settle(page)
+        time.sleep(args.read_s)
+        for _ in range(args.rounds + 1):  # the first round fills the caches: reported apart
+            for title, _ in PAGES:
+                started = time.perf_counter()
+                visit(page, title)
+                found.setdefault(title, []).append(time.perf_counter() - started)
+        if app == APP and args.moves:
+            visit(page, "Neurons")
+            slider = page.get_by_role("slider", name="Neurons kept (k)")
+            k = int(slider.get_attribute("aria-valuetext"))
+            for i in range(args.moves):
+                slider.focus()
+                started = time.perf_counter()
+                slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+                k += 1 if i % 2 == 0 else -1
+                page.get_by_text(f"Top-1 with {k} neurons:").wait_for()
+                found.setdefault("pruning slider: key press -> new text", []).append(time.perf_counter() - started)
+    return found
+
+
+def baseline_checkout(ref: str, root: Path, env: dict) -> tuple[Path, dict]:
+    """A worktree of ``ref`` and its server environment (the run given this machine's data fingerprint)."""
+    from dina_core.data.fingerprint import data_fingerprint
+    from dina_core.data.io import read_dataset
+
+    tree = root / "baseline"
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), ref], cwd=APP.parent, check=True,
+                   capture_output=True)
+    run = root / "baseline_run"
+    shutil.copytree(env["DINA_DEMO_RUN"], run)
+    info = json.loads((run / "run.json").read_text())
+    info["metadata"]["data_fingerprint"] = data_fingerprint(read_dataset(next(Path(env["DINA_DEMO_DIR"]).glob("*.h5"))))
+    (run / "run.json").write_text(json.dumps(info))
+    return tree / "app.py", {**env, "DINA_DEMO_RUN": str(run), "DINA_RUNS_DIR": str(root / "baseline_runs"),
+                             "PYTHONPATH": str(tree)}
+
+
+def report(name: str, found: dict[str, list[float]]) -> None:
+    print(f"\n{name}")
+    for what, times in found.items():
+        if what in dict(PAGES):
+            then = statistics.median(times[1:])
+            print(f"{'page switch to ' + what:<40} first  {_t(times[0])}   then median {_t(then)}   (n={len(times) - 1})")
+        else:
+            summary(what, times)
+    warm = [statistics.median(times[1:]) for what, times in found.items() if what in dict(PAGES)]
+    print(f"{'warm page switches, median of medians':<40} {_t(statistics.median(warm))}   slowest {_t(max(warm))}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("small", "demo"), default="small")
@@ -61,62 +139,34 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=3, help="cold starts")
     parser.add_argument("--rounds", type=int, default=3, help="rounds over all pages")
     parser.add_argument("--moves", type=int, default=10, help="pruning slider moves")
+    parser.add_argument("--baseline", help="a git ref to measure first, in the same run (e.g. the last merge)")
+    parser.add_argument("--read-s", type=float, default=0.0, help="seconds on the Data page before switching")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         env = prepare(args, Path(tmp))
+        versions = {}
+        if args.baseline:
+            base_app, base_env = baseline_checkout(args.baseline, Path(tmp), env)
         browser = launch(p)
         try:
-            cold = []
-            for _ in range(args.cold):
-                started = time.perf_counter()
-                with studio_server(env) as url:
-                    page = browser.new_page(viewport={"width": 1400, "height": 1800})
-                    page.set_default_timeout(600_000)
-                    page.goto(url)
-                    page.locator("[data-testid=stMain] h1", has_text="Data").wait_for()
-                    settle(page)
-                    cold.append(time.perf_counter() - started)
-                    print(f"cold start {cold[-1]:.1f} s", flush=True)
-                    page.close()
-
-            with studio_server(env) as url:
-                page = browser.new_page(viewport={"width": 1400, "height": 1800})
-                page.set_default_timeout(600_000)
-                page.goto(url)
-                settle(page)
-                switches: dict[str, list[float]] = {title: [] for title, _ in PAGES}
-                for _ in range(args.rounds + 1):  # the first round fills the caches: reported apart
-                    for title, _ in PAGES:
-                        started = time.perf_counter()
-                        visit(page, title)
-                        switches[title].append(time.perf_counter() - started)
-
-                visit(page, "Neurons")
-                slider = page.get_by_role("slider", name="Neurons kept (k)")
-                moves = []
-                k = int(slider.get_attribute("aria-valuetext"))
-                for i in range(args.moves):
-                    slider.focus()
-                    started = time.perf_counter()
-                    slider.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-                    k += 1 if i % 2 == 0 else -1
-                    page.get_by_text(f"Top-1 with {k} neurons:").wait_for()
-                    moves.append(time.perf_counter() - started)
+            if args.baseline:
+                versions[f"baseline {args.baseline}"] = measure(browser, base_env, base_app, args)
+            versions["this tree"] = measure(browser, env, APP, args)
         finally:
             browser.close()
+            if args.baseline:
+                subprocess.run(["git", "worktree", "remove", "--force", str(base_app.parent)], cwd=APP.parent)
+        server_times, evaluator_times = pruning_server_time(env, args.moves) if args.moves else ([], [])
 
-        server_times, evaluator_times = pruning_server_time(env, args.moves)
-
-    print(f"\nDINA Studio on the {args.size}-size simulated recording, {os.cpu_count()} CPUs\n")
-    summary("cold start -> Data page drawn", cold)
-    for title, times in switches.items():
-        print(f"{'page switch to ' + title:<40} first  {_t(times[0])}   then median {_t(statistics.median(times[1:]))}"
-              f"   (n={len(times) - 1})")
-    summary("pruning slider: key press -> new text", moves)
-    summary("pruning, server: full Neurons rerun", server_times)
-    summary("pruning, server: MaskedEvaluator.top1", evaluator_times)
+    print(f"\nDINA Studio on the {args.size}-size simulated recording, {os.cpu_count()} CPUs, "
+          f"{args.read_s:g} s on the Data page before the first switch")
+    for name, found in versions.items():
+        report(name, found)
+    if server_times:
+        summary("pruning, server: full Neurons rerun", server_times)
+        summary("pruning, server: MaskedEvaluator.top1", evaluator_times)
 
 
 def pruning_server_time(env: dict, moves: int) -> tuple[list[float], list[float]]:

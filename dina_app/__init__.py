@@ -1,13 +1,15 @@
 """DINA Studio: the Streamlit app's helpers (the pages live in ``pages/``, the app in ``app.py``).
 
 * ``keys``      every session-state key and job key the app reads back (no Streamlit)
-* ``state``     folders, the session's active recording and run, the cached loaders every page shares
+* ``state``     folders, the session's active recording, the run list, the cached loaders every page shares
+* ``active_run`` which run every page uses: a deliberate, remembered choice, or a default that beats chance
 * ``chrome``    what frames every page: CSS and presentation mode, sidebar, page header, figures, error guard
-* ``run_guard`` ``require_run``: the active model, or an explanation (and the quick demo model) and a stop
+* ``run_guard`` ``require_run``: the active model, or an explanation (and, lacking the shipped one, the demo's default model) and a stop
 * ``forms``     widgets for a config dataclass's fields, with each field's help
 * ``job_panel`` the live progress panel of a background job
 * ``jobs``      background training/benchmark/import workers, polled by the pages (no Streamlit)
 * ``cached``    cached analyses of the active run on the active recording
+* ``warmup``    fills those caches for the shipped run on the demo in a background thread, once per server
 * ``analysis``  small glue between ``dina_core`` results and figures (no Streamlit)
 * ``figures``   plotly figure builders: curves, bars, images (no Streamlit; legends below the plot)
 * ``map_figures``  maps over stimuli, channel maps, the raster, neuron-pair matrices (one colour bar each)

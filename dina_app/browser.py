@@ -46,17 +46,19 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def studio_server(env: dict[str, str], timeout_s: float = 180) -> Iterator[str]:
+def studio_server(env: dict[str, str], timeout_s: float = 180, app: Path = APP) -> Iterator[str]:
     """``streamlit run app.py`` on a free loopback port with ``env`` (the DINA_* folders); yields its URL.
+
+    ``app``: another checkout's app.py (bench/bench_app.py's baseline), run from its own folder.
 
     Raises:
         RuntimeError: the server did not announce its URL within ``timeout_s`` or is not healthy
             (the message holds its output).
     """
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true"],
-                            cwd=APP.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=app.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ready, log = threading.Event(), []
 
     def read() -> None:  # the server announces its URL once it listens

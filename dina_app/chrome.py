@@ -11,7 +11,7 @@ import streamlit as st
 
 from dina_core.errors import DinaError
 
-from . import jobs, keys, state
+from . import active_run, keys, state
 
 # Both modes: labels and metric titles wrap instead of ending in "..."; a segmented control wraps its
 # options onto a second line rather than cutting the last one off in a narrow column.
@@ -51,26 +51,25 @@ def presentation_toggle() -> bool:
     return on
 
 
-def adopt_finished_training() -> None:
-    """Once this session's training has saved its model, make it the active run (before the sidebar names it)."""
-    job = jobs.get(state.training_job_key())
-    if (job is not None and not job.live and (job.out_dir / "model.pt").is_file()
-            and st.session_state.get(keys.ADOPTED) != str(job.out_dir)):
-        st.session_state[keys.ADOPTED] = str(job.out_dir)
-        state.set_active_run(job.out_dir)
-
-
-def sidebar_status() -> None:
-    """What the user is looking at, on every page."""
+def sidebar_status() -> tuple[state.FileKey, state.FileKey] | None:
+    """What the user is looking at, on every page; returns (run key, recording key) in use, if any."""
     with guard():
         data_key = state.active_data_key()
         summary = state.summary(data_key)
         st.sidebar.caption("Recording")
         st.sidebar.markdown(f"**{summary.get('name') or Path(data_key[0]).name}**  \n"
                             f"{summary['n_neurons']:,} neurons · {summary['n_images']:,} images")
-        run_key = state.active_run_key(data_key)
+        found = active_run.active(data_key)
         st.sidebar.caption("Model")
-        st.sidebar.markdown(f"**{state.run_label(run_key)}**" if run_key else "*none trained yet*")
+        if found is None:
+            st.sidebar.markdown("*none in use yet*")
+        else:
+            run, how = found
+            run_key = state.file_key(Path(run["path"]) / "model.pt")
+            st.sidebar.markdown(f"**{state.run_label(run_key)}**{'' if how == 'chosen' else ' (default)'}  \n"
+                                f"{active_run.describe(run, data_key)}")
+            return run_key, data_key
+    return None
 
 
 @contextlib.contextmanager

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 
 BLUE, ORANGE, GREEN, GREY, RED = "#1f5fbf", "#e07b00", "#2a9d55", "#8a8f98", "#c0392b"
 PALETTE = [BLUE, ORANGE, GREEN, "#8e44ad", "#16a085", "#b8860b", "#d35400"]
 DIVERGING = "RdBu_r"
+# Every new figure starts from plotly_white: setting it per figure (update_layout(template=...)) deep-copies and
+# validates the whole template, ~0.2 s a figure, most of a warm page switch (bench/bench_app.py).
+pio.templates.default = "plotly_white"
 
 
 # below the whole figure (container coordinates): plotly grows the bottom margin to fit it, so it never covers data
@@ -21,8 +25,9 @@ LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bot
 
 
 def style(fig: go.Figure, big: bool = False, height: int | None = None, title: str | None = None) -> go.Figure:
-    """The app's look: white background, readable fonts (larger when ``big``), the legend below the plot."""
-    fig.update_layout(template="plotly_white", font={"size": 20 if big else 14},
+    """The app's look: white background (the default template), readable fonts (larger when ``big``), the
+    legend below the plot."""
+    fig.update_layout(font={"size": 20 if big else 14},
                       margin={"l": 10, "r": 10, "t": 50 if title else 30, "b": 10},
                       legend={**LEGEND_BELOW, "font": {"size": 18 if big else 13}}, title=title)
     if height:
@@ -82,15 +87,16 @@ def image_grid(images: np.ndarray, titles: list[str], cols: int = 6, marked: set
     scale = 900 / (cols * (w + gap) - gap)  # screen px per image pixel at the figure's usual width
     top = max(6, h // 4, int(np.ceil(1.6 * font / scale)))  # room for a title line above each image
     mosaic = np.full((rows * (h + top), cols * (w + gap) - gap), np.nan, dtype=np.float32)
-    fig = go.Figure()
+    annotations, shapes = [], []  # set at once: add_annotation re-validates every earlier one (quadratic)
     for i, image in enumerate(images):
         r0, c0 = (i // cols) * (h + top) + top, (i % cols) * (w + gap)
         mosaic[r0:r0 + h, c0:c0 + w] = image
-        fig.add_annotation(x=c0 + w / 2, y=r0 - 1, text=titles[i], showarrow=False, yanchor="bottom",
-                           font={"size": font})
+        annotations.append({"x": c0 + w / 2, "y": r0 - 1, "text": titles[i], "showarrow": False, "yanchor": "bottom",
+                            "font": {"size": font}})
         if marked and i in marked:
-            fig.add_shape(type="rect", x0=c0 - 0.5, y0=r0 - 0.5, x1=c0 + w - 0.5, y1=r0 + h - 0.5,
-                          line={"color": GREEN, "width": 6})
+            shapes.append({"type": "rect", "x0": c0 - 0.5, "y0": r0 - 0.5, "x1": c0 + w - 0.5, "y1": r0 + h - 0.5,
+                           "line": {"color": GREEN, "width": 6}})
+    fig = go.Figure(layout={"annotations": annotations, "shapes": shapes})
     fig.add_trace(go.Heatmap(z=mosaic, colorscale="gray", showscale=False, hoverongaps=False,
                              hovertemplate="grey level %{z:.0f}<extra></extra>"))
     _image_axes(fig)
@@ -128,13 +134,16 @@ def positions(xy: np.ndarray, color: np.ndarray | None, color_title: str, big: b
     """Neurons at their cortical positions (µm), coloured by ``color``; ``highlight`` (bool) outlined."""
     marker = {"size": 9 if big else 6, "color": color, "colorscale": "Viridis", "showscale": color is not None,
               "colorbar": {"title": {"text": color_title, "side": "right"}}}
+    # SVG up to a few thousand neurons: WebGL (Scattergl) waits for a GL context, seconds under a software
+    # renderer (headless or GPU-less machines, bench/bench_app.py), and plain SVG draws 1000 markers at once
+    scatter = go.Scatter if len(xy) <= 5000 else go.Scattergl
     fig = go.Figure()
     if highlight is not None:
-        fig.add_trace(go.Scattergl(x=xy[~highlight, 0], y=xy[~highlight, 1], mode="markers", name="removed",
+        fig.add_trace(scatter(x=xy[~highlight, 0], y=xy[~highlight, 1], mode="markers", name="removed",
                                    marker={"size": marker["size"], "color": "#d5d8dc"}))
         xy, marker["color"] = xy[highlight], None if color is None else color[highlight]
         marker["line"] = {"width": 1, "color": "black"}
-    fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker,
+    fig.add_trace(scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", marker=marker,
                                name="kept" if highlight is not None else "neurons"))
     fig.update_xaxes(title="cortical x (µm)")
     fig.update_yaxes(title="cortical y (µm)", scaleanchor="x")

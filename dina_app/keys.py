@@ -10,10 +10,9 @@ session). No Streamlit here: tests import it to read the app's state.
 
 # -- every page (``state``, ``chrome``) -----------------------------------------------------------
 DATA = "dina.data_path"  # str path of the active recording; absent: the built-in demo
-RUN = "dina.run_path"  # str run folder chosen by the user; absent: the newest compatible run
+RUN = "dina.run_path"  # str run folder chosen in this session; absent: the remembered choice or the default (active_run)
 PRESENT = "dina.presentation"  # bool: presentation mode (large fonts, fewer controls); the sidebar toggle's key
 SESSION = "dina.session_id"  # str: this browser session's id (keys its training and import jobs)
-ADOPTED = "dina.adopted_run"  # str: the finished training of this session already made the active run
 
 # -- Data page and its import wizard -------------------------------------------------------------
 DATA_FLASH = "data.flash"  # str: message of the last recording change, shown once on the next run
@@ -57,7 +56,7 @@ def tune_job(session_id: str) -> str:
 
 
 def demo_job(fingerprint: str) -> str:
-    """The quick demo model of a recording (shared: every session waits for the same one)."""
+    """The default demo model trained at launch for a recording (shared: every session waits for the same one)."""
     return f"demo:{fingerprint}"
 
 

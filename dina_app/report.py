@@ -4,13 +4,14 @@
 baselines of the benchmark the Retrieval page finds); ``build_html`` writes them with the
 dataset and model summaries, the metrics tables (percentages, plain names, the noise ceiling
 when the benchmark has one) and the citations; ``figure_png`` renders one figure through kaleido (>= 1), which drives
-the system Chromium (``BROWSER_PATH``, default ``/usr/bin/chromium``) and needs no network.
+the system Chromium (``BROWSER_PATH``, else the first Chrome/Chromium on PATH) and needs no network.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,17 +209,36 @@ def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: 
             f'{figures}<h2>Cite</h2><ol>{citations}</ol></body></html>')
 
 
-def figure_png(fig: go.Figure, width: int = 1200, height: int | None = None) -> bytes:
-    """PNG bytes of ``fig`` via kaleido >= 1 and the system Chromium; DinaError explains what is missing."""
-    if "BROWSER_PATH" not in os.environ and Path("/usr/bin/chromium").exists():
-        os.environ["BROWSER_PATH"] = "/usr/bin/chromium"
+CHROMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def png_export_problem() -> str | None:
+    """What PNG export lacks on this machine (kaleido, a Chrome/Chromium), in words; None when it can run."""
     try:
         import kaleido  # noqa: F401  (plotly's image export backend)
     except ImportError:
-        raise DinaError("PNG export needs the kaleido package (pip install 'kaleido>=1') and Chromium "
-                        "(apt-get install chromium)") from None
+        return "PNG export needs the kaleido package: pip install 'kaleido>=1.5,<2'."
+    browser = os.environ.get("BROWSER_PATH")
+    if not (browser and Path(browser).exists()) and not any(shutil.which(name) for name in CHROMES):
+        return ("PNG export needs Chromium or Chrome on this machine (apt-get install chromium, or set BROWSER_PATH "
+                "to a Chrome binary); kaleido drives it, offline.")
+    return None
+
+
+def figure_png(fig: go.Figure, width: int = 1200, height: int | None = None) -> bytes:
+    """PNG bytes of ``fig`` via kaleido >= 1 and the system Chromium; DinaError explains what is missing.
+
+    MathJax is switched off: kaleido's page would otherwise fetch it from a CDN (no figure uses TeX).
+    """
+    problem = png_export_problem()
+    if problem:
+        raise DinaError(problem)
+    if "BROWSER_PATH" not in os.environ:
+        os.environ["BROWSER_PATH"] = next(p for p in map(shutil.which, CHROMES) if p)
+    import kaleido
+    opts = {"format": "png", "width": width, "height": height or fig.layout.height or 500, "scale": 2}
     try:
-        return fig.to_image(format="png", width=width, height=height or fig.layout.height or 500, scale=2)
+        return kaleido.calc_fig_sync(fig.to_dict(), opts=opts, kopts={"mathjax": False})
     except Exception as exc:  # kaleido reports a missing or broken browser in several ways
         raise DinaError(f"PNG export failed: {type(exc).__name__}: {exc}. It needs Chromium: install it "
                         "(apt-get install chromium) or point BROWSER_PATH at a Chrome/Chromium binary.") from exc

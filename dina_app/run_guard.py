@@ -1,24 +1,30 @@
-"""The guard of every page that needs a model: the active run, or an explanation (and, on the demo,
-a quick demo model training in the background) and a stopped page."""
+"""The guard of every page that needs a model: the active run, or an explanation and a stopped page.
+
+On the built-in demo the shipped run (``assets/demo_run``) is the model; only when it is missing or
+was trained on another simulated recording does a model train at launch, and then it is DINA's
+documented default (``TrainConfig()``, the configuration of the shipped run and of the README's
+benchmark), never a weaker quick variant. It trains in the background: the Data and Train pages
+work meanwhile.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import streamlit as st
 
 from dina_core.errors import DinaError
 
-from . import jobs, keys, state
+from . import active_run, jobs, keys, state
 from .job_panel import job_progress
 
-QUICK_DEMO_EPOCHS = 6  # quick fallback demo model: a few minutes on 2 cores (the shipped run trains fully)
+SHIPPED_TRAIN_MINUTES = 28  # assets/demo_run's own training on 2 CPU cores (run.json: train_seconds 1698)
 
 
 def require_run(data_key: state.FileKey) -> state.FileKey:
-    """The active run's key; otherwise (none, or one that does not load) explain, start the quick demo
-    model if this is the demo, and stop."""
-    run_key = state.active_run_key(data_key)
+    """The active run's key; otherwise say why there is none (training the demo's default model if needed), and stop."""
+    run_key = active_run.active_run_key(data_key)
     if run_key is not None:
         try:
             run = state.load_run(run_key)  # cached: the page's own load finds it ready
@@ -34,11 +40,20 @@ def require_run(data_key: state.FileKey) -> state.FileKey:
                        f"averages its members' similarities; maps, attributions, probes and neurons show its first "
                        f"member (seed {seeds[0]}).")
         return run_key
-    if state.is_demo(data_key):
-        job = _quick_demo_job(data_key)
-        st.info("No trained demo model ships with this copy of DINA yet, so a quick one is being trained "
-                f"({QUICK_DEMO_EPOCHS} epochs, a few minutes on 2 CPU cores). Every page uses it when it is done.",
-                icon=":material/hourglass_top:")
+    runs = active_run.compatible_runs(data_key)
+    if runs:
+        best = max(runs, key=lambda r: r["metadata"].get("best_val_top1") or 0)
+        st.warning(f"{len(runs)} run(s) were trained on this recording, but none beats chance clearly on its "
+                   f"validation images (best: **{best['name']}**, {active_run.describe(best, data_key)}), so none "
+                   "is used without asking. Choose one deliberately on the Train page, or train a better one.",
+                   icon=":material/warning:")
+        st.page_link("pages/train.py", label="Train page", icon=":material/model_training:")
+    elif state.is_demo(data_key):
+        job = _default_demo_job(data_key)
+        st.info(f"{_why_no_shipped_run(data_key)} So DINA's default model (the shipped run's configuration: up to "
+                "25 epochs, early stopping on validation) is being trained on this machine, which takes about "
+                f"{SHIPPED_TRAIN_MINUTES} minutes on 2 CPU cores (the ETA is below). The Data and Train pages work "
+                "meanwhile; this page opens with the model when it is done.", icon=":material/hourglass_top:")
         if job is not None:
             job_progress(job.key)
     else:
@@ -61,8 +76,21 @@ def _refuse_other_data(run_key: state.FileKey, data_key: state.FileKey) -> None:
         st.stop()
 
 
-def _quick_demo_job(data_key: state.FileKey) -> jobs.Job | None:
-    """The recording's quick demo training, started unless it failed and the user has not asked to retry."""
+def _why_no_shipped_run(data_key: state.FileKey) -> str:
+    folder = state.demo_run_dir()
+    if not (folder / "model.pt").is_file() or not (folder / "run.json").is_file():
+        return f"No trained demo model ships with this copy of DINA ({folder} has no model.pt and run.json)."
+    try:
+        made_by = json.loads((folder / "run.json").read_text())["metadata"].get("data_provenance")
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return f"The shipped demo model's {folder / 'run.json'} cannot be read."
+    now = state.identity(data_key).get("data_provenance")
+    return (f"The shipped demo model ({folder}) was trained on another simulated recording (provenance "
+            f"{made_by}; this copy's simulator makes {now}: another simulator version or configuration).")
+
+
+def _default_demo_job(data_key: state.FileKey) -> jobs.Job | None:
+    """The demo's default-model training, started unless it failed and the user has not asked to retry."""
     from dina_core.runs.config import TrainConfig
 
     fp = state.fingerprint(data_key)
@@ -73,9 +101,8 @@ def _quick_demo_job(data_key: state.FileKey) -> jobs.Job | None:
         st.error(f"Training the demo model failed: {job.error}")
         if not st.button("Try again", icon=":material/refresh:"):
             return None
-    out = state.runs_dir() / f"demo-quick-{fp}"
-    # Resume what an earlier session began; a retry starts afresh over it (the app's own throwaway model),
+    out = state.runs_dir() / f"demo-default-{fp}"
+    # Resume what an earlier session began; a retry starts afresh over it (the app's own model of the demo),
     # since resuming is what may have failed (a state of another DINA version's settings).
-    return jobs.start_training(key, "quick demo model", state.load_data(data_key), out,
-                               TrainConfig(epochs=QUICK_DEMO_EPOCHS, patience=3), metadata={"data_path": data_key[0]},
-                               resume=not retry, overwrite=retry)
+    return jobs.start_training(key, "default demo model", state.load_data(data_key), out, TrainConfig(),
+                               metadata={"data_path": data_key[0]}, resume=not retry, overwrite=retry)

@@ -32,6 +32,7 @@ from dina_core.data.io import dataset_summary, read_dataset
 from dina_core.demo import DEMO_FILE, ensure_demo_dataset
 from dina_core.errors import DatasetError, DinaError
 from dina_core.paths import inside
+from dina_core.runs.folder import MEMBERS_DIR
 from dina_core.runs.summary import describe
 
 from . import keys
@@ -89,10 +90,13 @@ def file_key(path: str | os.PathLike) -> FileKey:
 def demo_path() -> Path:
     """The built-in demo recording, simulated on first use (size from DINA_DEMO_SIZE)."""
     folder = demo_dir()
-    with _DEMO_LOCK:
-        if os.environ.get("DINA_DEMO_SIZE", "demo") != "small":
+    small = os.environ.get("DINA_DEMO_SIZE", "demo") == "small"
+    path = folder / ("demo_small.h5" if small else DEMO_FILE)
+    busy = (st.spinner("Simulating the demo recording (first launch only, about 10 s)…", show_time=True)
+            if not path.exists() else contextlib.nullcontext())
+    with _DEMO_LOCK, busy:
+        if not small:
             return ensure_demo_dataset(folder)
-        path = folder / "demo_small.h5"
         if not path.exists():
             from dina_core.simulate import SimConfig, simulate_recording
             write_dataset(path, simulate_recording(SimConfig.small()))
@@ -163,20 +167,14 @@ def set_active_data(path: str | os.PathLike) -> None:
     st.session_state.pop(keys.RUN, None)
 
 
-def set_active_run(run_dir: str | os.PathLike | None) -> None:
-    if run_dir is None:
-        st.session_state.pop(keys.RUN, None)
-    else:
-        st.session_state[keys.RUN] = str(Path(run_dir).resolve())
-
-
 def list_runs() -> list[dict]:
     """Run folders under the runs folder (and the shipped demo run), newest first, broken ones included.
 
-    Each: {path, name, kind, fingerprint, data_name, best_val_top1, epochs, seconds, modified, shuffled,
-    problem}. ``problem`` is None for a usable run, else why it is broken (naming the file and field:
-    ``dina_core.runs.summary``); a broken run is listed so it can be deleted, never used. A folder with
-    a ``state.pt`` and no model yet is a training in progress or interrupted: not listed.
+    Each: {path, name, kind, metadata, validation_fraction, fingerprint, data_name, best_val_top1, epochs,
+    seconds, modified, shuffled, problem}. ``problem`` is None for a usable run, else why it is broken (naming
+    the file and field: ``dina_core.runs.summary``); a broken run is listed so it can be deleted, never used.
+    A folder with a ``state.pt`` and no model yet is a training in progress or interrupted: not listed. Which
+    runs belong to a recording: ``active_run.compatible_runs``.
     """
     root = runs_dir()
     folders = {f.parent for pattern in ("*/run.json", "*/model.pt", "*/*/*/run.json", "*/*/*/model.pt")
@@ -185,8 +183,8 @@ def list_runs() -> list[dict]:
         folders.add(demo_run_dir())
     found = []
     for folder in folders:
-        if not (folder / "model.pt").exists() and (folder / "state.pt").exists():
-            continue
+        if folder.parent.name == MEMBERS_DIR or (not (folder / "model.pt").exists() and (folder / "state.pt").exists()):
+            continue  # a seed ensemble's member while it trains, or a training in progress or interrupted
         name = str(folder.relative_to(root)) if folder.is_relative_to(root) else f"shipped demo ({folder.name})"
         found.append({"path": str(folder), "name": name, "modified": _modified(folder), **describe(folder)})
     return sorted(found, key=lambda r: -r["modified"])
@@ -216,25 +214,6 @@ def checkpoint_problem(key: FileKey) -> str | None:
     except DinaError as exc:
         return str(exc)
     return None
-
-
-def compatible_runs(data_key: FileKey) -> list[dict]:
-    fp = fingerprint(data_key)
-    return [r for r in list_runs() if r["fingerprint"] == fp and r["problem"] is None]
-
-
-def active_run_key(data_key: FileKey) -> FileKey | None:
-    """The user's chosen run, else the best default for this recording, else None.
-
-    Default: the shipped demo run, then a DINA run, then any run trained on exactly
-    this recording (same data fingerprint), newest first.
-    """
-    chosen = st.session_state.get(keys.RUN)
-    if chosen and (Path(chosen) / "model.pt").is_file():
-        return file_key(Path(chosen) / "model.pt")
-    runs = [r for r in compatible_runs(data_key) if not r["shuffled"]]  # the null is never a default
-    runs.sort(key=lambda r: (Path(r["path"]) != demo_run_dir(), r["kind"] != "dina"))
-    return file_key(Path(runs[0]["path"]) / "model.pt") if runs else None
 
 
 def run_label(run_key: FileKey) -> str:

@@ -46,7 +46,10 @@ if keys.REPORT_HTML in st.session_state:
 
     st.subheader("Figures as PNG")
     title = st.selectbox("Figure", st.session_state[keys.REPORT_TITLES], key="report.png_title")
-    if st.button("Render PNG", icon=":material/image:", key="report.png"):
+    png_problem = report.png_export_problem()
+    if png_problem:
+        st.caption(png_problem)
+    if st.button("Render PNG", icon=":material/image:", key="report.png", disabled=bool(png_problem)):
         with st.spinner("Rendering with Chromium…"):
             st.session_state[keys.REPORT_PNG] = (title, report.figure_png(st.session_state[keys.REPORT_FIGURES][title]))
     if st.session_state.get(keys.REPORT_PNG, ("", None))[0] == title:

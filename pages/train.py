@@ -5,24 +5,39 @@ from pathlib import Path
 
 import streamlit as st
 
-from dina_app import jobs, keys, state
-from dina_app.chrome import adopt_finished_training, guard, page_header
+from dina_app import active_run, jobs, keys, state
+from dina_app.chrome import guard, page_header
 from dina_app.forms import dataclass_form
 from dina_app.job_panel import job_progress
 from dina_app.tune_panel import tune_panel, tuned_values
 from dina_core.errors import DinaError
-from dina_core.model import LinearConfig, ModelConfig
 from dina_core.runs.config import TrainConfig
 from dina_core.runs.folder import check_target
 from dina_core.runs.names import ALLOWED, MAX_NAME_LENGTH, check_run_name
 
+
+def offer(run: dict, key: str) -> None:
+    """A run's validation score and a "Use this model" button (the active model is always a deliberate choice)."""
+    in_use = found is not None and found[0]["path"] == run["path"]
+    text = f"**{run['name']}**: {active_run.describe(run, data_key)}."
+    st.markdown(text + (" Every page uses it." if in_use else ""))
+    clear = active_run.score(run, data_key).clearly_above_chance
+    if not in_use and st.button("Use this model", icon=":material/check:", key=key,
+                                type="primary" if clear else "secondary"):
+        active_run.use(data_key, run["path"])
+        st.rerun()
+
+
 page_header("Train", "Does a model learn to match this recording's responses to its images?")
+with st.spinner("Loading PyTorch (first visit only)…"):
+    from dina_core.model import LinearConfig, ModelConfig
 big = state.presenting()
 data_key = state.active_data_key()
 summary = state.summary(data_key)
 job_key = state.training_job_key()
 job = jobs.get(job_key)
 busy = job is not None and job.live
+found = active_run.active(data_key)  # (the run every page uses, 'chosen' | 'default') or None
 
 st.subheader("New run")
 kind = st.segmented_control("Model", ["dina", "linear"], default="dina", key="train.kind", disabled=busy,
@@ -31,7 +46,7 @@ kind = st.segmented_control("Model", ["dina", "linear"], default="dina", key="tr
 if keys.TRAIN_NAME not in st.session_state or st.session_state.pop(keys.TRAIN_RENEW, False):
     st.session_state[keys.TRAIN_NAME] = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"  # fixed until a run starts
 tuned = tuned_values()  # a finished tuning's chosen settings, once the user took them
-with st.form("train.form", border=not big):
+with st.form("train.form", border=not big, enter_to_submit=False):  # only the button starts a run
     name = st.text_input("Run name", key=keys.TRAIN_NAME,  # no max_chars: it would cut a pasted name silently
                          help=f"A new folder of that name is written under {state.runs_dir()}: at most "
                               f"{MAX_NAME_LENGTH} {ALLOWED}")
@@ -68,13 +83,14 @@ if submitted:
 chance = 1 / max(summary["images_per_tier"]["validation"] or summary["images_per_tier"]["train"] // 10, 1)
 if job is not None:
     st.subheader(f"Run {job.out_dir.name}")
-    if busy and st.button("Stop training", icon=":material/stop:", key="train.stop",
-                          help="Ends after this step and keeps the best weights so far"):
+    stop_slot = st.empty()  # drawn live or not, so the panel keeps its place when the button goes (no stale twin)
+    if busy and stop_slot.button("Stop training", icon=":material/stop:", key="train.stop",
+                                 help="Ends after this step and keeps the best weights so far"):
         job.stop()
     job_progress(job_key, chance=chance)
-    adopt_finished_training()  # app.py did it already, unless Streamlit ran this page alone (see app.py)
-    if st.session_state.get(keys.ADOPTED) == str(job.out_dir):
-        st.caption(f"Every page now uses **{job.out_dir.name}**.")
+    finished = next((r for r in active_run.compatible_runs(data_key) if Path(r["path"]) == job.out_dir), None)
+    if not busy and finished is not None:
+        offer(finished, "train.use_finished")
 
 st.subheader("Tune on validation")
 tune_panel(data_key, chance)
@@ -84,33 +100,33 @@ runs = state.list_runs()
 for r in runs:  # a model.pt that looks whole may still not load (weights-only, cached per file)
     if r["problem"] is None:
         r["problem"] = state.checkpoint_problem(state.file_key(Path(r["path"]) / "model.pt"))
-fp = state.fingerprint(data_key)
-active = state.active_run_key(data_key)
+ours = {r["path"] for r in active_run.compatible_runs(data_key)}
 if not runs:
     st.caption(f"No finished runs in {state.runs_dir()} yet.")
 else:
-    st.dataframe([{"run": r["name"], "kind": r["kind"], "this recording": "✓" if r["fingerprint"] == fp else "",
-                   "in use": "●" if active and Path(active[0]).parent == Path(r["path"]) else "",
+    st.dataframe([{"run": r["name"], "kind": r["kind"], "this recording": "✓" if r["path"] in ours else "",
+                   "in use": "●" if found and found[0]["path"] == r["path"] else "",
                    "best val top-1": None if r["best_val_top1"] is None else round(100 * r["best_val_top1"], 1),
                    "epochs": r["epochs"], "minutes": round((r["seconds"] or 0) / 60, 1),
                    "saved": time.strftime("%Y-%m-%d %H:%M", time.localtime(r["modified"])),
                    "problem": r["problem"] or ""} for r in runs],
                  hide_index=True)
-    st.caption("Runs under the runs folder (newest first); only runs trained on this recording can be used with it.")
+    st.caption("Runs under the runs folder (newest first); only runs trained on this recording can be used with it. "
+               "Until you choose one, pages use the shipped demo run or the best-validated run that beats chance "
+               "clearly (top-1 at least 3x chance, binomial p < 0.001).")
     chosen = st.selectbox("Run", runs, format_func=lambda r: r["name"], key="train.chosen")
     if chosen["problem"]:
         st.warning(f"**{chosen['name']}** is broken and cannot be used: {chosen['problem']}", icon=":material/error:")
-    use, delete, _ = st.columns([2, 2, 3])
-    usable = chosen["fingerprint"] == fp and not chosen["problem"]
-    if use.button("Use this model", icon=":material/check:", disabled=not usable):
-        state.set_active_run(chosen["path"])
-        st.rerun()
+    elif chosen["path"] in ours:
+        offer(chosen, "train.use")
+    else:
+        st.caption(f"**{chosen['name']}** was trained on another recording ({chosen['data_name'] or 'unnamed'}).")
     deletable = Path(chosen["path"]).is_relative_to(state.runs_dir()) and chosen["path"] not in jobs.live_out_dirs()
-    with delete.popover("Delete…", icon=":material/delete:", disabled=not deletable):
+    with st.popover("Delete…", icon=":material/delete:", disabled=not deletable):
         st.write(f"Delete **{chosen['name']}** and its checkpoints? This cannot be undone.")
         if st.button("Delete for good", type="primary", key="train.delete"):
             with guard():
                 state.delete_run(chosen["path"])
-                if st.session_state.get(keys.RUN) == str(Path(chosen["path"]).resolve()):
-                    state.set_active_run(None)
+                if found and found[0]["path"] == chosen["path"] and found[1] == "chosen":
+                    active_run.use(data_key, None)
                 st.rerun()

@@ -130,21 +130,25 @@ def test_uploads_are_saved_once_under_the_data_folder(studio):
     assert first.name.startswith("my_recording-") and first.read_bytes() == content
 
 
-def test_without_a_demo_model_a_quick_one_trains_with_visible_progress(studio, monkeypatch, tmp_path):
+def test_without_a_shipped_model_the_default_one_trains_and_a_stopped_one_is_not_adopted(studio, monkeypatch, tmp_path):
     from dina_app import jobs
 
     monkeypatch.setenv("DINA_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("DINA_DEMO_RUN", str(tmp_path / "no_run"))
     at = open_page("retrieval")
-    assert any("a quick one is being trained" in i.value for i in at.info)
+    assert any("DINA's default model" in i.value and "no_run has no model.pt" in i.value for i in at.info)
     job = jobs.get(keys.demo_job(_demo_fingerprint(studio)))
     assert job is not None and job.out_dir.parent == tmp_path / "runs"
+    assert job.meta["epochs"] == TrainConfig().epochs  # the documented default, not a quick variant
+    assert open_page("data").get("plotly_chart")  # the data pages work meanwhile
     while job.live and not job.snapshot()["val_top1"]:  # stopped after an epoch, a model is saved
         time.sleep(0.2)
-    job.stop()  # the pages switch to it once it is saved
+    job.stop()  # a stopped run is saved, at chance: offered on the Train page, never used unasked
     assert job.wait(timeout=600)
     at = open_page("retrieval")
-    assert not at.info and at.get("plotly_chart")
+    assert not at.info and not at.get("plotly_chart")
+    assert any("none beats chance clearly" in w.value for w in at.warning)
+    assert jobs.get(job.key) is job  # and no second training started
 
 
 def test_a_broken_file_shows_its_message_not_a_traceback(studio):
@@ -157,15 +161,22 @@ def test_a_broken_file_shows_its_message_not_a_traceback(studio):
     assert any("broken.h5" in e.value for e in at.error)
 
 
-def test_a_run_of_another_recording_is_refused_not_scored(studio, small_run_dir):
+def test_a_run_of_another_recording_is_refused_not_scored(studio, small_run_dir, monkeypatch):
     """A run chosen earlier (or a training adopted after the recording changed) never scores other data."""
     from dina_core.data.format import write_dataset
     from dina_core.simulate import SimConfig, simulate_recording
     other = write_dataset(studio / "data" / "other_session.h5", simulate_recording(SimConfig.small(seed=5)))
+    # chosen in this session for another recording: not this recording's run, so not used
     at = open_page("retrieval", **{keys.DATA: str(other), keys.RUN: str(small_run_dir[0])})
+    assert any("No model has been trained on this recording" in w.value for w in at.warning)
+    assert not at.get("plotly_chart")  # nothing was scored
+    # and should a run of other data ever become active, the guard itself refuses it
+    from dina_app import active_run, state
+    monkeypatch.setattr(active_run, "active_run_key", lambda _: state.file_key(Path(small_run_dir[0]) / "model.pt"))
+    at = open_page("retrieval", **{keys.DATA: str(other)})
     refusals = [e.value for e in at.error if "not trained on this recording" in e.value]
     assert refusals and "other_session.h5" in refusals[0] and "fingerprint" in refusals[0]
-    assert not at.get("plotly_chart")  # nothing was scored
+    assert not at.get("plotly_chart")
 
 
 def test_retrieval_shows_the_true_rank_of_each_query(studio, demo):
@@ -306,8 +317,9 @@ def test_training_runs_in_the_background_and_lands_in_the_checkpoints(studio):
     assert job.status == "finished", job.error
     at.run()
     assert not at.exception
-    assert at.session_state[keys.RUN] == str(studio / "runs" / "app-test-run")
     assert "app-test-run" in list(at.dataframe[0].value["run"])
+    assert keys.RUN not in at.session_state  # offered, not adopted: the active model is a deliberate choice
+    assert at.button(key="train.use_finished").label == "Use this model"
 
 
 def test_stop_ends_training_and_keeps_a_usable_run(studio):

@@ -8,9 +8,11 @@ to test-artifacts/ (normal and presentation mode). Needs Debian's ``chromium`` (
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -91,6 +93,45 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def test_a_fresh_checkout_opens_the_shipped_model_without_training(playwright_chromium, tmp_path):
+    """No demo folder, no runs: the demo recording is simulated and the shipped run is active within 30 s."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DINA_")}
+    env.update(DINA_DATA_DIR=str(tmp_path / "data"), DINA_RUNS_DIR=str(tmp_path / "runs"),
+               DINA_DEMO_DIR=str(tmp_path / "demo"))  # the defaults: demo size, assets/demo_run
+    with studio_server(env, timeout_s=120) as url:
+        context = playwright_chromium.new_context(viewport={"width": 1400, "height": 1800})
+        try:
+            page = context.new_page()
+            page.goto(url)
+            page.locator("[data-testid=stSidebar]", has_text="shipped demo run").wait_for(timeout=30_000)
+            page.set_default_timeout(SLOW_MS)
+            settle(page)
+            shipped = json.loads((ROOT / "assets" / "demo_run" / "run.json").read_text())["metadata"]
+            score = f"validation top-1 {100 * shipped['best_val_top1']:.1f}% (chance 0.4%)"  # 250 validation images
+            assert score in page.locator("[data-testid=stSidebar]").inner_text()
+            visit(page, "Retrieval")
+            assert page.locator("[data-testid=stPlotlyChart]").count() > 0
+            assert page.get_by_text("is being trained").count() == 0
+        finally:
+            context.close()
+    assert (tmp_path / "demo" / "demo.h5").is_file() and not (tmp_path / "runs").exists()  # nothing trained
+
+
+def test_enter_in_a_train_field_does_not_start_a_training(server, page):
+    url, root = server
+    page.goto(f"{url}/train")
+    page.locator("[data-testid=stMain] h1", has_text="Train").wait_for()
+    page.wait_for_selector(IDLE)
+    name = page.get_by_role("textbox", name="Run name", exact=True)
+    name.fill("enter-run")
+    name.press("Enter")
+    epochs = page.get_by_role("spinbutton", name="epochs", exact=True)
+    epochs.fill("1")
+    epochs.press("Enter")
+    page.wait_for_selector(IDLE)
+    assert page.get_by_text("Run enter-run").count() == 0 and not (root / "runs" / "enter-run").exists()
+
+
 def test_short_training_from_the_train_page(server, page):
     url, root = server
     page.goto(f"{url}/train")
@@ -100,12 +141,19 @@ def test_short_training_from_the_train_page(server, page):
     page.get_by_role("spinbutton", name="epochs", exact=True).fill("2")
     page.get_by_role("spinbutton", name="batch size", exact=True).fill("64")
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text("Training browser-run: finished.").wait_for()
+    use = page.locator("[data-testid=stMain] button", has_text="Use this model").first
+    use.wait_for()  # the finished run is offered, not adopted
+    page.wait_for_selector(IDLE)
+    assert page.get_by_text("Training browser-run: finished.").count() == 1  # no stale twin of the panel
+    assert "browser-run" not in page.locator("[data-testid=stSidebar]").inner_text()
+    use.click()
     page.locator("[data-testid=stSidebar]", has_text="browser-run").wait_for()  # now the active model
     settle(page)
     assert (root / "runs" / "browser-run" / "model.pt").is_file()
     assert page.locator("[data-testid=stException]").count() == 0
     shoot(page, "interaction-training")
+    page.reload()  # a deliberate choice survives a reload
+    page.locator("[data-testid=stSidebar]", has_text="browser-run").wait_for()
 
 
 def test_import_wizard_previews_and_imports_a_suite2p_session(server, page):
@@ -131,8 +179,11 @@ def test_import_wizard_previews_and_imports_a_suite2p_session(server, page):
     assert page.locator("[data-testid=stException]").count() == 0
 
 
-def test_every_page_renders_in_both_modes(server, page):
+def test_every_page_renders_in_both_modes_and_no_request_leaves_the_machine(server, page):
     url, _ = server
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("websocket", lambda w: requests.append(w.url))
     page.goto(url)
     page.locator("[data-testid=stMain] h1", has_text="Data").wait_for()
     for mode in ("normal", "presentation"):
@@ -142,6 +193,8 @@ def test_every_page_renders_in_both_modes(server, page):
         for title, name in PAGES:
             check(page, title)
             shoot(page, f"{mode}-{name}")
+    hosts = {urlsplit(r).hostname for r in requests if not r.startswith(("data:", "blob:"))}
+    assert hosts == {"127.0.0.1"}, sorted(r for r in requests if urlsplit(r).hostname != "127.0.0.1")
 
 
 def test_pruning_slider_updates_the_accuracy_text(server, page):
@@ -196,3 +249,16 @@ def test_png_export_uses_the_system_chromium(playwright_chromium, monkeypatch):
     monkeypatch.setenv("BROWSER_PATH", CHROMIUM)
     png = figure_png(go.Figure(go.Scatter(y=[1, 3, 2])), width=400, height=300)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+
+
+def test_without_a_chrome_png_export_says_what_to_install(monkeypatch, tmp_path):
+    import plotly.graph_objects as go
+
+    from dina_app.report import figure_png, png_export_problem
+    from dina_core.errors import DinaError
+
+    monkeypatch.delenv("BROWSER_PATH", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium, no chrome
+    assert "apt-get install chromium" in png_export_problem()
+    with pytest.raises(DinaError, match="apt-get install chromium"):
+        figure_png(go.Figure(go.Scatter(y=[1, 2])))

@@ -8,7 +8,6 @@ Both check first that the data is the recording the run was trained on
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from ..atomic import atomic_path
 from ..errors import DinaError

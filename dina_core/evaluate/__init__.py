@@ -8,6 +8,7 @@ Modules (import the one you need; this package imports nothing on its own):
   single-trial and averaged), of its ranks, and ``evaluate_retrieval`` for any dot-product model.
 * ``model_eval``: a run's test-tier embeddings and retrieval, combined and per aligned level.
 * ``ridge``: the ridge-regression identification baseline.
+* ``chance``: does a run's validation top-1 beat chance by a clear margin (3x chance and binomial p < 0.001)?
 
 Layer: above ``runs``; ``train`` (early stopping) and ``interpret`` use it.
 """

@@ -98,15 +98,18 @@ def model_problem(folder: str | os.PathLike) -> str | None:
 
 
 def describe(folder: str | os.PathLike) -> dict:
-    """A listing of a run folder: {kind, fingerprint, data_name, best_val_top1, epochs, seconds, shuffled,
-    problem}; ``problem`` is None, or why the folder is broken (then the other fields are placeholders)."""
+    """A listing of a run folder: {kind, metadata, validation_fraction, fingerprint, data_name, best_val_top1,
+    epochs, seconds, shuffled, problem}; ``problem`` is None, or why the folder is broken (then the other
+    fields are placeholders)."""
     try:
         info = read_summary(folder)
     except CheckpointError as exc:
-        return {"kind": "?", "fingerprint": None, "data_name": "", "best_val_top1": None, "epochs": 0,
-                "seconds": None, "shuffled": False, "problem": str(exc)}
+        return {"kind": "?", "metadata": {}, "validation_fraction": 0.1, "fingerprint": None, "data_name": "",
+                "best_val_top1": None, "epochs": 0, "seconds": None, "shuffled": False, "problem": str(exc)}
     meta = info["metadata"]
-    return {"kind": info["kind"], "fingerprint": meta["data_fingerprint"], "data_name": meta.get("data_name", ""),
+    return {"kind": info["kind"], "metadata": meta,
+            "validation_fraction": info["train_config"].get("validation_fraction", 0.1),
+            "fingerprint": meta["data_fingerprint"], "data_name": meta.get("data_name", ""),
             "best_val_top1": meta.get("best_val_top1"), "epochs": len(info["history"]),
             "seconds": meta.get("train_seconds"), "shuffled": bool(info["train_config"].get("shuffle_pairs", False)),
             "problem": model_problem(folder)}

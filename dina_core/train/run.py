@@ -91,9 +91,11 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         fingerprint = recording["data_fingerprint"]
         wanted = identity(kind, model_config, train_config.to_dict(), fingerprint,
                           preprocessing.to_dict()["neuron_indices"])
+        val_trials = prepared.tier_trials["validation"]  # what the validation top-1 is a fraction of (evaluate.chance)
         metadata = {"dina_version": __version__, "torch_version": str(torch.__version__), **recording,
                     "data_name": str(data.attrs.get("name", "")), "device": str(device),
-                    "processes": dist.world_size, **(metadata or {})}
+                    "processes": dist.world_size, "validation_trials": int(len(val_trials)),
+                    "validation_images": int(len(np.unique(data.image_index[val_trials]))), **(metadata or {})}
 
         resume_state = None
         if resume and found == "interrupted":

@@ -322,14 +322,19 @@ def test_training_runs_in_the_background_and_lands_in_the_checkpoints(studio):
     assert at.button(key="train.use_finished").label == "Use this model"
 
 
-def test_stop_ends_training_and_keeps_a_usable_run(studio):
+def _start_long_training(name: str):
+    """(the Train page, its background job) after starting a 200-epoch training named ``name``."""
     from dina_app import jobs
 
     at = open_page("train")
     at.number_input(key="train.t.epochs").set_value(200)
-    at.text_input(key="train.name").set_value("stopped-run")
+    at.text_input(key="train.name").set_value(name)
     next(b for b in at.button if b.label == "Start training").click().run()
-    job = jobs.get(keys.training_job(at.session_state[keys.SESSION]))
+    return at, jobs.get(keys.training_job(at.session_state[keys.SESSION]))
+
+
+def test_stop_ends_training_and_keeps_a_usable_run(studio):
+    at, job = _start_long_training("stopped-run")
     while job.live and not job.snapshot()["val_top1"]:  # a first epoch has finished: there is a model to keep
         time.sleep(0.2)
     at.button(key="train.stop").click().run()
@@ -338,13 +343,7 @@ def test_stop_ends_training_and_keeps_a_usable_run(studio):
 
 
 def test_stop_in_the_first_epoch_saves_no_untrained_model(studio):
-    from dina_app import jobs
-
-    at = open_page("train")
-    at.number_input(key="train.t.epochs").set_value(200)
-    at.text_input(key="train.name").set_value("stopped-at-once")
-    next(b for b in at.button if b.label == "Start training").click().run()
-    job = jobs.get(keys.training_job(at.session_state[keys.SESSION]))
+    _, job = _start_long_training("stopped-at-once")
     job.stop()  # before its first step: no epoch can finish
     assert job.wait(timeout=600)
     assert job.status == "stopped" and not (studio / "runs" / "stopped-at-once").exists()

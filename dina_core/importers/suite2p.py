@@ -215,16 +215,11 @@ def import_suite2p(folder: str | os.PathLike, out_path: str | os.PathLike, *,
     Args:
         folder, stimuli, images, iscell_threshold, um_per_pixel, onset_column, onset_unit,
             image_column, tier_column: see :func:`read_suite2p_source`.
-        out_path: the ``.h5`` file to write (atomically).
-        config: preprocessing and windows (default :class:`TraceConfig`).
-        validation_fraction: for tables without a tier column.
-        progress: optional ``callback(done, total, stage)``.
+        out_path, config, validation_fraction, progress: see
+            :func:`dina_core.importers.traces.source.write_source` (checked in memory, written atomically).
 
-    Returns:
-        ``out_path`` as a Path, after reading it back through the validator.
-
-    Raises:
-        DatasetError: on any malformed input, naming the file and field.
+    Returns ``out_path`` as a Path, read back through the validator; raises DatasetError naming the
+    source file and field on any malformed input.
     """
     source = read_suite2p_source(folder, stimuli=stimuli, images=images,
                                  iscell_threshold=iscell_threshold, um_per_pixel=um_per_pixel,

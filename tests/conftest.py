@@ -33,3 +33,13 @@ def small_run(small_run_dir):
     Tests must not modify it (it is shared): analyses that prune or fine-tune use masks or copies.
     """
     return small_run_dir[1]
+
+
+@pytest.fixture(autouse=True)
+def no_background_warmup_left():
+    """DINA Studio warms the shipped run's caches in a daemon thread (dina_app.warmup); a test that started
+    one waits for it, so it never competes with the next test (a torchrun test's gloo peers, a timing)."""
+    yield
+    import threading
+    for thread in [t for t in threading.enumerate() if t.name == "dina-warmup"]:
+        thread.join(timeout=600)

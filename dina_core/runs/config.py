@@ -22,4 +22,10 @@ class TrainConfig(DictConfig):
     amp: bool = why(True, "bf16 autocast on CUDA (ignored on CPU)")
     shuffle_pairs: bool = why(False, "train on permuted image-response pairs: the leakage-guarding null")
     validation_fraction: float = why(0.1, "share of train images held out when the file has no validation tier")
+    shift_pixels: int = why(0, "shift augmentation: each training image moves by up to this many pixels "
+                               "(same response), so a few thousand images teach more than their exact pixels")
+    behavior: bool = why(False, "correct each trial for the state its behaviour columns predict (per-neuron "
+                                "offset and gain fit on train); ignored for recordings without behaviour")
+    tune_level_weights: bool = why(True, "after training, weight each aligned level's retrieval score by what "
+                                         "validation retrieval prefers (levels decode different things)")
 

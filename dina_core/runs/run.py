@@ -75,11 +75,11 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
     payload = load_checkpoint(file)
     try:
         model = build_model(payload["kind"], payload["model_config"], int(payload["n_neurons"]),
-                            tuple(payload["image_shape"]))
+                            tuple(payload["image_shape"]), saved=True)
         model.load_state_dict(payload["state_dict"])
     except (KeyError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{file}: checkpoint does not rebuild a model ({exc})") from exc
-    return Run(model.to(resolve_device(str(device))).eval(), payload["kind"], payload["model_config"],
+    return Run(model.to(resolve_device(str(device))).eval(), payload["kind"], model.config.to_dict(),
                TrainConfig.from_dict(payload["train_config"]), Preprocessing.from_dict(payload["preprocessing"]),
                list(payload["history"]), dict(payload["metadata"]))
 

@@ -23,6 +23,7 @@ from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import STATE_FILE, Run, save_run
 from ..runs.config import TrainConfig
 from .distributed import current, rank_device
+from .level_weights import choose_level_weights
 from .loop import FitResult, StepInfo, fit
 
 
@@ -51,7 +52,7 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     model_config = dict(model_config or (ModelConfig().to_dict() if kind == "dina" else {}))
     dist = current()
     device = rank_device(resolve_device(train_config.device), dist)
-    preprocessing = Preprocessing.fit(data, neuron_indices)
+    preprocessing = Preprocessing.fit(data, neuron_indices, train_config.behavior)
     prepared = prepare(data, preprocessing, device, train_config.validation_fraction, train_config.seed)
     torch.manual_seed(train_config.seed)
     model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(device)
@@ -78,6 +79,13 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     started = time.perf_counter()
     result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None, should_stop=should_stop,
                  save_state=save_state, resume_state=resume_state)
+    if train_config.tune_level_weights and len(model.levels) > 1 and not result.interrupted:
+        weights, table = choose_level_weights(model, prepared)
+        model.level_weights = dict(zip(model.levels, weights))
+        model.config.retrieval_weights = weights
+        model_config = model.config.to_dict()
+        metadata["level_weights"] = {"chosen": list(weights), "validation_top1": table[0]["top1"],
+                                     "tried": len(table)}
     metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
                     best_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
                     interrupted=result.interrupted)

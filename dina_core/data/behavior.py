@@ -81,7 +81,7 @@ class BehaviorCorrection:
 
     def transform(self, z: np.ndarray, behavior: np.ndarray) -> np.ndarray:
         """(T, n) z-scored responses and (T, k) raw behaviour -> (T, n) float32 corrected responses."""
-        if behavior.ndim != 2 or behavior.shape[1] != self.mean.size or len(behavior) != len(z):
+        if behavior.shape != (len(z), self.mean.size):
             raise ValueError(f"behaviour must be (T={len(z)}, {self.mean.size}) to match the correction fit on "
                              f"train, got {behavior.shape}")
         centred = z - self.features(behavior) @ self.offset

@@ -10,7 +10,7 @@ PIXEL_STAGE = "stage0"  # the pixel-level map: the (pooled, standardised) image 
 
 # Values that rebuild the model a checkpoint written before a field existed was trained with:
 # ``saved_config`` fills a missing field from here, so old runs load unchanged while new runs get the defaults.
-LEGACY = {"stem_stride": 1, "stage0_pool": 2, "retrieval_weights": ()}
+LEGACY = {"stem_stride": 1, "stage0_pool": 2, "stage0_filters": 0, "retrieval_weights": ()}
 
 
 @dataclass
@@ -28,6 +28,9 @@ class ModelConfig(DictConfig):
                                                             "retrieval score unless retrieval_weights is set)")
     stage0_pool: int = why(2, "pixels averaged per side for the stage0 map (coarse structure carries real-data "
                               "decoding: low-pass probes keep most of it)")
+    stage0_filters: int = why(4, "linear 5x5 filters of the pooled image with a learned weight per location "
+                                 "(0: the pooled image itself), so stage0 can ignore pixels no neuron sees "
+                                 "and weigh spatial frequencies, as the linear model's pixel map can")
     retrieval_weights: tuple[float, ...] = why((), "weight of each level in the retrieval score (empty: the loss "
                                                    "weights); training sets it from validation retrieval")
     global_level: bool = why(False, 'also align a pooled whole-image embedding (the "traditional" alignment)')
@@ -58,6 +61,8 @@ class ModelConfig(DictConfig):
             raise ValueError("align at least one stage or the global level")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
+        if self.stage0_filters < 0:
+            raise ValueError(f"stage0_filters must be >= 0, got {self.stage0_filters}")
         if self.stage0_pool < 1:
             raise ValueError(f"stage0_pool must be >= 1, got {self.stage0_pool}")
         n_levels = len(self.aligned_stages) + int(self.global_level)

@@ -22,11 +22,12 @@ class DinaModel(TwoTowerModel):
     latent space (B, L, h, w), flattened to (B, L*h*w) and L2-normalised; their dot
     product is the similarity, and its per-location terms form the alignment map.
 
-    ``stage0`` is the pooled image itself (C = 1): the neural tower predicts a coarse image and
-    the similarity is, up to the 1x1 projections' gains and biases, the cosine between it and
-    the stimulus, a bilinear form ``x^T A r`` of pixels and responses. That holds the linear
-    two-tower's score ``x^T W_i^T W_r r`` (rank 128) as a special case, so DINA keeps what the
-    linear model decodes and adds the CNN's levels on top.
+    ``stage0`` is the pooled image (through a few linear filters and a learned weight per location
+    when ``stage0_filters`` > 0): the neural tower predicts a coarse image-like map, and the
+    similarity is the cosine between it and a linear map of the stimulus, a bilinear form
+    ``x^T A r`` of pixels and responses, normalised. The linear two-tower scores with such a form
+    too (``x^T W_i^T W_r r``, rank 128), so DINA keeps a level that decodes the way the linear model
+    does and adds the CNN's levels on top.
 
     Loss weights are ``config.stage_weights``; the retrieval score's level weights
     (``level_weights``) are ``config.retrieval_weights`` when set (chosen on validation).
@@ -42,7 +43,8 @@ class DinaModel(TwoTowerModel):
         self.n_neurons = int(n_neurons)
         self.image_shape = (int(image_shape[0]), int(image_shape[1]))
         self.image_tower = ImageTower(config.stage_channels, config.stem_stride,
-                                      config.stage0_pool if PIXEL_STAGE in config.aligned_stages else None)
+                                      config.stage0_pool if PIXEL_STAGE in config.aligned_stages else None,
+                                      config.stage0_filters, self.image_shape)
         map_shapes = {s: self.image_tower.stage_shape(self.image_shape, s) for s in config.aligned_stages}
         self.map_shapes = map_shapes
         self.neural_tower = NeuralTower(n_neurons, config.trunk_dim, map_shapes,

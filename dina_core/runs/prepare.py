@@ -52,13 +52,13 @@ class Preprocessing:
         z = self.response_normalizer.transform(responses).astype(np.float32, copy=False)
         if self.behavior is None:
             return z
-        if behavior is None:
-            raise DatasetError(f"{source}: field '/trials/behavior': the model corrects responses for behaviour "
-                               f"({self.behavior.mean.size} columns) and the recording has none")
-        try:
-            return self.behavior.transform(z, np.asarray(behavior))
-        except ValueError as exc:
-            raise DatasetError(f"{source}: field '/trials/behavior': {exc}") from exc
+        expected = (f"({len(z)}, {self.behavior.mean.size}) behaviour columns, as the model corrects "
+                    f"responses for behaviour")
+        behavior = None if behavior is None else np.asarray(behavior)
+        if behavior is None or behavior.shape != (len(z), self.behavior.mean.size):
+            raise DatasetError(source, "/trials/behavior", expected,
+                               "none" if behavior is None else f"shape {behavior.shape}")
+        return self.behavior.transform(z, behavior)
 
     def images(self, images: np.ndarray) -> np.ndarray:
         """(n, H, W) grey levels -> (n, 1, H, W) float32 normalised."""

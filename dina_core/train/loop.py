@@ -114,6 +114,12 @@ def train_step(model: TwoTowerModel, data: PreparedData, trials: torch.Tensor, p
     return loss.detach(), per_level
 
 
+def _validate(model: TwoTowerModel, data: PreparedData, config: TrainConfig) -> float:
+    """Validation top-1 under the training's autocast: on CUDA the run stays bf16 end to end."""
+    with autocast(data.images.device, config.amp):
+        return validation_top1(model, data)
+
+
 def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         on_step: Callable[[StepInfo], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
@@ -180,7 +186,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
             for level, value in per_level.items():
                 level_sums[level] = level_sums.get(level, 0.0) + value
             last = b == steps_per_epoch - 1
-            val = validation_top1(model, data) if last else None
+            val = _validate(model, data, config) if last else None
             if on_step is not None:
                 elapsed = time.perf_counter() - start_time
                 eta = elapsed / (step - start_step) * (total_steps - step)
@@ -191,7 +197,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         if result.interrupted:
             break
         if val is None:
-            val = validation_top1(model, data)
+            val = _validate(model, data, config)
         result.history.append({
             "epoch": epoch, "train_loss": loss_sum / steps_per_epoch, "val_top1": val, "lr": lr,
             "seconds": time.perf_counter() - epoch_start,

@@ -17,7 +17,7 @@ from ..data.fingerprint import recording_identity
 from ..data.format import DinaData
 from ..errors import CheckpointError
 from ..model import ModelConfig, build_model
-from ..model.device import resolve_device
+from ..model.device import autocast, resolve_device
 from ..runs.checkpoint import atomic_save, load_checkpoint
 from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import STATE_FILE, Run, save_run
@@ -80,7 +80,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None, should_stop=should_stop,
                  save_state=save_state, resume_state=resume_state)
     if train_config.tune_level_weights and len(model.levels) > 1 and not result.interrupted:
-        weights, table = choose_level_weights(model, prepared)
+        with autocast(device, train_config.amp):
+            weights, table = choose_level_weights(model, prepared)
         model.level_weights = dict(zip(model.levels, weights))
         model.config.retrieval_weights = weights
         model_config = model.config.to_dict()

@@ -77,6 +77,46 @@ def test_level_weight_grid_and_top1():
     assert top1_of(torch.zeros(2, 6, 6), targets, (1.0, 1.0)) == 0.0  # all ties count against
 
 
+class _Fixed(torch.nn.Module):
+    """Two levels with fixed embeddings: queries and candidates are given per level."""
+
+    def __init__(self, per_level_responses, per_level_images):
+        super().__init__()
+        self.levels, self.loss_weights = ("a", "b"), {"a": 1.0, "b": 1.0}
+        self.r, self.i = per_level_responses, per_level_images
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    def encode_response(self, responses, level=None, normalize=True, neuron_mask=None):
+        return self.r[level][responses[:, 0].long()]
+
+    def encode_image(self, images, level=None, normalize=True):
+        return self.i[level][images[:, 0, 0, 0].long()]
+
+
+def _prepared(n):
+    from dina_core.runs.prepare import PreparedData
+    ids = torch.arange(n, dtype=torch.float32)
+    return PreparedData(ids.view(n, 1, 1, 1).expand(n, 1, 2, 2).contiguous(), ids[:, None].clone(),
+                        torch.arange(n), {"validation": np.arange(n), "train": np.arange(0), "test": np.arange(0)})
+
+
+def test_level_weights_change_only_when_validation_clearly_prefers_it():
+    from dina_core.train.level_weights import choose_level_weights
+    n, g = 200, torch.Generator().manual_seed(0)
+    truth = torch.nn.functional.normalize(torch.randn(n, 8, generator=g), dim=-1)
+    noisy = torch.nn.functional.normalize(truth + 3 * torch.randn(n, 8, generator=g), dim=-1)
+    clean = torch.nn.functional.normalize(truth + 0.3 * torch.randn(n, 8, generator=g), dim=-1)
+    junk = torch.nn.functional.normalize(torch.randn(n, 8, generator=g), dim=-1)
+    # level b is pure noise: equal weights lose to level a alone by far more than the error
+    model = _Fixed({"a": clean, "b": junk}, {"a": truth, "b": torch.nn.functional.normalize(
+        torch.randn(n, 8, generator=g), dim=-1)})
+    weights, table = choose_level_weights(model, _prepared(n))
+    assert weights == (1.0, 0.0) and table[0]["top1"] > 0.3
+    # two equally weak levels on 6 images: nothing is clearly better, the training weights stay
+    small = _Fixed({"a": noisy[:6], "b": noisy[:6]}, {"a": truth[:6], "b": truth[:6]})
+    assert choose_level_weights(small, _prepared(6))[0] == (1.0, 1.0)
+
+
 def test_trained_run_keeps_chosen_weights_through_save_and_load(small_run_dir):
     out, run, _ = small_run_dir
     chosen = run.metadata["level_weights"]["chosen"]

@@ -5,8 +5,10 @@ decode what the other misses: summing their similarity matrices beat either alon
 level's cosine similarities spread more or less widely, so equal weights are rarely best.
 After training, each level's validation similarity matrix is computed once; every weight
 vector of a small grid (each level in ``GRID``, scaled so the largest is 1) scores
-single-trial neural -> image top-1 on them, and the best is kept. Ties go to the weights
-closest to the training weights, so a flat validation landscape changes nothing.
+single-trial neural -> image top-1 on them, and the best is kept if it beats the training
+weights by more than one paired standard error (of the per-trial differences in being
+correct): a small validation tier (tens of images) cannot tell ~60 candidates apart, and then
+the training weights stay. Ties go to the weights closest to the training weights.
 """
 
 from __future__ import annotations
@@ -49,13 +51,18 @@ def level_similarities(model: TwoTowerModel, data: PreparedData, tier: str = "va
     return torch.stack(sims), torch.as_tensor(targets, device=sims[0].device)
 
 
-def top1_of(similarities: torch.Tensor, targets: torch.Tensor, weights: tuple[float, ...]) -> float:
-    """Top-1 of the weighted sum of per-level similarities (ties count against, as in ``target_ranks``)."""
+def correct_of(similarities: torch.Tensor, targets: torch.Tensor, weights: tuple[float, ...]) -> torch.Tensor:
+    """(T,) float 1 where the weighted sum of per-level similarities ranks the target first (ties count against)."""
     w = torch.as_tensor(weights, dtype=similarities.dtype, device=similarities.device)
-    score = torch.einsum("l,ltn->tn", w, similarities)
+    score = torch.einsum("l,ltn->tn", w, similarities.float())
     own = score.gather(1, targets[:, None])
     slack = torch.finfo(torch.float32).eps * 4 * float(w.sum())
-    return float(((score >= own - slack).sum(dim=1) == 1).float().mean())
+    return ((score >= own - slack).sum(dim=1) == 1).float()
+
+
+def top1_of(similarities: torch.Tensor, targets: torch.Tensor, weights: tuple[float, ...]) -> float:
+    """Top-1 of the weighted sum of per-level similarities (ties count against, as in ``target_ranks``)."""
+    return float(correct_of(similarities, targets, weights).mean())
 
 
 def choose_level_weights(model: TwoTowerModel, data: PreparedData, tier: str = "validation"
@@ -63,11 +70,21 @@ def choose_level_weights(model: TwoTowerModel, data: PreparedData, tier: str = "
     """Best retrieval weights on ``tier`` (see the module doc) and the table of every candidate tried.
 
     Returns:
-        (weights in ``model.levels`` order, [{'weights': [...], 'top1': float}] best first).
+        (weights in ``model.levels`` order, [{'weights': [...], 'top1': float, 'gain_se': paired standard
+        error of its difference from the training weights}] best first).
     """
     current = np.array([model.loss_weights[lv] for lv in model.levels])
-    current = current / current.max()
+    current = tuple(round(float(w), 6) for w in current / current.max())
     sims, targets = level_similarities(model, data, tier)
-    table = [{"weights": list(w), "top1": top1_of(sims, targets, w)} for w in _candidates(len(model.levels))]
+    base = correct_of(sims, targets, current)
+    table = []
+    candidates = _candidates(len(model.levels))
+    for w in candidates + ([current] if current not in candidates else []):
+        diff = correct_of(sims, targets, w) - base
+        table.append({"weights": list(w), "top1": float(base.mean() + diff.mean()),
+                      "gain_se": float(diff.std() / np.sqrt(len(diff))) if len(diff) > 1 else 0.0})
     table.sort(key=lambda row: (-row["top1"], float(np.abs(np.array(row["weights"]) - current).sum())))
-    return tuple(table[0]["weights"]), table
+    best = table[0]
+    if best["top1"] - float(base.mean()) <= best["gain_se"]:
+        best = next(row for row in table if tuple(row["weights"]) == current)
+    return tuple(best["weights"]), table

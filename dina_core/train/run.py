@@ -85,8 +85,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         model.level_weights = dict(zip(model.levels, weights))
         model.config.retrieval_weights = weights
         model_config = model.config.to_dict()
-        metadata["level_weights"] = {"chosen": list(weights), "validation_top1": table[0]["top1"],
-                                     "tried": len(table)}
+        top1 = next(row["top1"] for row in table if tuple(row["weights"]) == weights)
+        metadata["level_weights"] = {"chosen": list(weights), "validation_top1": top1, "tried": len(table)}
     metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
                     best_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
                     interrupted=result.interrupted)

@@ -24,8 +24,8 @@ class ModelConfig(DictConfig):
     aligned_stages: tuple[str, ...] = why(("stage0", "stage2", "stage3"),
                                           "feature maps aligned location by location; stage0 is the pooled image "
                                           "itself, so DINA contains a linear pixel read-out as one level")
-    stage_weights: tuple[float, ...] = why((1.0, 1.0, 1.0), "weight of each aligned stage in the loss (and in the "
-                                                            "retrieval score unless retrieval_weights is set)")
+    stage_weights: tuple[float, ...] = why((), "weight of each aligned stage in the loss (and in the retrieval "
+                                               "score unless retrieval_weights is set); empty: 1 each")
     stage0_pool: int = why(2, "pixels averaged per side for the stage0 map (coarse structure carries real-data "
                               "decoding: low-pass probes keep most of it)")
     stage0_filters: int = why(4, "linear 5x5 filters of the pooled image with a learned weight per location "
@@ -47,7 +47,7 @@ class ModelConfig(DictConfig):
     def __post_init__(self) -> None:
         self.stage_channels = tuple(int(c) for c in self.stage_channels)
         self.aligned_stages = tuple(str(s) for s in self.aligned_stages)
-        self.stage_weights = tuple(float(w) for w in self.stage_weights)
+        self.stage_weights = tuple(float(w) for w in self.stage_weights) or (1.0,) * len(self.aligned_stages)
         self.retrieval_weights = tuple(float(w) for w in self.retrieval_weights)
         names = {PIXEL_STAGE} | {f"stage{i + 1}" for i in range(len(self.stage_channels))}
         unknown = [s for s in self.aligned_stages if s not in names]

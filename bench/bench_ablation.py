@@ -34,12 +34,12 @@ from dina_core.train.run import train_run  # noqa: E402
 V1 = dict(aligned_stages=("stage2", "stage3"), stage_weights=(1.0, 1.0), stem_stride=1)
 ABLATIONS = {  # name: (kind, model overrides, train overrides)
     "linear": ("linear", {}, {}),
-    "dina_v1": ("dina", V1, {"tune_level_weights": False}),
+    "dina_v1": ("dina", V1, {"tune_level_weights": False, "shift_pixels": 0}),
     "dina": ("dina", {}, {}),
     "stage0_raw": ("dina", {"stage0_filters": 0}, {}),
     "no_stage0": ("dina", {"aligned_stages": ("stage2", "stage3"), "stage_weights": (1.0, 1.0)}, {}),
+    "no_shift": ("dina", {}, {"shift_pixels": 0}),
     "shift1": ("dina", {}, {"shift_pixels": 1}),
-    "shift2": ("dina", {}, {"shift_pixels": 2}),
     "behavior": ("dina", {}, {"behavior": True}),
     "no_behavior": ("dina", {}, {"behavior": False}),
     "linear_behavior": ("linear", {}, {"behavior": True}),
@@ -69,7 +69,7 @@ def _top1(rows: list[dict], responses: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", default=["sim", "linear_friendly", "antolik", "allen"])
-    parser.add_argument("--variants", nargs="+", default=["linear", "dina_v1", "dina", "no_stage0", "shift2",
+    parser.add_argument("--variants", nargs="+", default=["linear", "dina_v1", "dina", "no_stage0", "no_shift",
                                                            "behavior"],
                         choices=sorted(ABLATIONS))
     parser.add_argument("--neurons", type=int, default=1000)

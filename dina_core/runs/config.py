@@ -22,8 +22,9 @@ class TrainConfig(DictConfig):
     amp: bool = why(True, "bf16 autocast on CUDA (ignored on CPU)")
     shuffle_pairs: bool = why(False, "train on permuted image-response pairs: the leakage-guarding null")
     validation_fraction: float = why(0.1, "share of train images held out when the file has no validation tier")
-    shift_pixels: int = why(0, "shift augmentation: each training image moves by up to this many pixels "
-                               "(same response), so a few thousand images teach more than their exact pixels")
+    shift_pixels: int = why(2, "shift augmentation: each training image moves by up to this many pixels (same "
+                               "response), so a few thousand images teach more than their exact pixels "
+                               "(validation top-1 0.333 -> 0.369 on the simulator, 1,000 images)")
     behavior: bool = why(False, "correct each trial for the state its behaviour columns predict (per-neuron "
                                 "offset and gain fit on train); ignored for recordings without behaviour")
     tune_level_weights: bool = why(True, "after training, weight each aligned level's retrieval score by what "

@@ -180,7 +180,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
             for group in optimizer.param_groups:
                 group["lr"] = lr
             loss, per_level = train_step(model, data, train, paired_images, batch, optimizer, config.amp, dist,
-                                         config.shift_pixels, shifts)
+                                         max(config.shift_pixels, 0), shifts)
             step += 1
             loss_sum += float(loss)
             for level, value in per_level.items():

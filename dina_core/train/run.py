@@ -5,6 +5,7 @@ The folder layout and the :class:`~dina_core.runs.run.Run` it holds live in :mod
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from ..model.device import autocast, resolve_device
 from ..runs.checkpoint import atomic_save, load_checkpoint
 from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import STATE_FILE, Run, save_run
-from ..runs.config import TrainConfig
+from ..runs.config import SHIFT_DEFAULTS, TrainConfig
 from .distributed import current, rank_device
 from .level_weights import choose_level_weights
 from .loop import FitResult, StepInfo, fit
@@ -49,6 +50,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     reports through ``on_step`` and writes ``out_dir``; every rank returns the same run.
     """
     train_config = train_config or TrainConfig()
+    if train_config.shift_pixels < 0:
+        train_config = dataclasses.replace(train_config, shift_pixels=SHIFT_DEFAULTS.get(kind, 0))
     model_config = dict(model_config or (ModelConfig().to_dict() if kind == "dina" else {}))
     dist = current()
     device = rank_device(resolve_device(train_config.device), dist)

@@ -34,15 +34,15 @@ from dina_core.train.run import train_run  # noqa: E402
 V1 = dict(aligned_stages=("stage2", "stage3"), stage_weights=(1.0, 1.0), stem_stride=1)
 ABLATIONS = {  # name: (kind, model overrides, train overrides)
     "linear": ("linear", {}, {}),
-    "dina_v1": ("dina", V1, {"tune_level_weights": False, "shift_pixels": 0}),
+    "dina_v1": ("dina", V1, {"tune_level_weights": False, "shift_pixels": 0, "behavior": "off"}),
     "dina": ("dina", {}, {}),
     "stage0_raw": ("dina", {"stage0_filters": 0}, {}),
     "no_stage0": ("dina", {"aligned_stages": ("stage2", "stage3"), "stage_weights": (1.0, 1.0)}, {}),
     "no_shift": ("dina", {}, {"shift_pixels": 0}),
     "shift1": ("dina", {}, {"shift_pixels": 1}),
-    "behavior": ("dina", {}, {"behavior": True}),
-    "no_behavior": ("dina", {}, {"behavior": False}),
-    "linear_behavior": ("linear", {}, {"behavior": True}),
+    "behavior": ("dina", {}, {"behavior": "on"}),
+    "no_behavior": ("dina", {}, {"behavior": "off"}),
+    "linear_behavior": ("linear", {}, {"behavior": "on"}),
 }
 
 
@@ -70,7 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", default=["sim", "linear_friendly", "antolik", "allen"])
     parser.add_argument("--variants", nargs="+", default=["linear", "dina_v1", "dina", "no_stage0", "no_shift",
-                                                           "behavior"],
+                                                           "no_behavior"],
                         choices=sorted(ABLATIONS))
     parser.add_argument("--neurons", type=int, default=1000)
     parser.add_argument("--train-images", type=int, default=2000)

@@ -70,12 +70,18 @@ def test_shifts_keep_each_image_with_its_own_row():
     assert moved > 8  # most rows really moved
 
 
-def test_shift_default_follows_the_model_kind(small_data):
-    from dina_core.runs.config import SHIFT_DEFAULTS, TrainConfig
+def test_shift_and_behaviour_defaults_follow_the_model_kind(small_data):
+    from dina_core.runs.config import BEHAVIOR_DEFAULTS, SHIFT_DEFAULTS, TrainConfig
     from dina_core.train.run import train_run
 
     for kind in ("linear", "dina"):
         run, _ = train_run(small_data, None, kind=kind, train_config=TrainConfig(epochs=1, batch_size=128))
         assert run.train_config.shift_pixels == SHIFT_DEFAULTS[kind]
-    run, _ = train_run(small_data, None, kind="linear", train_config=TrainConfig(epochs=1, shift_pixels=1))
-    assert run.train_config.shift_pixels == 1
+        assert run.train_config.behavior == BEHAVIOR_DEFAULTS[kind]
+        assert (run.preprocessing.behavior is not None) == (BEHAVIOR_DEFAULTS[kind] == "on")
+    run, _ = train_run(small_data, None, kind="linear", train_config=TrainConfig(epochs=1, shift_pixels=1,
+                                                                                 behavior="on"))
+    assert run.train_config.shift_pixels == 1 and run.preprocessing.behavior is not None
+    assert TrainConfig(behavior=False).behavior == "off"
+    with pytest.raises(ValueError, match="behavior"):
+        TrainConfig(behavior="sometimes")

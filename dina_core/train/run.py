@@ -5,7 +5,6 @@ The folder layout and the :class:`~dina_core.runs.run.Run` it holds live in :mod
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from ..model.device import autocast, resolve_device
 from ..runs.checkpoint import atomic_save, load_checkpoint
 from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import STATE_FILE, Run, save_run
-from ..runs.config import SHIFT_DEFAULTS, TrainConfig
+from ..runs.config import TrainConfig
 from .distributed import current, rank_device
 from .level_weights import choose_level_weights
 from .loop import FitResult, StepInfo, fit
@@ -49,13 +48,11 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     Under ``torchrun`` (see ``distributed``) every rank trains on its own device and only rank 0
     reports through ``on_step`` and writes ``out_dir``; every rank returns the same run.
     """
-    train_config = train_config or TrainConfig()
-    if train_config.shift_pixels < 0:
-        train_config = dataclasses.replace(train_config, shift_pixels=SHIFT_DEFAULTS.get(kind, 0))
+    train_config = (train_config or TrainConfig()).resolved(kind)
     model_config = dict(model_config or (ModelConfig().to_dict() if kind == "dina" else {}))
     dist = current()
     device = rank_device(resolve_device(train_config.device), dist)
-    preprocessing = Preprocessing.fit(data, neuron_indices, train_config.behavior)
+    preprocessing = Preprocessing.fit(data, neuron_indices, train_config.behavior == "on")
     prepared = prepare(data, preprocessing, device, train_config.validation_fraction, train_config.seed)
     torch.manual_seed(train_config.seed)
     model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(device)

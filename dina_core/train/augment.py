@@ -18,7 +18,8 @@ def random_shifts(images: torch.Tensor, max_shift: int, generator: torch.Generat
     Args:
         images: (B, C, H, W) float, normalised stimuli (on any device).
         max_shift: largest offset in pixels; 0 returns ``images`` unchanged.
-        generator: CPU generator for the offsets (reproducible runs).
+        generator: generator for the offsets, on the images' device (reproducible runs; on CUDA the offsets
+            are drawn there, so a step needs no host-to-device copy).
 
     Returns:
         (B, C, H, W) float, same dtype and device; ``out[b, :, y, x] = images[b, :, y - dy_b, x - dx_b]``
@@ -27,7 +28,7 @@ def random_shifts(images: torch.Tensor, max_shift: int, generator: torch.Generat
     if max_shift <= 0:
         return images
     b, _, h, w = images.shape
-    offsets = torch.randint(-max_shift, max_shift + 1, (b, 2), generator=generator).to(images.device)
+    offsets = torch.randint(-max_shift, max_shift + 1, (b, 2), generator=generator, device=images.device)
     padded = F.pad(images, (max_shift,) * 4, mode="replicate")
     rows = (torch.arange(h, device=images.device)[None, :] - offsets[:, :1] + max_shift)  # (B, H)
     cols = (torch.arange(w, device=images.device)[None, :] - offsets[:, 1:] + max_shift)  # (B, W)

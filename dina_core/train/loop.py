@@ -170,7 +170,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         model.train()
         torch.manual_seed(config.seed * 100_003 + epoch + 1_000_003 * dist.rank)  # dropout draws, per epoch and rank
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed + epoch)).to(device)
-        shifts = torch.Generator().manual_seed(config.seed * 100_003 + epoch + 7 + 1_000_003 * dist.rank)
+        shifts = torch.Generator(device=device).manual_seed(config.seed * 100_003 + epoch + 7 + 1_000_003 * dist.rank)
         epoch_start, loss_sum, level_sums, val = time.perf_counter(), 0.0, {}, None
         for b in range(steps_per_epoch):
             batch = dist.usable(order[b * config.batch_size:(b + 1) * config.batch_size])

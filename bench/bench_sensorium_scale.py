@@ -8,7 +8,7 @@ with the defaults a user gets (``dina train``), and prints per model: training s
 neural -> image top-1 (averaged and single-trial, 95% CI) and single-trial top-1 as a fraction of
 the noise ceiling; then the ceiling and the ratio of DINA's training time to the linear model's.
 ``linear_friendly`` makes the population easy for a linear read-out (large receptive fields, mostly
-simple cells, a strong shared gain), the regime where real V1 is hardest on DINA.
+simple cells, a strong shared gain that behaviour tracks), the regime where real V1 is hardest on DINA.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ SENSORIUM_SIZE = dict(n_neurons=5335, n_train_images=4472, n_validation_images=5
                       n_test_repeats=10)
 VARIANTS = {
     "default": {},
-    "linear_friendly": dict(rf_sigma_range=(5.0, 10.0), complex_fraction=0.1, shared_gain_sd=0.5),
+    "linear_friendly": dict(rf_sigma_range=(5.0, 10.0), complex_fraction=0.1, shared_gain_sd=0.5,
+                            gain_behavior_corr=0.8),
 }
 
 

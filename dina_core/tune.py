@@ -63,8 +63,13 @@ SEARCH_SPACE: tuple[Knob, ...] = (
     Knob("trunk_dim", "width of the neural tower's linear map of the population",
          ({"model": {"trunk_dim": 128}}, {"model": {"trunk_dim": 512}})),
     Knob("aligned_stages", "which levels of the hierarchy are aligned",
-         ({"model": {"aligned_stages": ("stage3",), "stage_weights": (1.0,)}},
-          {"model": {"aligned_stages": ("stage1", "stage2", "stage3"), "stage_weights": (1.0, 1.0, 1.0)}})),
+         ({"model": {"aligned_stages": ("stage2", "stage3"), "stage_weights": ()}},
+          {"model": {"aligned_stages": ("stage0", "stage1", "stage2", "stage3"), "stage_weights": ()}})),
+    Knob("behavior", "correct each trial for the arousal its behaviour columns predict (DINA's default; "
+                     "no-op without them): is the recording better without?",
+         ({"train": {"behavior": "off"}},)),
+    Knob("shift_pixels", "shift augmentation of the stimuli (DINA's default 2 px)",
+         ({"train": {"shift_pixels": 0}}, {"train": {"shift_pixels": 4}})),
     Knob("stage_channels", "width of the image tower",
          ({"model": {"stage_channels": (8, 16, 24)}}, {"model": {"stage_channels": (24, 48, 72)}})),
 )

@@ -61,5 +61,7 @@ def test_the_dina_row_is_trained_with_the_defaults_a_user_gets(small_data, tmp_p
     assert main(["benchmark", str(data), "--out", str(tmp_path / "bench"), "--epochs", "1", "--models", "dina"]) == 0
     user = json.loads((tmp_path / "user" / "run.json").read_text())
     bench = json.loads((tmp_path / "bench" / "dina" / "run.json").read_text())
-    assert bench["model_config"] == user["model_config"] == json.loads(json.dumps(ModelConfig().to_dict()))
-    assert bench["train_config"] == user["train_config"] == {**TrainConfig().to_dict(), "epochs": 1}
+    assert bench["model_config"] == user["model_config"]  # retrieval weights included: chosen alike on validation
+    default = json.loads(json.dumps(ModelConfig().to_dict()))
+    assert {**user["model_config"], "retrieval_weights": []} == default
+    assert bench["train_config"] == user["train_config"] == TrainConfig(epochs=1).resolved("dina").to_dict()

@@ -11,7 +11,7 @@ dict stored in a checkpoint, so checkpoints never pickle objects.
 
 from __future__ import annotations
 
-from .config import ModelConfig
+from .config import ModelConfig, saved_config
 from .dina import GLOBAL, DinaModel
 from .linear import LinearConfig, LinearTwoTower
 from .two_tower import TwoTowerModel
@@ -19,11 +19,18 @@ from .two_tower import TwoTowerModel
 MODEL_KINDS = {"dina": (DinaModel, ModelConfig), "linear": (LinearTwoTower, LinearConfig)}
 
 
-def build_model(kind: str, config: dict, n_neurons: int, image_shape: tuple[int, int]) -> TwoTowerModel:
-    """Construct a model of ``kind`` ('dina' | 'linear') from its config dict."""
+def build_model(kind: str, config: dict, n_neurons: int, image_shape: tuple[int, int],
+                saved: bool = False) -> TwoTowerModel:
+    """Construct a model of ``kind`` ('dina' | 'linear') from its config dict.
+
+    ``saved=True`` for a dict read from a checkpoint: fields it predates take the values that
+    rebuild the model it was trained as (``config.LEGACY``), not today's defaults.
+    """
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {sorted(MODEL_KINDS)}")
     model_cls, config_cls = MODEL_KINDS[kind]
+    if saved and kind == "dina":
+        config = saved_config(config)
     return model_cls(config_cls.from_dict(config), n_neurons, image_shape)
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig
+from .config import PIXEL_STAGE, ModelConfig
 from .image_tower import ImageTower
 from .neural_tower import NeuralTower
 from .two_tower import TwoTowerModel
@@ -21,20 +21,31 @@ class DinaModel(TwoTowerModel):
     predicted map (B, C_s, h, w) are each projected by a 1x1 convolution into a shared
     latent space (B, L, h, w), flattened to (B, L*h*w) and L2-normalised; their dot
     product is the similarity, and its per-location terms form the alignment map.
+
+    ``stage0`` is the pooled image (through a few linear filters and a learned weight per location
+    when ``stage0_filters`` > 0): the neural tower predicts a coarse image-like map, and the
+    similarity is the cosine between it and a linear map of the stimulus, a bilinear form
+    ``x^T A r`` of pixels and responses, normalised. The linear two-tower scores with such a form
+    too (``x^T W_i^T W_r r``, rank 128), so DINA keeps a level that decodes the way the linear model
+    does and adds the CNN's levels on top.
+
+    Loss weights are ``config.stage_weights``; the retrieval score's level weights
+    (``level_weights``) are ``config.retrieval_weights`` when set (chosen on validation).
     """
 
     def __init__(self, config: ModelConfig, n_neurons: int, image_shape: tuple[int, int]):
         levels = config.aligned_stages + ((GLOBAL,) if config.global_level else ())
         weights = config.stage_weights + ((config.global_weight,) if config.global_level else ())
         super().__init__(levels, weights, config.init_temperature)
+        if config.retrieval_weights:
+            self.level_weights = dict(zip(self.levels, config.retrieval_weights))
         self.config = config
         self.n_neurons = int(n_neurons)
         self.image_shape = (int(image_shape[0]), int(image_shape[1]))
-        self.image_tower = ImageTower(config.stage_channels)
-        map_shapes = {}
-        for stage in config.aligned_stages:
-            index = self.image_tower.stage_names.index(stage) + 1
-            map_shapes[stage] = (self.image_tower.stage_channels[stage], *ImageTower.map_shape(self.image_shape, index))
+        self.image_tower = ImageTower(config.stage_channels, config.stem_stride,
+                                      config.stage0_pool if PIXEL_STAGE in config.aligned_stages else None,
+                                      config.stage0_filters, self.image_shape)
+        map_shapes = {s: self.image_tower.stage_shape(self.image_shape, s) for s in config.aligned_stages}
         self.map_shapes = map_shapes
         self.neural_tower = NeuralTower(n_neurons, config.trunk_dim, map_shapes,
                                         config.global_dim if config.global_level else None, config.neuron_dropout,

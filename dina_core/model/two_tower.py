@@ -26,6 +26,7 @@ class TwoTowerModel(nn.Module):
         super().__init__()
         self.levels = tuple(levels)
         self.level_weights = dict(zip(self.levels, (float(w) for w in level_weights)))
+        self.loss_weights = dict(self.level_weights)  # subclasses may score retrieval with other weights
         self.logit_scale = nn.ParameterDict({
             level: nn.Parameter(torch.tensor(math.log(1.0 / init_temperature))) for level in self.levels
         })

@@ -48,6 +48,7 @@ class EnsembleModel(TwoTowerModel):
         self.members = nn.ModuleList(members)
         self.seeds = [int(s) for s in seeds]
         self.levels, self.level_weights = first.levels, dict(first.level_weights)
+        self.loss_weights = dict(first.loss_weights)  # what its members trained with (train.level_weights)
         self.n_neurons, self.image_shape, self.config = first.n_neurons, first.image_shape, first.config
 
     def _stack(self, per_member: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

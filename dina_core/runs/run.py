@@ -86,7 +86,7 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
 
     def rebuilt(state_dict: dict) -> TwoTowerModel:
         model = build_model(payload["kind"], payload["model_config"], int(payload["n_neurons"]),
-                            tuple(payload["image_shape"]))
+                            tuple(payload["image_shape"]), saved=True)
         model.load_state_dict(state_dict)
         return model
 
@@ -97,7 +97,8 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
                  list(payload["history"]), dict(payload["metadata"]))
     except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as exc:  # a field of the wrong type
         raise CheckpointError(f"{file}: checkpoint does not rebuild a model ({type(exc).__name__}: {exc})") from exc
-    return Run(model.to(resolve_device(str(device))).eval(), payload["kind"], payload["model_config"], *parts)
+    # the config as rebuilt: fields the checkpoint predates filled with the values it was trained with
+    return Run(model.to(resolve_device(str(device))).eval(), payload["kind"], model.config.to_dict(), *parts)
 
 
 def _remove_orphans(folder: Path) -> None:

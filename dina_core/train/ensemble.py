@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from ..data.format import DinaData
-from ..model.device import resolve_device
+from ..model.device import autocast, resolve_device
 from ..runs.config import TrainConfig
 from ..runs.ensemble import EnsembleModel
 from ..runs.folder import MEMBERS_DIR, check_target
 from ..runs.lock import run_lock
 from ..runs.run import MODEL_FILE, STATE_FILE, Run, load_run, save_run
 from .distributed import current, rank_device
+from .level_weights import choose_level_weights
 from .loop import FitResult, StepInfo
 from .run import train_run
 from .validation import validation_top1
@@ -84,7 +85,8 @@ def _train_members(data: DinaData, out_dir, seeds: list[int], *, kind, model_con
             results.append(FitResult(done.history, done.metadata.get("best_epoch", -1),
                                      done.metadata.get("best_val_top1", float("nan"))))
             continue
-        member_config = TrainConfig.from_dict({**train_config.to_dict(), "seed": seed})
+        # members keep their training weights: the ensemble's retrieval weights are chosen for it as a whole, below
+        member_config = TrainConfig.from_dict({**train_config.to_dict(), "seed": seed, "tune_level_weights": False})
         step = (lambda info, i=i: on_step(i, info)) if on_step is not None else None
         run, result = train_run(data, member_dir, kind=kind, model_config=model_config, train_config=member_config,
                                 neuron_indices=neuron_indices, resume=resume, overwrite=overwrite, metadata=metadata,
@@ -100,7 +102,19 @@ def _train_members(data: DinaData, out_dir, seeds: list[int], *, kind, model_con
                 "train_seconds": r.metadata.get("train_seconds")} for s, r in zip(seeds, runs)]
     ensemble = Run(model, first.kind, first.model_config, first.train_config, first.preprocessing, first.history,
                    dict(first.metadata))
-    val_top1 = validation_top1(model, ensemble.prepare(data))
+    prepared = ensemble.prepare(data)
+    if train_config.tune_level_weights and len(model.levels) > 1:
+        with autocast(device, train_config.amp):
+            weights, table = choose_level_weights(model, prepared)
+        for m in (model, *model.members):
+            m.level_weights = dict(zip(model.levels, weights))
+        for m in model.members:
+            m.config.retrieval_weights = weights
+        ensemble.model_config = model.config.to_dict()
+        ensemble.metadata["level_weights"] = {"chosen": list(weights), "tried": len(table),
+                                              "validation_top1": next(r["top1"] for r in table
+                                                                      if tuple(r["weights"]) == weights)}
+    val_top1 = validation_top1(model, prepared)
     ensemble.metadata.update(best_val_top1=val_top1, ensemble={"k": len(seeds), "seeds": seeds, "members": members},
                              train_seconds=sum(m["train_seconds"] or 0.0 for m in members))
     if out_dir is not None and current().is_main:  # under torchrun, rank 0 writes (as train_run does)

@@ -22,6 +22,7 @@ from ..runs.config import TrainConfig
 from ..model.device import autocast
 from .distributed import (SINGLE, Dist, average_buffers, broadcast_parameters, current,
                           gather_embeddings, sum_gradients)
+from .augment import random_shifts
 from .loss import multilevel_info_nce
 from ..runs.prepare import PreparedData
 from .validation import validation_top1
@@ -79,7 +80,8 @@ def _pairing(data: PreparedData, train: torch.Tensor, config: TrainConfig) -> to
 
 def train_step(model: TwoTowerModel, data: PreparedData, trials: torch.Tensor, paired_images: torch.Tensor,
                batch: torch.Tensor, optimizer: torch.optim.Optimizer, amp: bool = True,
-               dist: Dist = SINGLE) -> tuple[torch.Tensor, dict[str, float]]:
+               dist: Dist = SINGLE, shift_pixels: int = 0,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """One optimiser step on a global batch (this rank embeds its shard; see ``distributed``).
 
     Args:
@@ -92,21 +94,30 @@ def train_step(model: TwoTowerModel, data: PreparedData, trials: torch.Tensor, p
         optimizer: steps the model's parameters (its learning rate already set).
         amp: bf16 autocast on CUDA.
         dist: this process's rank (SINGLE: one process).
+        shift_pixels: shift augmentation of the step's images (see ``augment.random_shifts``).
+        generator: draws the shifts.
 
     Returns:
         The global batch's loss (a detached scalar) and its per-level losses.
     """
     local = dist.shard(batch)
+    images = random_shifts(data.images[paired_images[local]], shift_pixels, generator)
     with autocast(data.images.device, amp):
-        outputs = model(data.images[paired_images[local]], data.responses[trials[local]])
+        outputs = model(images, data.responses[trials[local]])
     outputs = gather_embeddings(outputs, dist)
-    loss, per_level = multilevel_info_nce(outputs, model.level_weights, paired_images[batch])
+    loss, per_level = multilevel_info_nce(outputs, model.loss_weights, paired_images[batch])
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     sum_gradients(model, dist)
     optimizer.step()
     average_buffers(model, dist)
     return loss.detach(), per_level
+
+
+def _validate(model: TwoTowerModel, data: PreparedData, config: TrainConfig) -> float:
+    """Validation top-1 under the training's autocast: on CUDA the run stays bf16 end to end."""
+    with autocast(data.images.device, config.amp):
+        return validation_top1(model, data)
 
 
 def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
@@ -159,6 +170,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         model.train()
         torch.manual_seed(config.seed * 100_003 + epoch + 1_000_003 * dist.rank)  # dropout draws, per epoch and rank
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed + epoch)).to(device)
+        shifts = torch.Generator(device=device).manual_seed(config.seed * 100_003 + epoch + 7 + 1_000_003 * dist.rank)
         epoch_start, loss_sum, level_sums, val = time.perf_counter(), 0.0, {}, None
         for b in range(steps_per_epoch):
             batch = dist.usable(order[b * config.batch_size:(b + 1) * config.batch_size])
@@ -167,13 +179,14 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
             lr = lr_at(step, total_steps, warmup_steps, config.lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, per_level = train_step(model, data, train, paired_images, batch, optimizer, config.amp, dist)
+            loss, per_level = train_step(model, data, train, paired_images, batch, optimizer, config.amp, dist,
+                                         max(config.shift_pixels, 0), shifts)
             step += 1
             loss_sum += float(loss)
             for level, value in per_level.items():
                 level_sums[level] = level_sums.get(level, 0.0) + value
             last = b == steps_per_epoch - 1
-            val = validation_top1(model, data) if last else None
+            val = _validate(model, data, config) if last else None
             if on_step is not None:
                 elapsed = time.perf_counter() - start_time
                 eta = elapsed / (step - start_step) * (total_steps - step)
@@ -184,7 +197,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         if result.interrupted:
             break
         if val is None:
-            val = validation_top1(model, data)
+            val = _validate(model, data, config)
         result.history.append({
             "epoch": epoch, "train_loss": loss_sum / steps_per_epoch, "val_top1": val, "lr": lr,
             "seconds": time.perf_counter() - epoch_start,

@@ -20,7 +20,7 @@ from ..data.fingerprint import recording_identity
 from ..data.format import DinaData
 from ..errors import DinaError
 from ..model import ModelConfig, build_model
-from ..model.device import resolve_device
+from ..model.device import autocast, resolve_device
 from ..runs.checkpoint import atomic_save, load_checkpoint
 from ..runs.folder import check_resume_state, check_target, identity, remove_temp_files
 from ..runs.lock import run_lock
@@ -28,6 +28,7 @@ from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import STATE_FILE, Run, save_run
 from ..runs.config import TrainConfig
 from .distributed import current, rank_device
+from .level_weights import choose_level_weights
 from .loop import FitResult, StepInfo, fit
 
 
@@ -66,7 +67,7 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     checks the folder, only rank 0 takes the lock, reports through ``on_step`` and writes
     ``out_dir``; every rank returns the same run.
     """
-    train_config = train_config or TrainConfig()
+    train_config = (train_config or TrainConfig()).resolved(kind)
     dist = current()
     writes = out_dir is not None and dist.is_main
     if out_dir is not None:  # refuse before taking the lock or any work; other ranks: rank 0 holds the lock
@@ -82,7 +83,7 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
 
         model_config = dict(model_config or (ModelConfig().to_dict() if kind == "dina" else {}))
         device = rank_device(resolve_device(train_config.device), dist)
-        preprocessing = Preprocessing.fit(data, neuron_indices)
+        preprocessing = Preprocessing.fit(data, neuron_indices, train_config.behavior == "on")
         prepared = prepare(data, preprocessing, device, train_config.validation_fraction, train_config.seed)
         torch.manual_seed(train_config.seed)
         model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(device)
@@ -111,6 +112,14 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         if not result.history:
             raise NothingTrainedError(f"{out_dir or 'training'}: stopped before the first epoch finished; "
                                       "no model was saved")
+        if train_config.tune_level_weights and len(model.levels) > 1 and not result.interrupted:
+            with autocast(device, train_config.amp):
+                weights, table = choose_level_weights(model, prepared)
+            model.level_weights = dict(zip(model.levels, weights))
+            model.config.retrieval_weights = weights
+            model_config = model.config.to_dict()
+            top1 = next(row["top1"] for row in table if tuple(row["weights"]) == weights)
+            metadata["level_weights"] = {"chosen": list(weights), "validation_top1": top1, "tried": len(table)}
         metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
                         best_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
                         interrupted=result.interrupted)

@@ -1,0 +1,111 @@
+"""What each of DINA's mechanisms adds, beside the linear two-tower, on data we can see.
+
+    python bench/bench_ablation.py [--data sim linear_friendly antolik allen] [--variants ...]
+                                   [--neurons 1000] [--train-images 2000] [--seed 0]
+
+Datasets: the simulator at a reduced Sensorium layout (``--neurons`` neurons, ``--train-images``
+train and a tenth as many validation images shown once, 100 test images x 10 repeats; its shared
+gain follows the simulated arousal); ``linear_friendly``, the variant of ``bench_sensorium_scale``
+(large RFs, mostly simple cells, strong behaviour-linked gain); the real Antolik 2016 regions and
+Allen natural scenes fixtures in ../shared/data (skipped when absent). Variants are trained with
+the defaults a user gets except for the one change each names; ``dina_v1`` is the default before
+stage0, the stride-2 stem and level weighting. Per variant: validation top-1 (what defaults are
+chosen on), test neural -> image top-1 single-trial and averaged with 95% CI, training seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_sensorium_scale import VARIANTS  # noqa: E402
+from real_fixtures import allen, antolik, available  # noqa: E402
+
+from dina_core.evaluate.model_eval import evaluate_run  # noqa: E402
+from dina_core.model import LinearConfig, ModelConfig  # noqa: E402
+from dina_core.runs.config import TrainConfig  # noqa: E402
+from dina_core.simulate import SimConfig, simulate_recording  # noqa: E402
+from dina_core.train.run import train_run  # noqa: E402
+
+V1 = dict(aligned_stages=("stage2", "stage3"), stage_weights=(1.0, 1.0), stem_stride=1)
+ABLATIONS = {  # name: (kind, model overrides, train overrides)
+    "linear": ("linear", {}, {}),
+    "dina_v1": ("dina", V1, {"tune_level_weights": False, "shift_pixels": 0, "behavior": "off"}),
+    "dina": ("dina", {}, {}),
+    "stage0_raw": ("dina", {"stage0_filters": 0}, {}),
+    "no_stage0": ("dina", {"aligned_stages": ("stage2", "stage3"), "stage_weights": (1.0, 1.0)}, {}),
+    "no_shift": ("dina", {}, {"shift_pixels": 0}),
+    "shift1": ("dina", {}, {"shift_pixels": 1}),
+    "behavior": ("dina", {}, {"behavior": "on"}),
+    "no_behavior": ("dina", {}, {"behavior": "off"}),
+    "linear_behavior": ("linear", {}, {"behavior": "on"}),
+}
+
+
+def datasets(names: list[str], neurons: int, train_images: int, seed: int):
+    size = dict(n_neurons=neurons, n_train_images=train_images, n_validation_images=max(50, train_images // 9),
+                n_test_images=100, n_test_repeats=10)
+    for name in names:
+        if name in ("sim", "linear_friendly"):
+            variant = VARIANTS["default" if name == "sim" else name]
+            yield name, simulate_recording(SimConfig(seed=seed, **size, **variant))
+        elif not available():
+            print(f"{name}: skipped (../shared/data not found)")
+        elif name == "antolik":
+            for region in (1, 2, 3):
+                yield f"antolik_r{region}", antolik(region, seed=seed)
+        elif name == "allen":
+            yield "allen", allen()
+
+
+def _top1(rows: list[dict], responses: str) -> dict:
+    return next(r for r in rows if r["direction"] == "neural_to_image" and r["responses"] == responses)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", default=["sim", "linear_friendly", "antolik", "allen"])
+    parser.add_argument("--variants", nargs="+", default=["linear", "dina_v1", "dina", "no_stage0", "no_shift",
+                                                           "no_behavior"],
+                        choices=sorted(ABLATIONS))
+    parser.add_argument("--neurons", type=int, default=1000)
+    parser.add_argument("--train-images", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    print("| data | variant | val top-1 | test single-trial top-1 (95% CI) | test averaged top-1 (95% CI) | "
+          "train s | epochs |\n|---|---|---|---|---|---|---|", flush=True)
+    for data_name, data in datasets(args.data, args.neurons, args.train_images, args.seed):
+        for variant in args.variants:
+            kind, model_over, train_over = ABLATIONS[variant]
+            base = ModelConfig().to_dict() if kind == "dina" else LinearConfig().to_dict()
+            train_config = TrainConfig(seed=args.seed, **train_over)
+            started = time.perf_counter()
+            run, result = train_run(data, None, kind=kind, model_config={**base, **model_over},
+                                    train_config=train_config)
+            seconds = time.perf_counter() - started
+            chosen = run.metadata.get("level_weights")
+            _print_row(data_name, variant + (f" {chosen['chosen']}" if chosen else ""), run, data, args.seed,
+                       chosen["validation_top1"] if chosen else result.best_val_top1, seconds, len(result.history))
+            if chosen:  # the same run scored with its training weights: what choosing them on validation adds
+                run.model.level_weights = dict(run.model.loss_weights)
+                _print_row(data_name, f"{variant} without level weights", run, data, args.seed,
+                           result.best_val_top1, seconds, len(result.history))
+
+
+def _print_row(data_name, variant, run, data, seed, val, seconds, epochs) -> None:
+    rows = evaluate_run(run, data, per_level=False, seed=seed)
+    single, avg = _top1(rows, "single_trial"), _top1(rows, "averaged")
+
+    def ci(r):
+        return f"{r['top1']:.3f} ({r['ci95_top1'][0]:.2f}-{r['ci95_top1'][1]:.2f})"
+
+    print(f"| {data_name} | {variant} | {val:.3f} | {ci(single)} | {ci(avg)} | {seconds:.0f} | {epochs} |",
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ from dina_core.errors import DinaError
 from . import active_run, jobs, keys, state
 from .job_panel import job_progress
 
-SHIPPED_TRAIN_MINUTES = 28  # assets/demo_run's own training on 2 CPU cores (run.json: train_seconds 1698)
+SHIPPED_TRAIN_MINUTES = 5  # assets/demo_run's own training on 2 CPU cores (run.json: train_seconds 293, one torch thread)
 
 
 def require_run(data_key: state.FileKey) -> state.FileKey:

@@ -1,7 +1,5 @@
 """The pixel-level stage0, validated level weights, the stride-2 stem, and old checkpoints still loading."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -10,7 +8,6 @@ from dina_core.model import DinaModel, ModelConfig, build_model
 from dina_core.runs.run import load_run
 from dina_core.train.level_weights import _candidates, top1_of
 
-DEMO_RUN = Path(__file__).resolve().parents[1] / "assets" / "demo_run"
 
 
 @pytest.fixture
@@ -126,9 +123,20 @@ def test_trained_run_keeps_chosen_weights_through_save_and_load(small_run_dir):
     assert loaded.model.config == run.model.config
 
 
-def test_old_checkpoint_rebuilds_the_model_it_was_trained_as():
-    """The shipped demo run predates stage0 and the stride-2 stem: it must load (strict) as it was."""
-    run = load_run(DEMO_RUN)
+def test_old_checkpoint_rebuilds_the_model_it_was_trained_as(tmp_path, small_run):
+    """A run saved before stage0, the stride-2 stem and retrieval weights existed loads (strict) as it was."""
+    from dina_core.model.config import LEGACY
+    from dina_core.runs.checkpoint import load_checkpoint
+    from dina_core.runs.run import Run, save_run
+
+    old_config = {**ModelConfig(aligned_stages=("stage2", "stage3")).to_dict(), **LEGACY}
+    old = build_model("dina", old_config, small_run.model.n_neurons, small_run.model.image_shape)
+    save_run(Run(old, "dina", old_config, small_run.train_config, small_run.preprocessing), tmp_path)
+    payload = load_checkpoint(tmp_path / "model.pt")
+    for field in LEGACY:  # as an older DINA wrote it: none of these fields
+        del payload["model_config"][field]
+    torch.save(payload, tmp_path / "model.pt")
+    run = load_run(tmp_path)
     assert run.model.levels == ("stage2", "stage3")
     assert run.model.config.stem_stride == 1 and run.model.config.retrieval_weights == ()
     assert run.model.level_weights == {"stage2": 1.0, "stage3": 1.0}

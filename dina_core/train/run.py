@@ -123,6 +123,7 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
                         best_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
                         interrupted=result.interrupted)
+        model.eval()  # a Run's model is applied, not trained (the level-weight choice may have left train mode)
         run = Run(model, kind, model_config, train_config, preprocessing, result.history, metadata)
         if writes:
             save_run(run, out_dir)

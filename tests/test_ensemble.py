@@ -47,6 +47,8 @@ def test_ensemble_of_identical_members_scores_like_one_member(small_run, small_d
     doubled = evaluate_run(replace(small_run, model=twin), small_data)
     assert [(r["level"], r["direction"], r["responses"], r["top1"], r["top5"]) for r in doubled] == \
         [(r["level"], r["direction"], r["responses"], r["top1"], r["top5"]) for r in single]
+    twin.train()  # e.g. an eval_state restoring a fresh module's flag: members (one is shared) stay in eval mode
+    assert not twin.training and not small_run.model.training
 
 
 def test_members_must_agree():

@@ -50,6 +50,12 @@ class EnsembleModel(TwoTowerModel):
         self.levels, self.level_weights = first.levels, dict(first.level_weights)
         self.loss_weights = dict(first.loss_weights)  # what its members trained with (train.level_weights)
         self.n_neurons, self.image_shape, self.config = first.n_neurons, first.image_shape, first.config
+        self.eval()
+
+    def train(self, mode: bool = True) -> "EnsembleModel":
+        """Always eval mode: an ensemble only scores (``eval_state`` restoring a 'training' flag must never switch
+        its members' dropout on, nor that of a model shared with the caller)."""
+        return super().train(False)
 
     def _stack(self, per_member: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         scale = 1.0 / math.sqrt(len(per_member))

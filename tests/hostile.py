@@ -50,3 +50,12 @@ def untouched(*roots: str | os.PathLike) -> Iterator[None]:
     finally:
         diff = changes(before, snapshot(*roots))
         assert not diff, "a hostile input changed files it must not touch:\n" + "\n".join(diff)
+
+
+def names_the_source(err: Exception, source: str | os.PathLike, field: str, words: tuple[str, ...] = ()) -> Exception:
+    """Check that an import's error names its *source* file and field (never the output) and says ``words``."""
+    assert str(source) in err.path and field in err.field, str(err)
+    assert "recording.h5" not in str(err), "the error must name the source, not the output"
+    for word in words:
+        assert word in str(err), (word, str(err))
+    return err

@@ -20,24 +20,28 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sensorium_scale import VARIANTS  # noqa: E402
 from real_fixtures import allen, antolik, available  # noqa: E402
 
-from dina_core.evaluate.model_eval import evaluate_run  # noqa: E402
+from dina_core.evaluate.model_eval import evaluate_run, test_embeddings  # noqa: E402
+from dina_core.evaluate.retrieval import bootstrap_ci  # noqa: E402
 from dina_core.model import LinearConfig, ModelConfig  # noqa: E402
 from dina_core.runs.config import TrainConfig  # noqa: E402
 from dina_core.simulate import SimConfig, simulate_recording  # noqa: E402
 from dina_core.train.run import train_run  # noqa: E402
 
-V1 = dict(aligned_stages=("stage2", "stage3"), stage_weights=(1.0, 1.0), stem_stride=1)
+V1 = dict(aligned_stages=("stage2", "stage3"), stage_weights=(1.0, 1.0), stem_stride=1, linear_level=False)
 ABLATIONS = {  # name: (kind, model overrides, train overrides)
     "linear": ("linear", {}, {}),
     "dina_v1": ("dina", V1, {"tune_level_weights": False, "shift_pixels": 0, "behavior": "off"}),
     "dina": ("dina", {}, {}),
     "stage0_raw": ("dina", {"stage0_filters": 0}, {}),
     "no_stage0": ("dina", {"aligned_stages": ("stage2", "stage3"), "stage_weights": (1.0, 1.0)}, {}),
+    "no_linear_level": ("dina", {"linear_level": False}, {}),
     "no_shift": ("dina", {}, {"shift_pixels": 0}),
     "shift1": ("dina", {}, {"shift_pixels": 1}),
     "behavior": ("dina", {}, {"behavior": "on"}),
@@ -77,8 +81,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print("| data | variant | val top-1 | test single-trial top-1 (95% CI) | test averaged top-1 (95% CI) | "
-          "train s | epochs |\n|---|---|---|---|---|---|---|", flush=True)
+          "single-trial minus linear (paired 95% CI) | train s | epochs |\n|---|---|---|---|---|---|---|---|",
+          flush=True)
     for data_name, data in datasets(args.data, args.neurons, args.train_images, args.seed):
+        linear = None  # the linear model's single-trial hits on this data, once it has run
         for variant in args.variants:
             kind, model_over, train_over = ABLATIONS[variant]
             base = ModelConfig().to_dict() if kind == "dina" else LinearConfig().to_dict()
@@ -87,24 +93,44 @@ def main() -> None:
             run, result = train_run(data, None, kind=kind, model_config={**base, **model_over},
                                     train_config=train_config)
             seconds = time.perf_counter() - started
+            if variant == "linear":
+                linear = single_trial_hits(run, data)
             chosen = run.metadata.get("level_weights")
             _print_row(data_name, variant + (f" {chosen['chosen']}" if chosen else ""), run, data, args.seed,
-                       chosen["validation_top1"] if chosen else result.best_val_top1, seconds, len(result.history))
+                       chosen["validation_top1"] if chosen else result.best_val_top1, seconds, len(result.history),
+                       linear)
             if chosen:  # the same run scored with its training weights: what choosing them on validation adds
-                run.model.level_weights = dict(run.model.loss_weights)
+                run.model.level_weights = dict(zip(run.model.levels, chosen["before"]))
                 _print_row(data_name, f"{variant} without level weights", run, data, args.seed,
-                           result.best_val_top1, seconds, len(result.history))
+                           result.best_val_top1, seconds, len(result.history), linear)
 
 
-def _print_row(data_name, variant, run, data, seed, val, seconds, epochs) -> None:
+def single_trial_hits(run, data) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) 1.0 where a test trial retrieves its own image first (neural -> image), and (T,) its image column."""
+    embeddings = test_embeddings(run, run.prepare(data))
+    ranks = embeddings.ranks("neural_to_image", "single_trial")
+    return (ranks == 0).astype(np.float64), embeddings.groups("neural_to_image", "single_trial")
+
+
+def _paired_difference(run, data, linear, seed) -> str:
+    """Single-trial top-1 minus the linear model's on the same trials, with a bootstrap CI over images."""
+    if linear is None:
+        return ""
+    hits, groups = single_trial_hits(run, data)
+    diff = hits - linear[0]
+    lo, hi = bootstrap_ci(diff, seed=seed, groups=groups)
+    return f"{diff.mean():+.3f} ({lo:+.2f} to {hi:+.2f})"
+
+
+def _print_row(data_name, variant, run, data, seed, val, seconds, epochs, linear) -> None:
     rows = evaluate_run(run, data, per_level=False, seed=seed)
     single, avg = _top1(rows, "single_trial"), _top1(rows, "averaged")
 
     def ci(r):
         return f"{r['top1']:.3f} ({r['ci95_top1'][0]:.2f}-{r['ci95_top1'][1]:.2f})"
 
-    print(f"| {data_name} | {variant} | {val:.3f} | {ci(single)} | {ci(avg)} | {seconds:.0f} | {epochs} |",
-          flush=True)
+    print(f"| {data_name} | {variant} | {val:.3f} | {ci(single)} | {ci(avg)} | "
+          f"{_paired_difference(run, data, linear, seed)} | {seconds:.0f} | {epochs} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ work meanwhile.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import streamlit as st
@@ -19,7 +20,17 @@ from dina_core.errors import DinaError
 from . import active_run, jobs, keys, state
 from .job_panel import job_progress
 
-SHIPPED_TRAIN_MINUTES = 5  # assets/demo_run's own training on 2 CPU cores (run.json: train_seconds 293, one torch thread)
+# Minutes the default model takes on the demo when the shipped run.json cannot say (assets/demo_run, 2 CPU cores).
+FALLBACK_TRAIN_MINUTES = 5
+
+
+def shipped_train_minutes() -> int:
+    """Whole minutes the shipped demo run took to train (its run.json), or FALLBACK_TRAIN_MINUTES without one."""
+    try:
+        seconds = float(json.loads((state.demo_run_dir() / "run.json").read_text())["metadata"]["train_seconds"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return FALLBACK_TRAIN_MINUTES
+    return max(1, math.ceil(seconds / 60)) if math.isfinite(seconds) else FALLBACK_TRAIN_MINUTES
 
 
 def require_run(data_key: state.FileKey) -> state.FileKey:
@@ -52,7 +63,7 @@ def require_run(data_key: state.FileKey) -> state.FileKey:
         job = _default_demo_job(data_key)
         st.info(f"{_why_no_shipped_run(data_key)} So DINA's default model (the shipped run's configuration: up to "
                 "25 epochs, early stopping on validation) is being trained on this machine, which takes about "
-                f"{SHIPPED_TRAIN_MINUTES} minutes on 2 CPU cores (the ETA is below). The Data and Train pages work "
+                f"{shipped_train_minutes()} minutes on 2 CPU cores (the ETA is below). The Data and Train pages work "
                 "meanwhile; this page opens with the model when it is done.", icon=":material/hourglass_top:")
         if job is not None:
             job_progress(job.key)

@@ -151,6 +151,19 @@ def test_without_a_shipped_model_the_default_one_trains_and_a_stopped_one_is_not
     assert jobs.get(job.key) is job  # and no second training started
 
 
+def test_the_training_time_announced_is_the_shipped_runs_own(monkeypatch, tmp_path):
+    import json
+
+    from dina_app import run_guard
+
+    monkeypatch.setenv("DINA_DEMO_RUN", str(tmp_path))
+    assert run_guard.shipped_train_minutes() == run_guard.FALLBACK_TRAIN_MINUTES  # no run.json
+    (tmp_path / "run.json").write_text(json.dumps({"metadata": {"train_seconds": 301.5}}))
+    assert run_guard.shipped_train_minutes() == 6
+    (tmp_path / "run.json").write_text("{not json")
+    assert run_guard.shipped_train_minutes() == run_guard.FALLBACK_TRAIN_MINUTES
+
+
 def test_a_broken_file_shows_its_message_not_a_traceback(studio):
     bad = studio / "data" / "broken.h5"
     bad.write_text("not HDF5")

@@ -53,9 +53,9 @@ def test_stride2_stem_keeps_every_stage_shape():
 
 
 def test_retrieval_weights_score_and_loss_weights_train():
-    m = DinaModel(ModelConfig(retrieval_weights=(0.0, 1.0, 0.5)), 5, (36, 64))
-    assert m.level_weights == {"stage0": 0.0, "stage2": 1.0, "stage3": 0.5}
-    assert m.loss_weights == {"stage0": 1.0, "stage2": 1.0, "stage3": 1.0}
+    m = DinaModel(ModelConfig(retrieval_weights=(0.0, 1.0, 0.5, 0.25)), 5, (36, 64))
+    assert m.level_weights == {"stage0": 0.0, "stage2": 1.0, "stage3": 0.5, "linear": 0.25}
+    assert m.loss_weights == {"stage0": 1.0, "stage2": 1.0, "stage3": 1.0, "linear": 1.0}
     with pytest.raises(ValueError, match="retrieval_weights"):
         ModelConfig(retrieval_weights=(1.0,))
 
@@ -79,7 +79,7 @@ class _Fixed(torch.nn.Module):
 
     def __init__(self, per_level_responses, per_level_images):
         super().__init__()
-        self.levels, self.loss_weights = ("a", "b"), {"a": 1.0, "b": 1.0}
+        self.levels, self.level_weights = ("a", "b"), {"a": 1.0, "b": 1.0}
         self.r, self.i = per_level_responses, per_level_images
         self.anchor = torch.nn.Parameter(torch.zeros(1))
 

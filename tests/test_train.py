@@ -54,14 +54,13 @@ def test_cpu_training_is_deterministic(small_data):
 def test_resume_after_interruption_matches_uninterrupted(small_data, tmp_path):
     config = TrainConfig(epochs=3, batch_size=64, patience=100)
     full, _ = train_run(small_data, None, train_config=config)
-    steps = {"n": 0}
+    steps = {"n": 0}  # steps of the maps (on_step): the linear level is fitted before them, unreported
 
-    def stop_in_second_epoch(info=None):
+    def count(info):
         steps["n"] += 1
-        return steps["n"] > 8
 
     _, interrupted = train_run(small_data, tmp_path, train_config=config,
-                               on_step=lambda info: None, should_stop=stop_in_second_epoch)
+                               on_step=count, should_stop=lambda: steps["n"] > 8)  # in the second epoch
     assert interrupted.interrupted and (tmp_path / STATE_FILE).exists()
     resumed, result = train_run(small_data, tmp_path, train_config=config, resume=True)
     assert not result.interrupted and len(result.history) == 3

@@ -1,18 +1,20 @@
 """Neural -> image retrieval under neuron masks, fast enough for an interactive slider.
 
 A mask sets the masked neurons to their train mean (0 after z-scoring), exactly as
-``encode_response(..., neuron_mask=...)`` does. Only the neural tower's first linear
-layer sees the mask; what follows it is a fixed nonlinearity (DINA: a LayerNorm) and
-then maps that are affine up to each level's L2 normalisation. So, with ``t`` the
-output of that nonlinearity, every level ``l`` has ``z_l = A_l t + b_l`` and the
-combined score of a query against candidate ``j`` is
+``encode_response(..., neuron_mask=...)`` does. Only a *branch*'s first linear layer over
+the neurons sees the mask (DINA has two: the trunk, feeding the maps and the global level, and
+its linear level's head; the linear two-tower one); what follows it is a fixed nonlinearity
+(DINA's trunk: a LayerNorm; none for a linear head) and then maps that are affine up to each
+level's L2 normalisation. So, with ``t`` the output of a branch's nonlinearity, each of its
+levels ``l`` has ``z_l = A_l t + b_l`` and the combined score of a query against candidate
+``j`` sums over all branches' levels
 
     sum_l w_l (P_l t + c_l)_j / ||A_l t + b_l||,   P_l = E_l A_l,  c_l = E_l b_l,
 
 with ``E_l`` the candidates' normalised level-``l`` embeddings and
 ``||A_l t + b_l||^2 = t'G_l t + 2 g_l't + b_l'b_l`` (``G_l = A_l'A_l``, ``g_l = A_l'b_l``).
-Everything but the first layer is folded once into (d, d) and (N, d) matrices, so a
-mask costs one (Q, n) x (n, d) product plus O(Q (N + d) d), and several masks run as
+Everything but the first layers is folded once into (d, d) and (N, d) matrices, so a
+mask costs one (Q, n) x (n, d) product per branch plus O(Q (N + d) d), and several masks run as
 one batched product (see ``bench/bench_masked_eval.py``: milliseconds for 5,000 neurons
 and 100 candidates on CPU). A 0/1 mask that differs from all-kept (or all-masked) in
 only ``s < n / 4`` neurons (a pair ablated, the top 50 kept) replaces the product by an
@@ -31,15 +33,37 @@ from torch import nn
 
 from ..data.format import DinaData
 from ..evaluate.tasks import tier_task
-from ..model import DinaModel, LinearTwoTower, TwoTowerModel
+from ..model import LINEAR, DinaModel, LinearTwoTower, TwoTowerModel
 from ..model.inference import encode_images
 from ..runs.prepare import PreparedData
 from ..runs.run import Run, check_compatible
 
-# (first linear layer over neurons, fixed nonlinearity after it or None), by dotted name.
-_SPLITS = {DinaModel: ("neural_tower.trunk.0", "neural_tower.trunk.1"), LinearTwoTower: ("response_linear", None)}
+SUPPORTED = (DinaModel, LinearTwoTower)
 _MAX_CHUNK_ELEMENTS = 1 << 22  # masked responses held at once (16 MB of float32)
 _SPARSE_RATIO = 4  # a sparse update pays off when fewer than n / 4 neurons differ from the base mask
+
+
+def _branches(model: TwoTowerModel) -> list[tuple[str, str | None, tuple[str, ...]]]:
+    """(first linear layer over the neurons, fixed nonlinearity after it or None, its levels), by dotted name."""
+    if isinstance(model, LinearTwoTower):
+        return [("response_linear", None, model.levels)]
+    linear = (LINEAR,) if model.neural_tower.linear_head is not None else ()
+    trunk = tuple(lv for lv in model.levels if lv not in linear)
+    return [branch for branch in (("neural_tower.trunk.0", "neural_tower.trunk.1", trunk),
+                                  ("neural_tower.linear_head", None, linear)) if branch[2]]
+
+
+class _Branch:
+    """One first layer over the neurons, the nonlinearity after it, and its levels folded (see the module doc).
+
+    Attributes:
+        first: the (n -> d) linear layer the mask acts on; post: the fixed map after it (or Identity).
+        full_pre: (Q, d) the first layer's output with every neuron kept.
+        levels: per level (w, P (N, d), c (N,), G (d, d), g (d,), beta ()) in float64.
+    """
+
+    def __init__(self, first: nn.Linear, post: nn.Module, full_pre: torch.Tensor, levels: list[tuple]):
+        self.first, self.post, self.full_pre, self.levels = first, post, full_pre, levels
 
 
 @contextlib.contextmanager
@@ -78,9 +102,8 @@ class MaskedEvaluator:
             prepared: ``run.prepare(data)`` when the caller already has it (saves normalising twice).
         """
         model = run.model
-        split = next((names for cls, names in _SPLITS.items() if isinstance(model, cls)), None)
-        if split is None:
-            raise TypeError(f"MaskedEvaluator supports {[c.__name__ for c in _SPLITS]}, not {type(model).__name__}")
+        if not isinstance(model, SUPPORTED):
+            raise TypeError(f"MaskedEvaluator supports {[c.__name__ for c in SUPPORTED]}, not {type(model).__name__}")
         check_compatible(run, data)
         prepared = prepared if prepared is not None else run.prepare(data)
         task = tier_task(prepared, tier)
@@ -91,31 +114,33 @@ class MaskedEvaluator:
         self._queries = queries.to(self.device, torch.float32)
         self._targets = torch.as_tensor(targets, device=self.device)
         own = copy.deepcopy(model).eval()  # a private copy: the shared model is never folded into
-        self._first = own.get_submodule(split[0])
-        self._post = own.get_submodule(split[1]) if split[1] else nn.Identity()
-        self._fold(own, task.images.to(self.device), split[1] or split[0])
-        with torch.no_grad():
-            self._full_pre = self._first(self._queries)  # (Q, d): the all-kept first-layer output
+        images = task.images.to(self.device)
+        self._branches = [self._fold(own, images, first, post, levels) for first, post, levels in _branches(own)]
         # Pessimistic ties as in evaluate.retrieval.target_ranks: |q| = |c| = sqrt(sum w).
         self._slack = torch.finfo(torch.float32).eps * sum(model.level_weights.values())
 
     @torch.no_grad()
-    def _fold(self, model: TwoTowerModel, images: torch.Tensor, tap: str) -> None:
-        """Precompute per level: w, P (N, d), c (N,), G (d, d), g (d,), beta () in float64.
+    def _fold(self, model: TwoTowerModel, images: torch.Tensor, first_name: str, post_name: str | None,
+              levels: tuple[str, ...]) -> _Branch:
+        """One branch with its levels folded: per level w, P (N, d), c (N,), G (d, d), g (d,), beta () in float64.
 
-        The affine map after ``tap`` is read off by feeding it the origin and the unit
-        vectors; ``model`` is the evaluator's own copy, so the run's model never carries the hook.
+        The affine map after the branch's tap (its nonlinearity, else its first layer) is read off by
+        feeding it the origin and the unit vectors; ``model`` is the evaluator's own copy, so the run's
+        model never carries the hook.
         """
-        d = self._first.out_features
+        first = model.get_submodule(first_name)
+        d = first.out_features
         basis = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(self.device)
-        with _replace_output(model.get_submodule(tap), basis):
-            levels = model.response_levels(torch.zeros(d + 1, model.n_neurons, device=self.device))
-        self._levels = []
-        for level in model.levels:
-            out = levels[level].double()
+        with _replace_output(model.get_submodule(post_name or first_name), basis):
+            outputs = model.response_levels(torch.zeros(d + 1, model.n_neurons, device=self.device))
+        folded = []
+        for level in levels:
+            out = outputs[level].double()
             b, a = out[0], (out[1:] - out[0]).T  # a: (D_l, d) columns = images of the basis vectors
             e = encode_images(model, images, level=level).double()
-            self._levels.append((model.level_weights[level], e @ a, e @ b, a.T @ a, a.T @ b, b @ b))
+            folded.append((model.level_weights[level], e @ a, e @ b, a.T @ a, a.T @ b, b @ b))
+        post = model.get_submodule(post_name) if post_name else nn.Identity()
+        return _Branch(first, post, first(self._queries), folded)  # full_pre: the all-kept first-layer output
 
     @property
     def n_neurons(self) -> int:
@@ -127,7 +152,7 @@ class MaskedEvaluator:
 
     @property
     def n_candidates(self) -> int:
-        return int(self._levels[0][1].shape[0])
+        return int(self._branches[0].levels[0][1].shape[0])
 
     @property
     def chance(self) -> float:
@@ -145,7 +170,8 @@ class MaskedEvaluator:
         """(K, Q, N) float64 scores, a bounded number of masks at a time."""
         m = self._masks(masks)
         q, n = self._queries.shape
-        step = max(1, _MAX_CHUNK_ELEMENTS // (q * max(n, self._first.out_features, self.n_candidates)))
+        widest = max(b.first.out_features for b in self._branches)
+        step = max(1, _MAX_CHUNK_ELEMENTS // (q * max(n, widest, self.n_candidates)))
         for k0 in range(0, len(m), step):
             yield self._score(m[k0:k0 + step])
 
@@ -154,27 +180,29 @@ class MaskedEvaluator:
         base = (m.sum(1) * 2 > self.n_neurons).float()  # 1: start from all kept, 0: from all masked
         binary = ((m == 0) | (m == 1)).all(1)
         sparse = ((m != base[:, None]).sum(1) * _SPARSE_RATIO < self.n_neurons) & binary
-        pre = torch.empty(len(m), self.n_queries, self._first.out_features, device=self.device)
         dense_rows, sparse_rows = (~sparse).nonzero()[:, 0], sparse.nonzero()[:, 0]
-        if len(dense_rows):
-            pre[dense_rows] = self._first(self._queries[None] * m[dense_rows, None, :])
-        if len(sparse_rows):
-            pre[sparse_rows] = self._pre_sparse(m[sparse_rows], base[sparse_rows])
-        t = self._post(pre).double()
-        total = torch.zeros(*t.shape[:2], self.n_candidates, dtype=torch.float64, device=self.device)
-        for w, p, c, g_mat, g_vec, beta in self._levels:
-            norm2 = ((t @ g_mat) * t).sum(-1) + 2.0 * (t @ g_vec) + beta
-            total += w * (t @ p.T + c) / norm2.clamp_min(0.0).sqrt().clamp_min(1e-12)[..., None]
+        total = torch.zeros(len(m), self.n_queries, self.n_candidates, dtype=torch.float64, device=self.device)
+        for branch in self._branches:
+            pre = torch.empty(len(m), self.n_queries, branch.first.out_features, device=self.device)
+            if len(dense_rows):
+                pre[dense_rows] = branch.first(self._queries[None] * m[dense_rows, None, :])
+            if len(sparse_rows):
+                pre[sparse_rows] = self._pre_sparse(branch, m[sparse_rows], base[sparse_rows])
+            t = branch.post(pre).double()
+            for w, p, c, g_mat, g_vec, beta in branch.levels:
+                norm2 = ((t @ g_mat) * t).sum(-1) + 2.0 * (t @ g_vec) + beta
+                total += w * (t @ p.T + c) / norm2.clamp_min(0.0).sqrt().clamp_min(1e-12)[..., None]
         return total
 
-    def _pre_sparse(self, m: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
-        """(K, n) 0/1 masks -> (K, Q, d): the all-kept (or all-masked) output plus the changed neurons' terms."""
+    def _pre_sparse(self, branch: _Branch, m: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+        """(K, n) 0/1 masks -> (K, Q, d): the branch's all-kept (or all-masked) first-layer output plus the
+        changed neurons' terms."""
         delta = m - base[:, None]  # -1 where a kept-by-default neuron is masked, +1 for the reverse
         s = int((delta != 0).sum(1).max())
         idx = delta.abs().topk(s, dim=1).indices  # changed neurons first; padding has delta 0
         cols = self._queries[:, idx].permute(1, 0, 2) * delta.gather(1, idx)[:, None, :]  # (K, Q, s)
-        start = torch.where(base[:, None, None] > 0, self._full_pre, self._first.bias)
-        return start + torch.bmm(cols, self._first.weight.T[idx])
+        start = torch.where(base[:, None, None] > 0, branch.full_pre, branch.first.bias)
+        return start + torch.bmm(cols, branch.first.weight.T[idx])
 
     def scores(self, masks: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Combined similarity of every query with every candidate under each mask.

@@ -11,8 +11,8 @@ dict stored in a checkpoint, so checkpoints never pickle objects.
 
 from __future__ import annotations
 
-from .config import ModelConfig, saved_config
-from .dina import GLOBAL, DinaModel
+from .config import GLOBAL, LINEAR, ModelConfig, saved_config
+from .dina import DinaModel
 from .linear import LinearConfig, LinearTwoTower
 from .two_tower import TwoTowerModel
 
@@ -34,5 +34,5 @@ def build_model(kind: str, config: dict, n_neurons: int, image_shape: tuple[int,
     return model_cls(config_cls.from_dict(config), n_neurons, image_shape)
 
 
-__all__ = ["GLOBAL", "DinaModel", "LinearConfig", "LinearTwoTower", "ModelConfig", "TwoTowerModel",
+__all__ = ["GLOBAL", "LINEAR", "DinaModel", "LinearConfig", "LinearTwoTower", "ModelConfig", "TwoTowerModel",
            "MODEL_KINDS", "build_model"]

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from ..config import ConfigError, DictConfig, check_bool, check_float, check_int, check_tuple, why
 
 PIXEL_STAGE = "stage0"  # the pixel-level map: the (pooled, standardised) image itself
+GLOBAL = "global"  # the level of a pooled whole-image embedding (the "traditional" alignment)
+LINEAR = "linear"  # the level of the linear two-tower inside DINA: raw pixels and raw responses, each mapped linearly
 
 # Values that rebuild the model a checkpoint written before a field existed was trained with:
 # ``saved_config`` fills a missing field from here, so old runs load unchanged while new runs get the defaults.
-LEGACY = {"stem_stride": 1, "stage0_pool": 2, "stage0_filters": 0, "retrieval_weights": ()}
+LEGACY = {"stem_stride": 1, "stage0_pool": 2, "stage0_filters": 0, "retrieval_weights": (), "linear_level": False}
 
 
 @dataclass
@@ -35,6 +37,11 @@ class ModelConfig(DictConfig):
                                                    "weights); training sets it from validation retrieval")
     global_level: bool = why(False, 'also align a pooled whole-image embedding (the "traditional" alignment)')
     global_weight: float = why(1.0, "weight of the global level when enabled")
+    linear_level: bool = why(True, "also align the linear two-tower's embeddings (pixels -> linear_dim, responses "
+                                   "-> linear_dim) as one more level, trained jointly: DINA then holds the linear "
+                                   "baseline as its special case, and validation weighs it against the maps")
+    linear_weight: float = why(1.0, "weight of the linear level in the loss when enabled")
+    linear_dim: int = why(128, "size of the linear level's embedding (the linear two-tower's embed_dim)")
     latent_channels: int = why(16, "channels per location in the shared latent space (1x1 projections)")
     global_dim: int = why(128, "size of the pooled global embedding")
     trunk_dim: int = why(256, "neural tower trunk width: a linear map of the population, "
@@ -63,17 +70,20 @@ class ModelConfig(DictConfig):
         else:
             self.stage_weights = (1.0,) * len(self.aligned_stages)  # empty: 1 per aligned stage
         check_bool(self, "global_level")
-        if not self.aligned_stages and not self.global_level:
-            raise ConfigError(name, "aligned_stages", "at least one stage, or global_level true", self.aligned_stages)
+        check_bool(self, "linear_level")
+        if not self.aligned_stages and not self.global_level and not self.linear_level:
+            raise ConfigError(name, "aligned_stages", "at least one stage, or global_level or linear_level true",
+                              self.aligned_stages)
         check_float(self, "global_weight", lo=0.0)
-        for size in ("latent_channels", "global_dim", "trunk_dim", "stage0_pool"):
+        check_float(self, "linear_weight", lo=0.0)
+        for size in ("latent_channels", "global_dim", "trunk_dim", "stage0_pool", "linear_dim"):
             check_int(self, size, lo=1)
         check_int(self, "stem_stride", lo=1, hi=2)
         check_int(self, "stage0_filters", lo=0)
         check_bool(self, "factorized_heads")
         check_float(self, "neuron_dropout", lo=0.0, hi=1.0, hi_open=True)  # 1 would drop every neuron
         check_float(self, "init_temperature", lo=0.0, lo_open=True)
-        n_levels = len(self.aligned_stages) + int(self.global_level)
+        n_levels = len(self.levels())
         if list(self.retrieval_weights):
             weights = check_tuple(self, "retrieval_weights", length=n_levels, lo=0.0)
             if max(weights) <= 0:
@@ -81,10 +91,20 @@ class ModelConfig(DictConfig):
         else:
             self.retrieval_weights = ()
 
+    def levels(self) -> tuple[str, ...]:
+        """The model's retrieval levels in order: aligned stages, then global and linear when enabled."""
+        return self.aligned_stages + ((GLOBAL,) if self.global_level else ()) + ((LINEAR,) if self.linear_level else ())
+
+    def loss_weights(self) -> tuple[float, ...]:
+        """Loss weight of each of ``levels()``."""
+        return (self.stage_weights + ((self.global_weight,) if self.global_level else ())
+                + ((self.linear_weight,) if self.linear_level else ()))
+
     @classmethod
     def global_only(cls, **overrides) -> "ModelConfig":
         """The ablation DINA improves on: same towers, alignment only at a pooled embedding."""
-        return cls(**{"aligned_stages": (), "stage_weights": (), "global_level": True, **overrides})
+        return cls(**{"aligned_stages": (), "stage_weights": (), "global_level": True, "linear_level": False,
+                      **overrides})
 
 
 def saved_config(values: dict) -> dict:

@@ -6,12 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import PIXEL_STAGE, ModelConfig
+from .config import GLOBAL, LINEAR, PIXEL_STAGE, ModelConfig
 from .image_tower import ImageTower
 from .neural_tower import NeuralTower
 from .two_tower import TwoTowerModel
-
-GLOBAL = "global"
 
 
 class DinaModel(TwoTowerModel):
@@ -26,17 +24,17 @@ class DinaModel(TwoTowerModel):
     when ``stage0_filters`` > 0): the neural tower predicts a coarse image-like map, and the
     similarity is the cosine between it and a linear map of the stimulus, a bilinear form
     ``x^T A r`` of pixels and responses, normalised. The linear two-tower scores with such a form
-    too (``x^T W_i^T W_r r``, rank 128), so DINA keeps a level that decodes the way the linear model
-    does and adds the CNN's levels on top.
+    too (``x^T W_i^T W_r r``, rank 128), but with full-resolution pixels and the raw responses.
+    ``linear`` (``linear_level``) is that model itself as one more level: the flattened image and the
+    (dropped-out) responses each mapped linearly to ``linear_dim``, trained jointly, so DINA contains
+    the linear two-tower and validation decides how much its score counts beside the maps'.
 
     Loss weights are ``config.stage_weights``; the retrieval score's level weights
     (``level_weights``) are ``config.retrieval_weights`` when set (chosen on validation).
     """
 
     def __init__(self, config: ModelConfig, n_neurons: int, image_shape: tuple[int, int]):
-        levels = config.aligned_stages + ((GLOBAL,) if config.global_level else ())
-        weights = config.stage_weights + ((config.global_weight,) if config.global_level else ())
-        super().__init__(levels, weights, config.init_temperature)
+        super().__init__(config.levels(), config.loss_weights(), config.init_temperature)
         if config.retrieval_weights:
             self.level_weights = dict(zip(self.levels, config.retrieval_weights))
         self.config = config
@@ -49,12 +47,14 @@ class DinaModel(TwoTowerModel):
         self.map_shapes = map_shapes
         self.neural_tower = NeuralTower(n_neurons, config.trunk_dim, map_shapes,
                                         config.global_dim if config.global_level else None, config.neuron_dropout,
-                                        config.factorized_heads)
+                                        config.factorized_heads, config.linear_dim if config.linear_level else None)
         self.image_proj = nn.ModuleDict({s: nn.Conv2d(c, config.latent_channels, 1) for s, (c, _, _) in map_shapes.items()})
         self.neural_proj = nn.ModuleDict({s: nn.Conv2d(c, config.latent_channels, 1) for s, (c, _, _) in map_shapes.items()})
         last = self.image_tower.stage_names[-1]
         self.image_global = (nn.Linear(self.image_tower.stage_channels[last], config.global_dim)
                              if config.global_level else None)
+        self.image_linear = (nn.Linear(self.image_shape[0] * self.image_shape[1], config.linear_dim)
+                             if config.linear_level else None)
 
     # --- maps -------------------------------------------------------------------------------
     def image_latent_maps(self, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -63,10 +63,11 @@ class DinaModel(TwoTowerModel):
         return {s: self.image_proj[s](tower[s]) for s in self.map_shapes}, tower
 
     def response_latent_maps(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None
-                             ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor | None]:
-        """responses (B, n) -> (latent maps {stage: (B, L, h, w)}, predicted maps {stage: (B, C_s, h, w)}, pooled)."""
-        predicted, pooled = self.neural_tower(responses, neuron_mask)
-        return {s: self.neural_proj[s](predicted[s]) for s in self.map_shapes}, predicted, pooled
+                             ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """responses (B, n) -> (latent maps {stage: (B, L, h, w)}, predicted maps {stage: (B, C_s, h, w)},
+        vector levels {'global' / 'linear': (B, D)} that are enabled)."""
+        predicted, vectors = self.neural_tower(responses, neuron_mask)
+        return {s: self.neural_proj[s](predicted[s]) for s in self.map_shapes}, predicted, vectors
 
     def alignment_map(self, images: torch.Tensor, responses: torch.Tensor, stage: str,
                       neuron_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -87,12 +88,11 @@ class DinaModel(TwoTowerModel):
         out = {s: z.flatten(1) for s, z in latent.items()}
         if self.image_global is not None:
             out[GLOBAL] = self.image_global(tower[self.image_tower.stage_names[-1]].mean(dim=(2, 3)))
+        if self.image_linear is not None:
+            out[LINEAR] = self.image_linear(images.flatten(1))
         return out
 
     def response_levels(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None
                         ) -> dict[str, torch.Tensor]:
-        latent, _, pooled = self.response_latent_maps(responses, neuron_mask)
-        out = {s: z.flatten(1) for s, z in latent.items()}
-        if pooled is not None:
-            out[GLOBAL] = pooled
-        return out
+        latent, _, vectors = self.response_latent_maps(responses, neuron_mask)
+        return {**{s: z.flatten(1) for s, z in latent.items()}, **vectors}

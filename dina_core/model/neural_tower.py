@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from .config import GLOBAL, LINEAR
+
 
 class FactorizedMapHead(nn.Module):
     """Trunk (B, T) -> map (B, C, h, w) where each trunk unit paints one feature vector at one spatial profile.
@@ -37,10 +39,13 @@ class NeuralTower(nn.Module):
     single linear map followed by LayerNorm. Each stage head predicts a feature
     map in the image tower's own channel space, (C_s, h_s, w_s), so the predicted
     maps can be compared channel by channel with the image tower's maps.
+    ``linear_dim`` adds the linear level's head: a linear map of the (dropped-out) responses
+    themselves, beside the trunk, as the linear two-tower's response side.
     """
 
     def __init__(self, n_neurons: int, trunk_dim: int, map_shapes: dict[str, tuple[int, int, int]],
-                 global_dim: int | None, neuron_dropout: float, factorized: bool = True):
+                 global_dim: int | None, neuron_dropout: float, factorized: bool = True,
+                 linear_dim: int | None = None):
         super().__init__()
         self.neuron_dropout = nn.Dropout(neuron_dropout)
         self.trunk = nn.Sequential(nn.Linear(n_neurons, trunk_dim), nn.LayerNorm(trunk_dim))
@@ -50,9 +55,10 @@ class NeuralTower(nn.Module):
             for stage, (c, h, w) in self.map_shapes.items()
         })
         self.global_head = nn.Linear(trunk_dim, global_dim) if global_dim else None
+        self.linear_head = nn.Linear(n_neurons, linear_dim) if linear_dim else None
 
     def forward(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None
-                ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+                ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Predict feature maps from responses.
 
         Args:
@@ -61,11 +67,17 @@ class NeuralTower(nn.Module):
                 are set to their train mean (0 after z-scoring), so pruning needs no weight copies.
 
         Returns:
-            ({stage: (B, C_s, h_s, w_s)}, global features (B, global_dim) or None).
+            ({stage: (B, C_s, h_s, w_s)}, {vector level: (B, D)}: 'global' (B, global_dim) and 'linear'
+            (B, linear_dim) when those heads exist).
         """
         if neuron_mask is not None:
             responses = responses * neuron_mask.to(responses.dtype)
-        trunk = self.trunk(self.neuron_dropout(responses))
+        dropped = self.neuron_dropout(responses)
+        trunk = self.trunk(dropped)
         maps = {stage: head(trunk).view(-1, *self.map_shapes[stage]) for stage, head in self.heads.items()}
-        pooled = self.global_head(trunk) if self.global_head is not None else None
-        return maps, pooled
+        vectors = {}
+        if self.global_head is not None:
+            vectors[GLOBAL] = self.global_head(trunk)
+        if self.linear_head is not None:
+            vectors[LINEAR] = self.linear_head(dropped)
+        return maps, vectors

@@ -113,10 +113,10 @@ def gather_embeddings(outputs: dict[str, dict[str, torch.Tensor]], dist: Dist) -
 
 
 def sum_gradients(model: torch.nn.Module, dist: Dist) -> None:
-    """Sum every parameter's gradient over ranks, in one flat all-reduce (missing grads count as 0)."""
+    """Sum every trained parameter's gradient over ranks, in one flat all-reduce (missing grads count as 0)."""
     if not dist.enabled:
         return
-    params = list(model.parameters())
+    params = [p for p in model.parameters() if p.requires_grad]
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)

@@ -32,7 +32,7 @@ from ..runs.folder import MEMBERS_DIR, check_target
 from ..runs.lock import run_lock
 from ..runs.run import MODEL_FILE, STATE_FILE, Run, load_run, save_run
 from .distributed import current, rank_device
-from .level_weights import choose_level_weights
+from .level_weights import set_level_weights
 from .loop import FitResult, StepInfo
 from .run import train_run
 from .validation import validation_top1
@@ -105,15 +105,8 @@ def _train_members(data: DinaData, out_dir, seeds: list[int], *, kind, model_con
     prepared = ensemble.prepare(data)
     if train_config.tune_level_weights and len(model.levels) > 1:
         with autocast(device, train_config.amp):
-            weights, table = choose_level_weights(model, prepared)
-        for m in (model, *model.members):
-            m.level_weights = dict(zip(model.levels, weights))
-        for m in model.members:
-            m.config.retrieval_weights = weights
+            ensemble.metadata["level_weights"] = set_level_weights(model, prepared)
         ensemble.model_config = model.config.to_dict()
-        ensemble.metadata["level_weights"] = {"chosen": list(weights), "tried": len(table),
-                                              "validation_top1": next(r["top1"] for r in table
-                                                                      if tuple(r["weights"]) == weights)}
     val_top1 = validation_top1(model, prepared)
     ensemble.metadata.update(best_val_top1=val_top1, ensemble={"k": len(seeds), "seeds": seeds, "members": members},
                              train_seconds=sum(m["train_seconds"] or 0.0 for m in members))

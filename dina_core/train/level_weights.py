@@ -5,10 +5,10 @@ decode what the other misses: summing their similarity matrices beat either alon
 level's cosine similarities spread more or less widely, so equal weights are rarely best.
 After training, each level's validation similarity matrix is computed once; every weight
 vector of a small grid (each level in ``GRID``, scaled so the largest is 1) scores
-single-trial neural -> image top-1 on them, and the best is kept if it beats the training
-weights by more than one paired standard error (of the per-trial differences in being
+single-trial neural -> image top-1 on them, and the best is kept if it beats the model's current
+retrieval weights (those it trained with) by more than one paired standard error (of the per-trial differences in being
 correct): a small validation tier (tens of images) cannot tell ~60 candidates apart, and then
-the training weights stay. Ties go to the weights closest to the training weights.
+the current weights stay. Ties go to the weights closest to the current weights.
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ def choose_level_weights(model: TwoTowerModel, data: PreparedData, tier: str = "
 
     Returns:
         (weights in ``model.levels`` order, [{'weights': [...], 'top1': float, 'gain_se': paired standard
-        error of its difference from the training weights}] best first).
+        error of its difference from the current weights}] best first).
     """
-    current = np.array([model.loss_weights[lv] for lv in model.levels])
+    current = np.array([model.level_weights[lv] for lv in model.levels])
     current = tuple(round(float(w), 6) for w in current / current.max())
     sims, targets = level_similarities(model, data, tier)
     base = correct_of(sims, targets, current)
@@ -88,3 +88,22 @@ def choose_level_weights(model: TwoTowerModel, data: PreparedData, tier: str = "
     if best["top1"] - float(base.mean()) <= best["gain_se"]:
         best = next(row for row in table if tuple(row["weights"]) == current)
     return tuple(best["weights"]), table
+
+
+def set_level_weights(model: TwoTowerModel, data: PreparedData) -> dict:
+    """Choose ``model``'s retrieval weights on validation (``choose_level_weights``) and set them.
+
+    The model's ``level_weights`` (and, for DINA and an ensemble's members, ``config.retrieval_weights``,
+    so a saved run keeps them) take the chosen weights.
+
+    Returns:
+        What a run's metadata records: {'chosen', 'before' (the weights it had), 'validation_top1', 'tried'}.
+    """
+    before = [model.level_weights[lv] for lv in model.levels]
+    weights, table = choose_level_weights(model, data)
+    for m in (model, *getattr(model, "members", ())):
+        m.level_weights = dict(zip(model.levels, weights))
+        if hasattr(m, "config") and hasattr(m.config, "retrieval_weights"):
+            m.config.retrieval_weights = weights
+    return {"chosen": list(weights), "before": before, "tried": len(table),
+            "validation_top1": next(row["top1"] for row in table if tuple(row["weights"]) == weights)}

@@ -62,10 +62,13 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Decay matrices and kernels only: biases, norms and temperatures are left alone (CLIP practice)."""
+    """Decay matrices and kernels only: biases, norms and temperatures are left alone (CLIP practice).
+
+    Frozen parameters (``requires_grad`` False, e.g. DINA's fitted linear level) are left out."""
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        (decay if p.ndim >= 2 and "logit_scale" not in name else no_decay).append(p)
+        if p.requires_grad:
+            (decay if p.ndim >= 2 and "logit_scale" not in name else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 

@@ -40,11 +40,13 @@ def multilevel_info_nce(outputs: dict[str, dict[str, torch.Tensor]], level_weigh
         image_ids: see ``info_nce``.
 
     Returns:
-        (total loss, {level: float loss of that level}).
+        (total loss, {level: float loss of that level} for the levels of non-zero weight).
     """
     total = 0.0
     per_level = {}
     for level, weight in level_weights.items():
+        if weight == 0:  # a level not trained (e.g. DINA's frozen linear level): nothing to compute
+            continue
         loss = info_nce(outputs["neural"][level].float(), outputs["image"][level].float(),
                         outputs["logit_scale"][level].float(), image_ids)
         per_level[level] = float(loss.detach())

@@ -28,7 +28,8 @@ from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import STATE_FILE, Run, save_run
 from ..runs.config import TrainConfig
 from .distributed import current, rank_device
-from .level_weights import choose_level_weights
+from .level_weights import set_level_weights
+from .linear_level import fit_linear_level, freeze_linear_level, has_linear_level, maps_scored_alone
 from .loop import FitResult, StepInfo, fit
 
 
@@ -107,19 +108,26 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
                 atomic_save({**state, "data_fingerprint": fingerprint, "identity": wanted}, state_path)
 
         started = time.perf_counter()
-        result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None,
-                     should_stop=should_stop, save_state=save_state, resume_state=resume_state)
+        if has_linear_level(model) and resume_state is not None:
+            freeze_linear_level(model)  # resuming the maps: the state holds the linear level fitted before them
+        elif has_linear_level(model):
+            linear = fit_linear_level(model, prepared, train_config, should_stop)
+            if linear.interrupted:
+                raise NothingTrainedError(f"{out_dir or 'training'}: stopped while fitting the linear level, before "
+                                          "the first epoch of the maps; no model was saved")
+            metadata["linear_level"] = {"epochs": len(linear.history), "best_epoch": linear.best_epoch,
+                                        "best_val_top1": linear.best_val_top1,
+                                        "seconds": time.perf_counter() - started}
+        with maps_scored_alone(model) if has_linear_level(model) else contextlib.nullcontext():
+            result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None,
+                         should_stop=should_stop, save_state=save_state, resume_state=resume_state)
         if not result.history:
             raise NothingTrainedError(f"{out_dir or 'training'}: stopped before the first epoch finished; "
                                       "no model was saved")
         if train_config.tune_level_weights and len(model.levels) > 1 and not result.interrupted:
             with autocast(device, train_config.amp):
-                weights, table = choose_level_weights(model, prepared)
-            model.level_weights = dict(zip(model.levels, weights))
-            model.config.retrieval_weights = weights
+                metadata["level_weights"] = set_level_weights(model, prepared)
             model_config = model.config.to_dict()
-            top1 = next(row["top1"] for row in table if tuple(row["weights"]) == weights)
-            metadata["level_weights"] = {"chosen": list(weights), "validation_top1": top1, "tried": len(table)}
         metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
                         best_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
                         interrupted=result.interrupted)

@@ -165,12 +165,12 @@ def start_training(key: str, label: str, data, out_dir: Path, train_config, kind
     def work(job: Job) -> dict:
         from dina_core.train.run import NothingTrainedError, train_run
         try:
-            _, result = train_run(data, out_dir, kind=kind, model_config=model_config, train_config=train_config,
-                                  metadata=metadata, resume=resume, overwrite=overwrite, on_step=job.on_step,
-                                  should_stop=job.should_stop)
+            run, result = train_run(data, out_dir, kind=kind, model_config=model_config, train_config=train_config,
+                                    metadata=metadata, resume=resume, overwrite=overwrite, on_step=job.on_step,
+                                    should_stop=job.should_stop)
         except NothingTrainedError:  # the user stopped it in its first epoch: stopped, nothing saved
             raise Stopped from None
-        return {"best_val_top1": result.best_val_top1, "best_epoch": result.best_epoch,
+        return {"best_val_top1": run.metadata["best_val_top1"], "best_epoch": result.best_epoch,
                 "interrupted": result.interrupted, "stopped_early": result.stopped_early}
 
     meta = {"epochs": train_config.epochs, "device": str(resolve_device(train_config.device))}

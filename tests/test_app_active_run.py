@@ -28,7 +28,7 @@ def test_a_chance_level_run_is_offered_and_a_deliberate_choice_is_remembered(stu
     info["metadata"]["best_val_top1"] = 1 / 60  # one of the 60 validation images: chance
     (chance_run / "run.json").write_text(json.dumps(info))
     try:
-        shipped_top1 = 100 * small_run_dir[2].best_val_top1
+        shipped_top1 = 100 * small_run_dir[1].metadata["best_val_top1"]
         assert f"**shipped demo run** (default)  \nvalidation top-1 {shipped_top1:.1f}% (chance 1.7%)" in sidebar()
 
         at = open_page("train")

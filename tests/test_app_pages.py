@@ -130,8 +130,11 @@ def test_uploads_are_saved_once_under_the_data_folder(studio):
     assert first.name.startswith("my_recording-") and first.read_bytes() == content
 
 
-def test_without_a_shipped_model_the_default_one_trains_and_a_stopped_one_is_not_adopted(studio, monkeypatch, tmp_path):
+def test_without_a_shipped_model_the_default_one_trains_and_a_stopped_one_is_adopted_only_above_chance(
+        studio, monkeypatch, tmp_path):
     from dina_app import jobs
+    from dina_core.data.io import dataset_summary
+    from dina_core.evaluate.chance import validation_score
 
     monkeypatch.setenv("DINA_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("DINA_DEMO_RUN", str(tmp_path / "no_run"))
@@ -143,11 +146,15 @@ def test_without_a_shipped_model_the_default_one_trains_and_a_stopped_one_is_not
     assert open_page("data").get("plotly_chart")  # the data pages work meanwhile
     while job.live and not job.snapshot()["val_top1"]:  # stopped after an epoch, a model is saved
         time.sleep(0.2)
-    job.stop()  # a stopped run is saved, at chance: offered on the Train page, never used unasked
+    job.stop()  # a stopped run is saved: its linear level fitted, its maps one epoch in
     assert job.wait(timeout=600)
+    saved = json.loads((job.out_dir / "run.json").read_text())["metadata"]
+    assert saved["interrupted"] and saved["linear_level"]["epochs"] >= 1
+    demo = next((studio / "demo").glob("*.h5"))
+    above = validation_score(saved, dataset_summary(demo), TrainConfig().validation_fraction).clearly_above_chance
     at = open_page("retrieval")
-    assert not at.info and not at.get("plotly_chart")
-    assert any("none beats chance clearly" in w.value for w in at.warning)
+    assert not at.info and bool(at.get("plotly_chart")) == above  # used unasked only when clearly above chance
+    assert above or any("none beats chance clearly" in w.value for w in at.warning)
     assert jobs.get(job.key) is job  # and no second training started
 
 

@@ -129,8 +129,8 @@ def cmd_train(args) -> None:
                                     on_step=(lambda _, info: on_step(info)) if on_step else None)
             best = f"{args.ensemble}-seed ensemble, validation top-1 {run.metadata['best_val_top1']:.3f}"
         else:
-            _, result = train_run(data, args.out, **options, on_step=on_step)
-            best = f"best validation top-1 {result.best_val_top1:.3f} at epoch {result.best_epoch}"
+            run, result = train_run(data, args.out, **options, on_step=on_step)
+            best = f"validation top-1 {run.metadata['best_val_top1']:.3f} (best epoch {result.best_epoch})"
     finally:
         distributed.shutdown()
     if dist.is_main:

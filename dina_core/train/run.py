@@ -31,6 +31,7 @@ from .distributed import current, rank_device
 from .level_weights import set_level_weights
 from .linear_level import fit_linear_level, freeze_linear_level, has_linear_level, maps_scored_alone
 from .loop import FitResult, StepInfo, fit
+from .validation import validation_top1
 
 
 class NothingTrainedError(DinaError):
@@ -128,8 +129,11 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
             with autocast(device, train_config.amp):
                 metadata["level_weights"] = set_level_weights(model, prepared)
             model_config = model.config.to_dict()
+        with autocast(device, train_config.amp):  # the saved model's own score: its chosen weights, its linear level
+            saved_val_top1 = validation_top1(model, prepared)
         metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
-                        best_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
+                        best_val_top1=saved_val_top1 if np.isfinite(saved_val_top1) else result.best_val_top1,
+                        early_stopping_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
                         interrupted=result.interrupted)
         model.eval()  # a Run's model is applied, not trained (the level-weight choice may have left train mode)
         run = Run(model, kind, model_config, train_config, preprocessing, result.history, metadata)

@@ -237,3 +237,16 @@ def test_strong_responders_matter_more_to_the_similarity(small_run, small_data):
     assert importance.shape == (small_run.model.n_neurons,) and np.all(importance >= 0)
     strong = small_data.ground_truth["strong_responder"]
     assert importance[strong].mean() > 1.3 * importance[~strong].mean()
+
+
+def test_grad_cam_of_each_level_weighs_a_tower_layer_or_says_why_not():
+    from dina_core.interpret.attribution import AttributionError
+    model = _tiny().eval()
+    images, responses = torch.randn(2, 1, 12, 16), torch.randn(2, 10)
+    for level in model.levels:
+        if level == "linear":  # reads the pixels without the tower: a clear refusal naming what to use instead
+            with pytest.raises(AttributionError, match="integrated gradients"):
+                spatial_attribution(model, images, responses, "grad_cam", stage=level)
+        else:
+            assert spatial_attribution(model, images, responses, "grad_cam", stage=level).shape == (2, 12, 16)
+    assert spatial_attribution(model, images, responses, "integrated_gradients", stage="linear", n_steps=4).any()

@@ -25,7 +25,8 @@ from captum.attr import (GradientShap, InputXGradient, IntegratedGradients, Laye
                          Occlusion, Saliency)
 from scipy.ndimage import gaussian_filter
 
-from ..model import TwoTowerModel
+from ..errors import DinaError
+from ..model import LINEAR, TwoTowerModel
 from ..model.inference import eval_mode
 
 SPATIAL_METHODS = ("integrated_gradients", "saliency", "gradient_shap", "occlusion", "grad_cam")
@@ -197,9 +198,28 @@ def _attribute(model: TwoTowerModel, forward: Callable, method: str, batch: torc
         return Occlusion(forward).attribute(batch, sliding_window_shapes=(1, *window), strides=(1, *stride),
                                             baselines=ref, additional_forward_args=args,
                                             perturbations_per_eval=OCCLUSION_PER_EVAL)
-    module = getattr(model.image_tower, layer or stage or model.config.aligned_stages[-1])
-    cam = LayerGradCam(forward, module).attribute(batch, additional_forward_args=args, relu_attributions=True)
+    cam = LayerGradCam(forward, _cam_layer(model, layer, stage)).attribute(batch, additional_forward_args=args, relu_attributions=True)
     return LayerAttribution.interpolate(cam, tuple(batch.shape[2:]), interpolate_mode="bilinear")
+
+
+class AttributionError(DinaError):
+    """An attribution that cannot be computed as asked (the message says why and what to choose instead)."""
+
+
+def _cam_layer(model: TwoTowerModel, layer: str | None, stage: str | None) -> torch.nn.Module:
+    """The image-tower module Grad-CAM weighs: ``layer``, else the explained stage, else the last stage (which the
+    global level pools).
+
+    Raises:
+        AttributionError: for the linear level, which reads the pixels without passing through the tower.
+    """
+    tower = model.image_tower
+    if layer is None and stage == LINEAR:
+        raise AttributionError("Grad-CAM weighs a layer of the image tower, and the linear level reads the pixels "
+                               "directly, without it: explain the linear level with another method (integrated "
+                               "gradients, saliency, SHAP or occlusion)")
+    name = layer or (stage if stage in tower.stage_channels else None) or tower.stage_names[-1]
+    return getattr(tower, name)
 
 
 def neuron_attribution(model: TwoTowerModel, images: torch.Tensor, responses: torch.Tensor,

@@ -39,7 +39,8 @@ def job_progress(key: str, curves: bool = True, chance: float | None = None) -> 
                     f"loss {last['loss']:.3f} · ETA {_eta(last['eta_s'])} (at most; early stopping may end sooner)")
             st.progress(1.0 if snap["status"] == "finished" else min(done, 1.0), text=text)
         elif snap["status"] == "running":
-            st.progress(0.0, text=f"{stage}starting… ({_eta(snap['elapsed_s'])} elapsed)")
+            st.progress(0.0, text=f"{stage}starting: preparing the data (DINA: and fitting its linear level first)… "
+                                  f"({_eta(snap['elapsed_s'])} elapsed)")
         if snap["meta"].get("device"):
             st.caption(f"Training on **{snap['meta']['device']}** · {_eta(snap['elapsed_s'])} elapsed")
         if snap["status"] == "failed":

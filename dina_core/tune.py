@@ -70,6 +70,9 @@ SEARCH_SPACE: tuple[Knob, ...] = (
          ({"train": {"behavior": "off"}},)),
     Knob("shift_pixels", "shift augmentation of the stimuli (DINA's default 2 px)",
          ({"train": {"shift_pixels": 0}}, {"train": {"shift_pixels": 4}})),
+    Knob("linear_level", "the linear two-tower held as one of DINA's levels (the default): is the recording "
+                         "better decoded by the maps alone?",
+         ({"model": {"linear_level": False}},)),
     Knob("stage_channels", "width of the image tower",
          ({"model": {"stage_channels": (8, 16, 24)}}, {"model": {"stage_channels": (24, 48, 72)}})),
 )

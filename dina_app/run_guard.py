@@ -25,12 +25,12 @@ FALLBACK_TRAIN_MINUTES = 5
 
 
 def shipped_train_minutes() -> int:
-    """Whole minutes the shipped demo run took to train (its run.json), or FALLBACK_TRAIN_MINUTES without one."""
+    """Minutes (rounded, at least 1) the shipped demo run took to train (its run.json), else FALLBACK_TRAIN_MINUTES."""
     try:
         seconds = float(json.loads((state.demo_run_dir() / "run.json").read_text())["metadata"]["train_seconds"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return FALLBACK_TRAIN_MINUTES
-    return max(1, math.ceil(seconds / 60)) if math.isfinite(seconds) else FALLBACK_TRAIN_MINUTES
+    return max(1, round(seconds / 60)) if math.isfinite(seconds) else FALLBACK_TRAIN_MINUTES
 
 
 def require_run(data_key: state.FileKey) -> state.FileKey:

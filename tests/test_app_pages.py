@@ -165,8 +165,8 @@ def test_the_training_time_announced_is_the_shipped_runs_own(monkeypatch, tmp_pa
 
     monkeypatch.setenv("DINA_DEMO_RUN", str(tmp_path))
     assert run_guard.shipped_train_minutes() == run_guard.FALLBACK_TRAIN_MINUTES  # no run.json
-    (tmp_path / "run.json").write_text(json.dumps({"metadata": {"train_seconds": 301.5}}))
-    assert run_guard.shipped_train_minutes() == 6
+    (tmp_path / "run.json").write_text(json.dumps({"metadata": {"train_seconds": 340.0}}))
+    assert run_guard.shipped_train_minutes() == 6  # 5.7 minutes, rounded
     (tmp_path / "run.json").write_text("{not json")
     assert run_guard.shipped_train_minutes() == run_guard.FALLBACK_TRAIN_MINUTES
 

@@ -88,7 +88,10 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         preprocessing = Preprocessing.fit(data, neuron_indices, train_config.behavior == "on")
         prepared = prepare(data, preprocessing, device, train_config.validation_fraction, train_config.seed)
         torch.manual_seed(train_config.seed)
-        model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(device)
+        # channels-last convolution kernels: 13% less time per training step of the image tower on 2 CPU cores
+        # (0.57 -> 0.50 s per 256 pairs, bench/results/ablation_cpu.md); the standard layout for convolutions under AMP
+        model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(
+            device, memory_format=torch.channels_last)
         model_config = model.config.to_dict()
         recording = recording_identity(data)
         fingerprint = recording["data_fingerprint"]
@@ -122,6 +125,7 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         with maps_scored_alone(model) if has_linear_level(model) else contextlib.nullcontext():
             result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None,
                          should_stop=should_stop, save_state=save_state, resume_state=resume_state)
+        model.to(memory_format=torch.contiguous_format)  # a loaded run's layout: it scores as saved, bit for bit
         if not result.history:
             raise NothingTrainedError(f"{out_dir or 'training'}: stopped before the first epoch finished; "
                                       "no model was saved")

@@ -64,5 +64,7 @@ def test_resume_after_interruption_matches_uninterrupted(small_data, tmp_path):
     assert interrupted.interrupted and (tmp_path / STATE_FILE).exists()
     resumed, result = train_run(small_data, tmp_path, train_config=config, resume=True)
     assert not result.interrupted and len(result.history) == 3
+    fitted = {k: v for k, v in full.metadata["linear_level"].items() if k != "seconds"}
+    assert {k: v for k, v in resumed.metadata["linear_level"].items() if k != "seconds"} == fitted
     for (k, va), vb in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.allclose(va, vb, atol=1e-6), k

@@ -109,11 +109,14 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
 
         def save_state(state: dict) -> None:
             if writes:
-                atomic_save({**state, "data_fingerprint": fingerprint, "identity": wanted}, state_path)
+                atomic_save({**state, "data_fingerprint": fingerprint, "identity": wanted,
+                             "linear_level": metadata.get("linear_level")}, state_path)
 
         started = time.perf_counter()
         if has_linear_level(model) and resume_state is not None:
             freeze_linear_level(model)  # resuming the maps: the state holds the linear level fitted before them
+            if isinstance(resume_state.get("linear_level"), dict):
+                metadata["linear_level"] = resume_state["linear_level"]
         elif has_linear_level(model):
             linear = fit_linear_level(model, prepared, train_config, should_stop)
             if linear.interrupted:

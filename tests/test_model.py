@@ -25,11 +25,14 @@ def test_stage_names_and_map_shapes(model):
     assert predicted["stage2"].shape == (2, 32, 9, 16)
 
 
-def test_alignment_map_sums_to_stage_similarity(model):
+@pytest.mark.parametrize("stage,shape", [("stage2", (9, 16)), ("stage0", (18, 32))])  # stage0: the pixel level
+def test_alignment_map_sums_to_stage_similarity(stage, shape):
+    torch.manual_seed(0)
+    model = DinaModel(ModelConfig(), n_neurons=40, image_shape=(36, 64)).eval()
     images, responses = torch.randn(5, 1, 36, 64), torch.randn(5, 40)
-    amap = model.alignment_map(images, responses, "stage2")
-    sim = (model.encode_image(images, "stage2") * model.encode_response(responses, "stage2")).sum(-1)
-    assert amap.shape == (5, 9, 16)
+    amap = model.alignment_map(images, responses, stage)
+    sim = (model.encode_image(images, stage) * model.encode_response(responses, stage)).sum(-1)
+    assert amap.shape == (5, *shape)
     assert torch.allclose(amap.sum(dim=(1, 2)), sim, atol=1e-5)
 
 

@@ -31,14 +31,6 @@ def test_stage0_is_a_linear_map_of_the_pooled_image(model):
     assert torch.allclose(f(2 * x - 3 * y) - f(zero), 2 * (f(x) - f(zero)) - 3 * (f(y) - f(zero)), atol=1e-4)
 
 
-def test_stage0_alignment_map_sums_to_its_similarity(model):
-    images, responses = torch.randn(4, 1, 36, 64), torch.randn(4, 30)
-    amap = model.alignment_map(images, responses, "stage0")
-    sim = (model.encode_image(images, "stage0") * model.encode_response(responses, "stage0")).sum(-1)
-    assert amap.shape == (4, 18, 32)
-    assert torch.allclose(amap.sum(dim=(1, 2)), sim, atol=1e-5)
-
-
 def test_odd_image_sizes_pool_with_partial_windows():
     m = DinaModel(ModelConfig(stage0_pool=3), n_neurons=5, image_shape=(31, 31)).eval()
     assert m.map_shapes["stage0"] == (4, 11, 11)

@@ -198,7 +198,8 @@ def _attribute(model: TwoTowerModel, forward: Callable, method: str, batch: torc
         return Occlusion(forward).attribute(batch, sliding_window_shapes=(1, *window), strides=(1, *stride),
                                             baselines=ref, additional_forward_args=args,
                                             perturbations_per_eval=OCCLUSION_PER_EVAL)
-    cam = LayerGradCam(forward, _cam_layer(model, layer, stage)).attribute(batch, additional_forward_args=args, relu_attributions=True)
+    cam = LayerGradCam(forward, _cam_layer(model, layer, stage)).attribute(batch, additional_forward_args=args,
+                                                                          relu_attributions=True)
     return LayerAttribution.interpolate(cam, tuple(batch.shape[2:]), interpolate_mode="bilinear")
 
 

@@ -38,9 +38,11 @@ class ModelConfig(DictConfig):
     global_level: bool = why(False, 'also align a pooled whole-image embedding (the "traditional" alignment)')
     global_weight: float = why(1.0, "weight of the global level when enabled")
     linear_level: bool = why(True, "also align the linear two-tower's embeddings (pixels -> linear_dim, responses "
-                                   "-> linear_dim) as one more level, trained jointly: DINA then holds the linear "
-                                   "baseline as its special case, and validation weighs it against the maps")
-    linear_weight: float = why(1.0, "weight of the linear level in the loss when enabled")
+                                   "-> linear_dim) as one more level, fitted first and frozen while the maps train "
+                                   "(train.linear_level): DINA holds the linear baseline as its special case, and "
+                                   "validation weighs it against the maps")
+    linear_weight: float = why(1.0, "the linear level's retrieval weight before validation chooses (its loss weight "
+                                    "only when no map or global level trains beside it)")
     linear_dim: int = why(128, "size of the linear level's embedding (the linear two-tower's embed_dim)")
     latent_channels: int = why(16, "channels per location in the shared latent space (1x1 projections)")
     global_dim: int = why(128, "size of the pooled global embedding")

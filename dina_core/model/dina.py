@@ -26,8 +26,9 @@ class DinaModel(TwoTowerModel):
     ``x^T A r`` of pixels and responses, normalised. The linear two-tower scores with such a form
     too (``x^T W_i^T W_r r``, rank 128), but with full-resolution pixels and the raw responses.
     ``linear`` (``linear_level``) is that model itself as one more level: the flattened image and the
-    (dropped-out) responses each mapped linearly to ``linear_dim``, trained jointly, so DINA contains
-    the linear two-tower and validation decides how much its score counts beside the maps'.
+    (dropped-out) responses each mapped linearly to ``linear_dim`` (fitted before the maps and frozen,
+    see ``train.linear_level``), so DINA contains the linear two-tower and validation decides how much
+    its score counts beside the maps'.
 
     Loss weights are ``config.stage_weights``; the retrieval score's level weights
     (``level_weights``) are ``config.retrieval_weights`` when set (chosen on validation).

@@ -6,9 +6,10 @@ level's cosine similarities spread more or less widely, so equal weights are rar
 After training, each level's validation similarity matrix is computed once; every weight
 vector of a small grid (each level in ``GRID``, scaled so the largest is 1) scores
 single-trial neural -> image top-1 on them, and the best is kept if it beats the model's current
-retrieval weights (those it trained with) by more than one paired standard error (of the per-trial differences in being
-correct): a small validation tier (tens of images) cannot tell ~60 candidates apart, and then
-the current weights stay. Ties go to the weights closest to the current weights.
+retrieval weights (those it trained with) by more than one paired standard error (of the per-trial
+differences in being correct): a small validation tier (tens of images) cannot tell the 61 candidates
+of three levels (369 of four) apart, and then the current weights stay. Ties go to the weights
+closest to the current weights.
 """
 
 from __future__ import annotations

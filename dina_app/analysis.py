@@ -158,13 +158,13 @@ def query_topk(emb: dict, direction: str, responses: str, query: int, k: int, re
     neural -> image: the query is a response (an averaged one per image, or a trial), the
     candidates the N test images. image -> neural: the query is test image ``query``, the
     candidates the N averaged responses, or on single trials the N trials of repeat set ``repeat``
-    (one trial of every test image: ``tasks.repeat_sets``).
+    (one trial of every test image: ``repeats.repeat_sets``).
 
     Returns: {'scores' (k,), 'image_rows' (k,) stimulus row of each candidate (for display),
     'correct' (k,) bool, 'true_rank' 1-based rank of the correct candidate, 'n' candidates,
     'n_repeats' repeat sets (single-trial image -> neural; else 1)}.
     """
-    from dina_core.evaluate.tasks import repeat_sets
+    from dina_core.evaluate.repeats import repeat_sets
 
     averaged, n_repeats = responses == "averaged", 1
     if direction == "neural_to_image":

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from dina_core.evaluate.tasks import average_by_image
+from dina_core.evaluate.repeats import average_by_image
 from dina_core.interpret.alignment import (alignment_maps, averaged_pairs, channel_alignability,
                                            location_alignability, pair_alignability, stage_feature_maps,
                                            upsample_maps)

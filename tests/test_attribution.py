@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from dina_core.interpret.alignment import averaged_pairs
-from dina_core.interpret.attribution import (hooks_removed, make_baseline, mean_neuron_importance,
-                                             neuron_attribution, spatial_attribution)
+from dina_core.interpret.attribution import (make_baseline, mean_neuron_importance, neuron_attribution,
+                                             spatial_attribution)
+from dina_core.interpret.forwards import hooks_removed
 from dina_core.interpret.ground_truth import (attribution_rf_hit_rate, mismatched_image_rate, peak_locations,
                                               random_location_rate, top_neuron_rf_union)
 from dina_core.model import DinaModel, ModelConfig, TwoTowerModel

@@ -5,7 +5,7 @@ import pytest
 
 from dina_core.evaluate.ceiling import (add_fraction_of_ceiling, averaged_ranks, image_to_trial_ranks, noise_ceiling,
                                        single_trial_ranks)
-from dina_core.evaluate.tasks import repeat_sets
+from dina_core.evaluate.repeats import repeat_sets
 
 
 def _naive_single_trial(x, image_index):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from dina_core.evaluate.tasks import (TASKS, TierTask, average_by_image, evaluate_retrieval, repeat_sets, score_tasks,
-                                      unique_targets)
+from dina_core.evaluate.repeats import average_by_image, repeat_sets, unique_targets
+from dina_core.evaluate.tasks import TASKS, TierTask, evaluate_retrieval, score_tasks
 from dina_core.evaluate.retrieval import (
     bootstrap_ci,
     chance_scores,

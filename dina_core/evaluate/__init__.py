@@ -3,6 +3,7 @@
 Modules (import the one you need; this package imports nothing on its own):
 
 * ``retrieval``: chunked target ranks with pessimistic ties, top-k scores, bootstrap intervals.
+* ``repeats``: a tier's distinct images as candidate columns, repeat averages and repeat sets.
 * ``tasks``: the one home of every N-way task built from a tier (its trials, the distinct
   images as candidates, targets, averaged responses, repeat sets; both directions,
   single-trial and averaged), of its ranks, and ``evaluate_retrieval`` for any dot-product model.

@@ -10,7 +10,7 @@ every model (:func:`~dina_core.evaluate.retrieval.target_ranks`).
 * **single-trial**, neural -> image: each trial is ranked among the N images' averages, its own
   image's average leaving that trial out (the leave-one-out average of its image's other repeats).
 * **single-trial**, image -> neural: the model's task ranks an image among the N single trials of a
-  :func:`~dina_core.evaluate.tasks.repeat_sets` set; here the "image" is the leave-one-out average of
+  :func:`~dina_core.evaluate.repeats.repeat_sets` set; here the "image" is the leave-one-out average of
   its other repeats, ranked among the same sets' trials (ranks pooled over the sets).
 
 The averaged task is symmetric (half against half), so both directions report the same split-half
@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from ..runs.prepare import PreparedData
-from .tasks import repeat_sets, tier_task, unique_targets
+from .repeats import repeat_sets, unique_targets
 from .retrieval import score_ranks, target_ranks
+from .tasks import tier_task
 
 CEILING = "ceiling"
 _EPS32 = float(np.finfo(np.float32).eps)

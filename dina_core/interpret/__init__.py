@@ -7,6 +7,8 @@ Modules (import the one you need; this package imports nothing heavy on its own)
   contrasted against mismatched pairs).
 * ``attribution``: Captum attributions of a pair's similarity (or retrieval margin) to
   image pixels and to neurons, with the model in eval mode and no hooks left behind.
+* ``forwards``: the similarity and margin functions those attributions explain, and
+  ``hooks_removed``, the guard that deletes any hook a call leaves.
 * ``regions``: connected regions of a 2-D map above a documented threshold.
 * ``ground_truth``: on simulated data, do attribution peaks fall inside the receptive
   fields of the neurons that the image drives most?

@@ -2,13 +2,8 @@
 
 Every method follows Captum's pattern: build it with ``(forward_func[, layer])`` and
 call ``.attribute(inputs, baselines=..., additional_forward_args=...)``. The forward
-functions are small closures over the model:
-
-* ``similarity_forward``: image -> its similarity with a fixed response embedding
-  (passed per row as an additional forward argument, so Captum expands it with the inputs);
-* ``margin_forward``: image -> similarity to its own response minus the mean (or max) of
-  its similarities to the other candidate responses: the evidence retrieval acts on;
-* ``response_forward``: response -> its similarity with a fixed image embedding.
+functions (``similarity_forward``, ``margin_forward``, ``response_forward``) are small
+closures over the model, in :mod:`dina_core.interpret.forwards`.
 
 Calls run with the model in eval mode (restored afterwards) inside ``hooks_removed``,
 which deletes any module hook added during the call, even when an attribution raises.
@@ -16,8 +11,7 @@ which deletes any module hook added during the call, even when an attribution ra
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -28,6 +22,7 @@ from scipy.ndimage import gaussian_filter
 from ..errors import DinaError
 from ..model import LINEAR, TwoTowerModel
 from ..model.inference import eval_mode
+from .forwards import hooks_removed, margin_forward, response_forward, similarity_forward
 
 SPATIAL_METHODS = ("integrated_gradients", "saliency", "gradient_shap", "occlusion", "grad_cam")
 NEURON_METHODS = {"integrated_gradients": IntegratedGradients, "saliency": Saliency,
@@ -37,62 +32,6 @@ BASELINES = ("mean_grey", "blurred")
 _USES_BASELINE = ("integrated_gradients", "occlusion", "gradient_shap")
 OCCLUSION_PER_EVAL = 32  # occluded copies per forward pass: one image per pass is ~20x slower on CPU
 SHAP_NOISE_SD = 0.1  # GradientShap's input noise, in normalised pixel units (pixel sd is 1)
-PairForward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (inputs, per-row fixed tensor) -> (B,)
-_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
-_HOOK_EXTRAS = ("_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_forward_pre_hooks_with_kwargs")
-
-
-@contextlib.contextmanager
-def hooks_removed(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
-    """Remove, on exit and even on error, every module hook registered on ``model`` inside the block."""
-    before = {(id(m), name): set(getattr(m, name)) for m in model.modules() for name in _HOOK_DICTS}
-    try:
-        yield model
-    finally:
-        for m in model.modules():
-            for name in _HOOK_DICTS:
-                hooks = getattr(m, name)
-                for key in set(hooks) - before.get((id(m), name), set()):
-                    del hooks[key]
-                    for extra in _HOOK_EXTRAS:
-                        getattr(m, extra, {}).pop(key, None)
-
-
-def similarity_forward(model: TwoTowerModel, level: str | None = None) -> PairForward:
-    """forward(images (B, 1, H, W), response_embeddings (B, D)) -> (B,) similarity of each pair at ``level``."""
-    def forward(images: torch.Tensor, response_embeddings: torch.Tensor) -> torch.Tensor:
-        return (model.encode_image(images, level=level) * response_embeddings).sum(dim=-1)
-    return forward
-
-
-def margin_forward(model: TwoTowerModel, candidates: torch.Tensor, level: str | None = None,
-                   reduce: str = "mean") -> PairForward:
-    """forward(images (B, 1, H, W), true_index (B,) int) -> (B,) retrieval margin.
-
-    ``candidates`` (N, D) are response embeddings; an image's margin is its similarity to
-    ``candidates[true_index]`` minus the mean (``reduce='mean'``) or the max (``'max'``)
-    of its similarities to the other N - 1 candidates.
-    """
-    if reduce not in ("mean", "max"):
-        raise ValueError(f"reduce must be 'mean' or 'max', got {reduce!r}")
-    if len(candidates) < 2:
-        raise ValueError("a margin needs at least 2 candidates")
-
-    def forward(images: torch.Tensor, true_index: torch.Tensor) -> torch.Tensor:
-        scores = model.encode_image(images, level=level) @ candidates.T  # (B, N)
-        own = scores.gather(1, true_index[:, None])[:, 0]
-        if reduce == "mean":
-            return own - (scores.sum(dim=1) - own) / (len(candidates) - 1)
-        is_own = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, true_index[:, None], True)
-        return own - scores.masked_fill(is_own, float("-inf")).max(dim=1).values
-    return forward
-
-
-def response_forward(model: TwoTowerModel, level: str | None = None) -> PairForward:
-    """forward(responses (B, n_neurons), image_embeddings (B, D)) -> (B,) similarity of each pair."""
-    def forward(responses: torch.Tensor, image_embeddings: torch.Tensor) -> torch.Tensor:
-        return (model.encode_response(responses, level=level) * image_embeddings).sum(dim=-1)
-    return forward
 
 
 def make_baseline(images: torch.Tensor, kind: str = "mean_grey", blur_sigma: float = 4.0) -> torch.Tensor:

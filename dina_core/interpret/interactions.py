@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..evaluate.tasks import average_by_image, unique_targets
+from ..evaluate.repeats import average_by_image, unique_targets
 from ..model import DinaModel
 from ..model.inference import eval_mode
 from .masked_eval import MaskedEvaluator

@@ -1,6 +1,23 @@
 """Data-parallel training: two gloo processes taking one step on a global batch move the weights
 exactly as one process computing that batch's loss (shard by shard for BatchNorm), and the CLI
-trains under torchrun with rank 0 alone writing the run."""
+trains under torchrun with rank 0 alone writing the run.
+
+The ranks are spawned with a bare ``__main__`` (``spawn_ranks``). A spawned child first re-runs the
+parent's ``__main__`` script (multiprocessing's spawn start method, as ``__mp_main__``), and
+Streamlit's AppTest installs each page script it runs as ``sys.modules["__main__"]`` and never puts
+pytest's back. So after any AppTest test in the same pytest process, every rank re-ran ``app.py``:
+it drew the Studio headless and started the ``dina-warmup`` daemon thread, which was still in
+torch's C++ code when the rank exited; Python 3.11 ends such a thread with ``pthread_exit``, whose
+forced unwind through a ``noexcept`` frame calls ``std::terminate``: SIGABRT, "terminate called
+without an active exception". Minimal reproduction, without DINA's code::
+
+    def _child(rank):
+        print(sys.modules["__main__"].__file__)  # the AppTest script, not pytest
+
+    def test_spawn_after_apptest():
+        AppTest.from_string("print('page ran as', __name__)").run()
+        mp.spawn(_child, nprocs=2)  # prints 'page ran as __mp_main__' twice
+"""
 
 from __future__ import annotations
 
@@ -8,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -61,10 +79,26 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         torch.distributed.destroy_process_group()
 
 
+def spawn_ranks(worker, args: tuple, nprocs: int) -> None:
+    """``mp.spawn`` under a bare ``__main__``: the children re-run no script an AppTest left behind."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+        mp.spawn(worker, args=args, nprocs=nprocs, join=True)
+
+
 @pytest.fixture(scope="module")
 def two_rank_steps(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(2, str(out / "rendezvous"), str(out)), nprocs=2, join=True)
+    # Spawn from the state an AppTest leaves (see the module docstring): a script that marks it ran as __main__.
+    ran = out / "leftover-main-ran"
+    script = out / "leftover_page.py"
+    script.write_text(f"open({str(ran)!r}, 'w').close()\n")
+    leftover = types.ModuleType("__main__")
+    leftover.__file__ = str(script)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "__main__", leftover)
+        spawn_ranks(_worker, (2, str(out / "rendezvous"), str(out)), nprocs=2)
+    assert not ran.exists(), "the ranks re-ran the parent's __main__ script"
     return out
 
 

@@ -85,6 +85,19 @@ def validate_data(data: DinaData, source: str | os.PathLike) -> list[str]:
     return flags
 
 
+def check_recording(data: DinaData, source: str | os.PathLike | None = None) -> None:
+    """Refuse a recording given in memory that a DINA file could not hold (the refusals of :func:`validate_data`).
+
+    Training and scoring call it, so a ``DinaData`` built in a notebook meets the rules a file read from disk
+    meets (``io.read_dataset``): test images shown on train trials, identical images, NaN/Inf, unknown tiers.
+
+    Args:
+        data: the recording.
+        source: how to name it (default: its ``name`` attribute, else "the recording in memory").
+    """
+    validate_data(data, source or data.attrs.get("name") or "the recording in memory")
+
+
 def write_checked(path: str | os.PathLike, data: DinaData, source: str | os.PathLike) -> Path:
     """Validate ``data`` in memory, write it atomically, read it back, then replace ``path``.
 

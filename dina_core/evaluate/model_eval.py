@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..data.checked import check_recording
 from ..data.format import DinaData
 from ..model.inference import encode_images, encode_responses
 from ..runs.prepare import PreparedData
@@ -14,8 +15,8 @@ COMBINED = "combined"
 
 
 def test_embeddings(run: Run, prepared: PreparedData, level: str | None = None,
-                    neuron_mask: torch.Tensor | None = None) -> TierEmbeddings:
-    """The run's embeddings of the test tier at ``level`` (None: the combined retrieval score).
+                    neuron_mask: torch.Tensor | None = None, tier: str = "test") -> TierEmbeddings:
+    """The run's embeddings of ``tier`` (default the test tier) at ``level`` (None: the combined retrieval score).
 
     Args:
         run: a trained run.
@@ -31,11 +32,11 @@ def test_embeddings(run: Run, prepared: PreparedData, level: str | None = None,
     def enc_i(x):
         return encode_images(run.model, torch.as_tensor(x, device=device), level)
 
-    return tier_task(prepared, "test").embed(enc_r, enc_i)
+    return tier_task(prepared, tier).embed(enc_r, enc_i)
 
 
 def evaluate_run(run: Run, data: DinaData, *, per_level: bool = True, seed: int = 0,
-                 neuron_mask: torch.Tensor | None = None) -> list[dict]:
+                 neuron_mask: torch.Tensor | None = None, tier: str = "test") -> list[dict]:
     """Retrieval rows (see ``tasks.score_tasks``) with a ``level`` key: 'combined' and each level.
 
     Args:
@@ -44,9 +45,11 @@ def evaluate_run(run: Run, data: DinaData, *, per_level: bool = True, seed: int 
         per_level: also score each aligned level alone (only when the model has several).
         seed: bootstrap and repeat-set seed.
         neuron_mask: optional (n_neurons,) 0/1 mask applied to every response.
+        tier: the tier scored: 'test' (the model's score) or 'validation' (for choosing settings).
     """
+    check_recording(data)
     check_compatible(run, data)
     prepared = run.prepare(data)
     levels = [None] + (list(run.model.levels) if per_level and len(run.model.levels) > 1 else [])
     return [{"level": level or COMBINED, **row} for level in levels
-            for row in score_tasks(test_embeddings(run, prepared, level, neuron_mask), seed=seed)]
+            for row in score_tasks(test_embeddings(run, prepared, level, neuron_mask, tier), seed=seed)]

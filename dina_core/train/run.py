@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..data.checked import check_recording
 from ..data.fingerprint import recording_identity
 from ..data.format import DinaData
 from ..errors import DinaError
@@ -40,7 +41,7 @@ class NothingTrainedError(DinaError):
 
 def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = "dina",
               model_config: dict | None = None, train_config: TrainConfig | None = None,
-              neuron_indices: np.ndarray | None = None, resume: bool = False, overwrite: bool = False,
+              resume: bool = False, overwrite: bool = False,
               metadata: dict | None = None, on_step: Callable[[StepInfo], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> tuple[Run, FitResult]:
     """Fit preprocessing on the train tier, build a model, train it, save it.
@@ -51,7 +52,6 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         kind: 'dina' or 'linear'.
         model_config: dict of the kind's config fields (defaults when None).
         train_config: TrainConfig (defaults when None).
-        neuron_indices: optional subset of neurons the model sees.
         resume: continue from ``out_dir/state.pt`` when present (a fresh start when the folder is new
             or empty); refused when the folder holds a finished run or a training of other data, kind
             or configuration (only ``train_config.device`` may change).
@@ -60,6 +60,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         on_step, should_stop: forwarded to ``fit``.
 
     Raises:
+        DatasetError: ``data`` breaks a rule a DINA file must keep (``data.checked.validate_data``: test images
+            shown on other trials, identical images, NaN/Inf, ...), checked as for a file read from disk.
         DinaError: ``out_dir`` may not be written (see ``runs.folder.check_target``); RunBusyError:
             another training holds it; CheckpointError: its state cannot be resumed by this training;
             NothingTrainedError: stopped before the first epoch finished (nothing is saved).
@@ -70,6 +72,7 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     ``out_dir``; every rank returns the same run.
     """
     train_config = (train_config or TrainConfig()).resolved(kind)
+    check_recording(data)
     dist = current()
     writes = out_dir is not None and dist.is_main
     if out_dir is not None:  # refuse before taking the lock or any work; other ranks: rank 0 holds the lock
@@ -85,7 +88,7 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
 
         model_config = dict(model_config or (ModelConfig().to_dict() if kind == "dina" else {}))
         device = rank_device(resolve_device(train_config.device), dist)
-        preprocessing = Preprocessing.fit(data, neuron_indices, train_config.behavior == "on")
+        preprocessing = Preprocessing.fit(data, behavior=train_config.behavior == "on")
         prepared = prepare(data, preprocessing, device, train_config.validation_fraction, train_config.seed)
         torch.manual_seed(train_config.seed)
         # channels-last convolution kernels while training: a 256-pair DINA step 0.57 -> 0.50 s on 2 CPU cores

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -23,8 +23,8 @@ from torch import nn
 
 from ..model.two_tower import TwoTowerModel
 
-if TYPE_CHECKING:
-    from .run import Run
+# A runs.run.Run, not imported: run.py imports this module, and the dependency stays one-way.
+RunT = TypeVar("RunT")
 
 
 class EnsembleModel(TwoTowerModel):
@@ -74,8 +74,12 @@ class EnsembleModel(TwoTowerModel):
         raise TypeError("an ensemble is not trained as one model: train its members (train.ensemble)")
 
 
-def first_member(run: Run) -> Run:
-    """The run of the ensemble's first member (the run itself when it is not an ensemble)."""
+def first_member(run: RunT) -> RunT:
+    """The run of the ensemble's first member (the run itself when it is not an ensemble).
+
+    ``run`` is a :class:`dina_core.runs.run.Run` (any dataclass with a ``model`` field); the copy
+    shares everything but the model with it.
+    """
     if not isinstance(run.model, EnsembleModel):
         return run
     return replace(run, model=run.model.members[0])

@@ -70,8 +70,9 @@ def _payload(run: Run) -> dict:
 def save_run(run: Run, run_dir: str | os.PathLike) -> Path:
     """Write ``model.pt`` (atomic) and ``run.json`` into ``run_dir``."""
     run_dir = Path(run_dir)
-    path = atomic_save(_payload(run), run_dir / MODEL_FILE)
-    summary = {k: v for k, v in _payload(run).items() if k not in ("state_dict", "members", "preprocessing")}
+    payload = _payload(run)
+    path = atomic_save(payload, run_dir / MODEL_FILE)
+    summary = {k: v for k, v in payload.items() if k not in ("state_dict", "members", "preprocessing")}
     with atomic_path(run_dir / SUMMARY_FILE) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, default=float))
     return path

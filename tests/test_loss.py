@@ -54,11 +54,14 @@ def test_aligned_pairs_score_lower_than_shuffled():
 
 def test_multilevel_sums_weighted_levels():
     g = torch.Generator().manual_seed(3)
-    levels = {lv: (F.normalize(torch.randn(6, 4, generator=g), dim=-1),
+    levels = {lv: (F.normalize(torch.randn(6, 4, generator=g), dim=-1).requires_grad_(),
                    F.normalize(torch.randn(6, 4, generator=g), dim=-1)) for lv in ("a", "b")}
     outputs = {"neural": {k: v[0] for k, v in levels.items()}, "image": {k: v[1] for k, v in levels.items()},
                "logit_scale": {"a": torch.tensor(5.0), "b": torch.tensor(2.0)}}
     total, per_level = multilevel_info_nce(outputs, {"a": 1.0, "b": 0.5})
-    expected = info_nce(*levels["a"], torch.tensor(5.0)) + 0.5 * info_nce(*levels["b"], torch.tensor(2.0))
-    assert torch.allclose(total, expected)
+    expected = {lv: info_nce(*levels[lv], outputs["logit_scale"][lv]) for lv in levels}
+    assert torch.allclose(total, expected["a"] + 0.5 * expected["b"])
     assert set(per_level) == {"a", "b"}
+    for lv, value in per_level.items():  # unweighted, detached, and left a tensor: no wait for the device here
+        assert isinstance(value, torch.Tensor) and value.grad_fn is None
+        assert torch.equal(value, expected[lv].detach())

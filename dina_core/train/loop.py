@@ -3,8 +3,10 @@
 The loop knows nothing of any UI: it reports through ``on_step`` (the CLI draws a
 progress bar from it, the app an ``st.progress``) and polls ``should_stop``.
 Batches are index tensors into data already resident on the device, so a step has
-no host-side work beyond indexing. Per-epoch seeds make CPU runs reproducible and
-a resumed run identical to an uninterrupted one.
+no host-side work beyond indexing, and its losses stay on the device until the next
+read-back (every ``LOG_EVERY`` steps and at the end of an epoch): a GPU runs ahead of
+the host in between. Per-epoch seeds make CPU runs reproducible and a resumed run
+identical to an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from .loss import multilevel_info_nce
 from ..runs.prepare import PreparedData
 from .validation import validation_top1
 
+# Steps between read-backs of the training loss to the host. A read-back waits for every queued kernel, so one per
+# step would stall a GPU at each step (nanoGPT reads at its log_interval). Only what ``on_step`` shows waits for it:
+# every step's loss stays on the device until the next read-back, so the epoch's history is exact whatever this is.
+LOG_EVERY = 10
+
 
 @dataclass
 class StepInfo:
@@ -35,11 +42,13 @@ class StepInfo:
     epoch: int  # 0-based epoch of this step
     step: int  # 1-based global step
     total_steps: int  # steps if training runs all epochs
-    loss: float  # total training loss of this batch
+    loss: float  # total training loss of step ``loss_step``, the last one read back: refreshed every LOG_EVERY
+    # steps, on fit's first step and on each epoch's last; the steps between repeat it
     lr: float
     elapsed_s: float  # wall time since this call to fit started
     eta_s: float  # estimated seconds left if training runs all epochs
     val_top1: float | None = None  # set on the last step of an epoch
+    loss_step: int = 0  # the step whose loss ``loss`` is (== step when it was read back at this step; 0: none yet)
 
 
 @dataclass
@@ -84,7 +93,7 @@ def _pairing(data: PreparedData, train: torch.Tensor, config: TrainConfig) -> to
 def train_step(model: TwoTowerModel, data: PreparedData, trials: torch.Tensor, paired_images: torch.Tensor,
                batch: torch.Tensor, optimizer: torch.optim.Optimizer, amp: bool = True,
                dist: Dist = SINGLE, shift_pixels: int = 0,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """One optimiser step on a global batch (this rank embeds its shard; see ``distributed``).
 
     Args:
@@ -101,7 +110,8 @@ def train_step(model: TwoTowerModel, data: PreparedData, trials: torch.Tensor, p
         generator: draws the shifts.
 
     Returns:
-        The global batch's loss (a detached scalar) and its per-level losses.
+        The global batch's loss and its per-level losses, detached scalars left on the device (reading
+        them back waits for the step to finish; see ``LOG_EVERY``).
     """
     local = dist.shard(batch)
     images = random_shifts(data.images[paired_images[local]], shift_pixels, generator)
@@ -115,6 +125,36 @@ def train_step(model: TwoTowerModel, data: PreparedData, trials: torch.Tensor, p
     optimizer.step()
     average_buffers(model, dist)
     return loss.detach(), per_level
+
+
+def read_back(scalars: list[torch.Tensor]) -> list[float]:
+    """Host values of device scalars, in one transfer (one wait for the device for all of them)."""
+    return torch.stack(scalars).tolist()
+
+
+class _EpochLosses:
+    """An epoch's sums of step losses; each step's losses wait on the device until the next ``read``."""
+
+    def __init__(self):
+        self.pending: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []  # steps not read back yet
+        self.total, self.levels = 0.0, {}  # host floats, added in step order
+
+    def add(self, loss: torch.Tensor, per_level: dict[str, torch.Tensor]) -> None:
+        self.pending.append((loss, per_level))
+
+    def read(self) -> float:
+        """Read the pending steps back (one transfer), add them to the sums; the last one's loss (NaN: none)."""
+        last = math.nan
+        if not self.pending:
+            return last
+        values = iter(read_back([t for loss, levels in self.pending for t in (loss, *levels.values())]))
+        for _, levels in self.pending:
+            last = next(values)
+            self.total += last
+            for level in levels:
+                self.levels[level] = self.levels.get(level, 0.0) + next(values)
+        self.pending.clear()
+        return last
 
 
 def _validate(model: TwoTowerModel, data: PreparedData, config: TrainConfig) -> float:
@@ -134,7 +174,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         model: any TwoTowerModel, already on the device of ``data``.
         data: prepared recording; its 'validation' trials drive early stopping.
         config: training hyper-parameters.
-        on_step: called after every step with a StepInfo.
+        on_step: called after every step with a StepInfo (its loss is read back every ``LOG_EVERY`` steps).
         should_stop: polled every step; True ends training cleanly (best weights kept).
         save_state: called at the end of every epoch with a resumable state dict
             (tensors and plain types only, loadable with ``weights_only=True``).
@@ -168,13 +208,13 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
     broadcast_parameters(model, dist)
 
     start_time, start_step = time.perf_counter(), start_epoch * steps_per_epoch
-    step = start_step
+    step, shown = start_step, (math.nan, 0)  # (loss, its step) as last read back, for on_step
     for epoch in range(start_epoch, config.epochs):
         model.train()
         torch.manual_seed(config.seed * 100_003 + epoch + 1_000_003 * dist.rank)  # dropout draws, per epoch and rank
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed + epoch)).to(device)
         shifts = torch.Generator(device=device).manual_seed(config.seed * 100_003 + epoch + 7 + 1_000_003 * dist.rank)
-        epoch_start, loss_sum, level_sums, val = time.perf_counter(), 0.0, {}, None
+        epoch_start, losses, val = time.perf_counter(), _EpochLosses(), None
         for b in range(steps_per_epoch):
             batch = dist.usable(order[b * config.batch_size:(b + 1) * config.batch_size])
             if len(batch) < 2:
@@ -185,26 +225,27 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
             loss, per_level = train_step(model, data, train, paired_images, batch, optimizer, config.amp, dist,
                                          max(config.shift_pixels, 0), shifts)
             step += 1
-            loss_sum += float(loss)
-            for level, value in per_level.items():
-                level_sums[level] = level_sums.get(level, 0.0) + value
+            losses.add(loss, per_level)
             last = b == steps_per_epoch - 1
+            if last or step % LOG_EVERY == 0 or step == start_step + 1:
+                shown = losses.read(), step
             val = _validate(model, data, config) if last else None
             if on_step is not None:
                 elapsed = time.perf_counter() - start_time
                 eta = elapsed / (step - start_step) * (total_steps - step)
-                on_step(StepInfo(epoch, step, total_steps, float(loss), lr, elapsed, eta, val))
+                on_step(StepInfo(epoch, step, total_steps, shown[0], lr, elapsed, eta, val, shown[1]))
             if should_stop is not None and should_stop():
                 result.interrupted = True
                 break
         if result.interrupted:
             break
+        losses.read()  # an epoch whose last batch was too small to train has steps still pending
         if val is None:
             val = _validate(model, data, config)
         result.history.append({
-            "epoch": epoch, "train_loss": loss_sum / steps_per_epoch, "val_top1": val, "lr": lr,
+            "epoch": epoch, "train_loss": losses.total / steps_per_epoch, "val_top1": val, "lr": lr,
             "seconds": time.perf_counter() - epoch_start,
-            **{f"loss_{k}": v / steps_per_epoch for k, v in level_sums.items()},
+            **{f"loss_{k}": v / steps_per_epoch for k, v in losses.levels.items()},
         })
         if val > result.best_val_top1:
             result.best_val_top1, result.best_epoch, bad_epochs = val, epoch, 0

@@ -31,7 +31,7 @@ def info_nce(z_neural: torch.Tensor, z_image: torch.Tensor, logit_scale: torch.T
 
 
 def multilevel_info_nce(outputs: dict[str, dict[str, torch.Tensor]], level_weights: dict[str, float],
-                        image_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                        image_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted sum over levels of ``info_nce``.
 
     Args:
@@ -40,7 +40,8 @@ def multilevel_info_nce(outputs: dict[str, dict[str, torch.Tensor]], level_weigh
         image_ids: see ``info_nce``.
 
     Returns:
-        (total loss, {level: float loss of that level} for the levels of non-zero weight).
+        (total loss, {level: that level's loss, a detached scalar on the loss's device} for the levels of
+        non-zero weight). Left on the device: reading a loss back waits for the device (see ``loop.LOG_EVERY``).
     """
     total = 0.0
     per_level = {}
@@ -49,6 +50,6 @@ def multilevel_info_nce(outputs: dict[str, dict[str, torch.Tensor]], level_weigh
             continue
         loss = info_nce(outputs["neural"][level].float(), outputs["image"][level].float(),
                         outputs["logit_scale"][level].float(), image_ids)
-        per_level[level] = float(loss.detach())
+        per_level[level] = loss.detach()
         total = total + weight * loss
     return total, per_level

@@ -12,8 +12,7 @@ import pytest
 import torch
 
 from dina_core.evaluate.repeats import average_by_image
-from dina_core.interpret.alignment import (alignment_maps, averaged_pairs, channel_alignability,
-                                           location_alignability, pair_alignability, stage_feature_maps,
+from dina_core.interpret.alignment import (alignment_maps, averaged_pairs, channel_alignability, pair_alignability,
                                            upsample_maps)
 from dina_core.interpret.regions import count_regions, label_regions, mean_abs_map, mean_regions
 from dina_core.model import DinaModel, ModelConfig, build_model
@@ -49,14 +48,6 @@ def test_upsampling_a_constant_map_spreads_it_evenly():
     np.testing.assert_allclose(fine, 2.0 * 12 / 192)
 
 
-def test_feature_maps_come_in_the_image_towers_channel_space(tiny):
-    model, images, responses = tiny
-    image_maps, predicted = stage_feature_maps(model, images, responses, "stage2", batch_size=3)
-    assert image_maps.shape == predicted.shape == (5, 8, 3, 4)
-    with torch.no_grad():
-        np.testing.assert_allclose(image_maps, model.image_tower(images)["stage2"].numpy(), atol=1e-6)
-
-
 @pytest.mark.parametrize("stage", ["stage1", "stage2"])
 def test_alignability_sums_to_the_true_pairs_margin_over_mismatched(tiny, stage):
     model, images, responses = tiny
@@ -65,11 +56,9 @@ def test_alignability_sums_to_the_true_pairs_margin_over_mismatched(tiny, stage)
     s = _similarities(model, images, responses, stage)
     margin = np.diagonal(s) - (s.sum(axis=1) - np.diagonal(s)) / 4
     np.testing.assert_allclose(contrast.sum(axis=(1, 2, 3)), margin, atol=1e-5)
-    channels, locations = channel_alignability(model, images, responses, stage), \
-        location_alignability(model, images, responses, stage)
-    assert channels.shape == (4,) and locations.shape == model.map_shapes[stage][1:]
+    channels = channel_alignability(model, images, responses, stage)
+    assert channels.shape == (4,)
     assert channels.sum() == pytest.approx(margin.mean(), abs=1e-5)
-    assert locations.sum() == pytest.approx(margin.mean(), abs=1e-5)
 
 
 def test_tower_channel_alignability_decomposes_the_projection_exactly(tiny):

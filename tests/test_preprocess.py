@@ -9,8 +9,7 @@ import pytest
 from test_dataset_io import make_tiny_data
 
 from dina_core.data.preprocess import ImageNormalizer, ResponseNormalizer, fit_normalizers
-from dina_core.data.reliability import (oracle_correlation, reliability_without_test,
-                                        select_neurons, split_half_reliability, split_halves)
+from dina_core.data.reliability import oracle_correlation, reliability_without_test
 from dina_core.errors import DinaError
 
 
@@ -38,19 +37,6 @@ def naive_oracle(responses, image_index, mask):
     return out
 
 
-def naive_split_half(responses, half_a, half_b, group):
-    out = np.full(responses.shape[1], np.nan)
-    for n in range(responses.shape[1]):
-        a = [np.mean([float(responses[t, n]) for t, g in zip(half_a, group) if g == k])
-             for k in np.unique(group)]
-        b = [np.mean([float(responses[t, n]) for t, g in zip(half_b, group) if g == k])
-             for k in np.unique(group)]
-        if len(a) > 1 and np.std(a) > 0 and np.std(b) > 0:
-            r = np.corrcoef(a, b)[0, 1]
-            out[n] = 2 * r / (1 + r)
-    return out
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_oracle_matches_naive_loop(seed):
     responses, image_index, mask = random_recording(np.random.default_rng(seed))
@@ -59,34 +45,10 @@ def test_oracle_matches_naive_loop(seed):
     assert np.isnan(fast[0]) and np.isfinite(fast[1:]).all()
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_split_half_matches_naive_loop(seed):
-    responses, image_index, mask = random_recording(np.random.default_rng(seed))
-    fast = split_half_reliability(responses, image_index, mask, np.random.default_rng(7))
-    halves = split_halves(image_index, mask, np.random.default_rng(7))
-    np.testing.assert_allclose(fast, naive_split_half(responses, *halves), atol=1e-9)
-    assert np.isnan(fast[0])
-
-
-def test_split_halves_are_fair():
-    rng = np.random.default_rng(3)
-    image_index = np.repeat(np.arange(6), [1, 2, 3, 4, 5, 10])
-    mask = np.ones(image_index.size, bool)
-    mask[-1] = False  # image 5: 9 masked repeats -> 4 per half
-    half_a, half_b, group = split_halves(image_index, mask, rng)
-    assert not set(half_a) & set(half_b) and mask[half_a].all() and mask[half_b].all()
-    np.testing.assert_array_equal(image_index[half_a], image_index[half_b])
-    assert np.bincount(image_index[half_a]).tolist() == [0, 1, 1, 2, 2, 4]
-    assert np.unique(group).size == 5
-
-
 def test_not_computable_is_nan():
     responses = np.random.default_rng(0).random((5, 3))
     no_repeats = np.arange(5)
     assert np.isnan(oracle_correlation(responses, no_repeats, np.ones(5, bool))).all()
-    one_image = np.array([0, 0, 0, 1, 2])  # a single repeated image: no split-half across images
-    rng = np.random.default_rng(0)
-    assert np.isnan(split_half_reliability(responses, one_image, np.ones(5, bool), rng)).all()
 
 
 def test_known_signal_to_noise():
@@ -99,12 +61,11 @@ def test_known_signal_to_noise():
     responses = signal[image_index] + rng.normal(size=(image_index.size, signal_sd.size))
     mask = np.ones(image_index.size, bool)
     oracle = oracle_correlation(responses, image_index, mask)
-    split = split_half_reliability(responses, image_index, mask, rng)
-    assert np.all(np.diff(oracle[1:]) > 0) and np.all(np.diff(split[1:]) > 0)
+    assert np.all(np.diff(oracle[1:]) > 0)
     assert np.abs(oracle[:2]).max() < 0.1 and oracle[-1] > 0.95
-    # theory: reliability of a k-repeat mean = s^2 / (s^2 + 1/k)
-    expected = signal_sd**2 / (signal_sd**2 + 1 / repeats)
-    np.testing.assert_allclose(split[2:], expected[2:], atol=0.1)
+    # theory: a trial against the mean of the k - 1 other repeats correlates s^2 / sqrt((s^2 + 1)(s^2 + 1/(k-1)))
+    expected = signal_sd**2 / np.sqrt((signal_sd**2 + 1) * (signal_sd**2 + 1 / (repeats - 1)))
+    np.testing.assert_allclose(oracle[2:], expected[2:], atol=0.1)
 
 
 def test_reliability_without_test_ignores_test_trials():
@@ -124,18 +85,6 @@ def test_reliability_without_test_explains_missing_repeats():
                                                     data.image_index[keep], data.tiers[keep])
     with pytest.raises(DinaError, match="only test images repeat"):
         reliability_without_test(data)
-
-
-def test_select_neurons():
-    rel = np.array([0.1, np.nan, 0.9, 0.5, 0.7, -0.2])
-    assert select_neurons(rel).tolist() == [0, 2, 3, 4, 5]
-    assert select_neurons(rel, threshold=0.5).tolist() == [2, 3, 4]
-    assert select_neurons(rel, top_k=2).tolist() == [2, 4]
-    assert select_neurons(rel, threshold=0.6, top_k=5).tolist() == [2, 4]
-    with pytest.raises(DinaError, match="best reliability is 0.900"):
-        select_neurons(rel, threshold=0.95)
-    with pytest.raises(ValueError):
-        select_neurons(rel, top_k=0)
 
 
 def test_response_normalizer_z_scores_with_floor():

@@ -36,7 +36,6 @@ from ..atomic import atomic_path
 FORMAT_NAME = "dina-dataset"
 FORMAT_VERSION = "1.0"
 TIERS = ("train", "validation", "test")
-ROOT_ATTRS = ("name", "source", "citation", "license", "response_unit")
 
 
 @dataclass

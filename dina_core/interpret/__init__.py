@@ -2,8 +2,7 @@
 
 Modules (import the one you need; this package imports nothing heavy on its own):
 
-* ``alignment``: per-location alignment maps, the two towers' feature maps side by side,
-  and alignability (each channel's and location's share of the true pair's similarity,
+* ``alignment``: per-location alignment maps and alignability (each channel's and location's share of the true pair's similarity,
   contrasted against mismatched pairs).
 * ``attribution``: Captum attributions of a pair's similarity (or retrieval margin) to
   image pixels and to neurons, with the model in eval mode and no hooks left behind.

@@ -90,27 +90,6 @@ def upsample_maps(maps: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 @torch.no_grad()
-def stage_feature_maps(model: DinaModel, images: torch.Tensor, responses: torch.Tensor, stage: str,
-                       batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """The image tower's maps and the neural tower's predictions of them, for display side by side.
-
-    Returns:
-        image_maps: (B, C_s, h, w) float32 image-tower activations at ``stage``.
-        predicted_maps: (B, C_s, h, w) float32 maps the neural tower predicts from the
-            responses, in the same channel space (channel c of one matches channel c of the other).
-    """
-    device = _device(model)
-    image_parts, predicted_parts = [], []
-    with eval_mode(model):
-        for i in range(0, len(images), batch_size):
-            _, tower = model.image_latent_maps(images[i:i + batch_size].to(device))
-            _, predicted, _ = model.response_latent_maps(responses[i:i + batch_size].to(device))
-            image_parts.append(tower[stage].float().cpu())
-            predicted_parts.append(predicted[stage].float().cpu())
-    return torch.cat(image_parts).numpy(), torch.cat(predicted_parts).numpy()
-
-
-@torch.no_grad()
 def pair_alignability(model: DinaModel, images: torch.Tensor, responses: torch.Tensor, stage: str,
                       space: str = "latent", batch_size: int = 256) -> np.ndarray:
     """Each pair's contrast of true against mismatched contributions, per channel and location.
@@ -166,13 +145,3 @@ def channel_alignability(model: DinaModel, images: torch.Tensor, responses: torc
         least alignable. Positive: the channel makes true pairs more similar than mismatched ones.
     """
     return pair_alignability(model, images, responses, stage, space, batch_size).sum(axis=(2, 3)).mean(axis=0)
-
-
-def location_alignability(model: DinaModel, images: torch.Tensor, responses: torch.Tensor, stage: str,
-                          space: str = "latent", batch_size: int = 256) -> np.ndarray:
-    """Mean alignability of each location over the set, summed over channels.
-
-    Returns:
-        (h, w) float32 at the stage's resolution (``upsample_maps`` brings it to (H, W)).
-    """
-    return pair_alignability(model, images, responses, stage, space, batch_size).sum(axis=1).mean(axis=0)

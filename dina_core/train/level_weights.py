@@ -61,11 +61,6 @@ def correct_of(similarities: torch.Tensor, targets: torch.Tensor, weights: tuple
     return ((score >= own - slack).sum(dim=1) == 1).float()
 
 
-def top1_of(similarities: torch.Tensor, targets: torch.Tensor, weights: tuple[float, ...]) -> float:
-    """Top-1 of the weighted sum of per-level similarities (ties count against, as in ``target_ranks``)."""
-    return float(correct_of(similarities, targets, weights).mean())
-
-
 def choose_level_weights(model: TwoTowerModel, data: PreparedData, tier: str = "validation"
                          ) -> tuple[tuple[float, ...], list[dict]]:
     """Best retrieval weights on ``tier`` (see the module doc) and the table of every candidate tried.

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sensorium_scale import VARIANTS  # noqa: E402
 from real_fixtures import allen, antolik, available  # noqa: E402
 
-from dina_core.evaluate.model_eval import evaluate_run, test_embeddings  # noqa: E402
+from dina_core.evaluate.model_eval import evaluate_run, tier_embeddings  # noqa: E402
 from dina_core.evaluate.retrieval import bootstrap_ci  # noqa: E402
 from dina_core.model import LinearConfig, ModelConfig  # noqa: E402
 from dina_core.runs.config import TrainConfig  # noqa: E402
@@ -107,7 +107,7 @@ def main() -> None:
 
 def single_trial_hits(run, data) -> tuple[np.ndarray, np.ndarray]:
     """(T,) 1.0 where a test trial retrieves its own image first (neural -> image), and (T,) its image column."""
-    embeddings = test_embeddings(run, run.prepare(data))
+    embeddings = tier_embeddings(run, run.prepare(data))
     ranks = embeddings.ranks("neural_to_image", "single_trial")
     return (ranks == 0).astype(np.float64), embeddings.groups("neural_to_image", "single_trial")
 

@@ -25,7 +25,7 @@ DIRECTIONS = {"neural_to_image": "response → image", "image_to_neural": "image
 RESPONSES = {"averaged": "repeat-averaged", "single_trial": "single trial"}
 
 
-def test_embeddings(run: "Run", prepared: "PreparedData", level: str | None) -> dict[str, np.ndarray]:
+def embedding_arrays(run: "Run", prepared: "PreparedData", level: str | None) -> dict[str, np.ndarray]:
     """Test-tier embeddings at ``level`` (None: the combined retrieval score), as ``evaluate_run`` makes them.
 
     Returns:
@@ -33,9 +33,9 @@ def test_embeddings(run: "Run", prepared: "PreparedData", level: str | None) -> 
         test images, trials (T, D), averaged (N, D), image_index (T,) stimulus rows, candidates (N,)
         stimulus rows, trial_target (T,) column of each trial's image; float32 / int64.
     """
-    from dina_core.evaluate.model_eval import test_embeddings as embed_test_tier
+    from dina_core.evaluate.model_eval import tier_embeddings
 
-    return dict(vars(embed_test_tier(run, prepared, level)))
+    return dict(vars(tier_embeddings(run, prepared, level)))
 
 
 def task_ranks(emb: dict, direction: str, responses: str, seed: int = 0) -> np.ndarray:
@@ -86,7 +86,7 @@ def similarity(emb: dict, responses: str, relative: bool = True) -> tuple[np.nda
     return scores, truth
 
 
-def test_reliability(data: DinaData) -> np.ndarray | None:
+def reliability_on_test(data: DinaData) -> np.ndarray | None:
     """(n_neurons,) oracle correlation over the test repeats, for description only (never selection)."""
     mask = data.tiers == "test"
     if not mask.any() or np.bincount(data.image_index[mask]).max() < 2:

@@ -62,7 +62,7 @@ def evaluation(run_key: FileKey, data_key: FileKey) -> list[dict]:
 def embeddings(run_key: FileKey, data_key: FileKey, level: str | None) -> dict:
     prep = prepared(run_key, data_key)
     with _locked(run_key, interpret=False) as run:
-        return analysis.test_embeddings(run, prep, level)
+        return analysis.embedding_arrays(run, prep, level)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

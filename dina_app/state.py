@@ -120,9 +120,9 @@ def summary(key: FileKey) -> dict:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def reliability(key: FileKey) -> "np.ndarray | None":
-    """(n_neurons,) oracle correlation over test repeats, for description (see analysis.test_reliability)."""
-    from .analysis import test_reliability
-    return test_reliability(load_data(key))
+    """(n_neurons,) oracle correlation over test repeats, for description (see analysis.reliability_on_test)."""
+    from .analysis import reliability_on_test
+    return reliability_on_test(load_data(key))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -14,7 +14,7 @@ from .tasks import TierEmbeddings, score_tasks, tier_task
 COMBINED = "combined"
 
 
-def test_embeddings(run: Run, prepared: PreparedData, level: str | None = None,
+def tier_embeddings(run: Run, prepared: PreparedData, level: str | None = None,
                     neuron_mask: torch.Tensor | None = None, tier: str = "test") -> TierEmbeddings:
     """The run's embeddings of ``tier`` (default the test tier) at ``level`` (None: the combined retrieval score).
 
@@ -23,6 +23,7 @@ def test_embeddings(run: Run, prepared: PreparedData, level: str | None = None,
         prepared: ``run.prepare(data)``.
         level: an aligned level of ``run.model``, or None for the weighted combination.
         neuron_mask: optional (n_neurons,) 0/1 mask applied to every response.
+        tier: the tier embedded ('test', or 'validation' to leave test untouched).
     """
     device = next(run.model.parameters()).device
 
@@ -52,4 +53,4 @@ def evaluate_run(run: Run, data: DinaData, *, per_level: bool = True, seed: int 
     prepared = run.prepare(data)
     levels = [None] + (list(run.model.levels) if per_level and len(run.model.levels) > 1 else [])
     return [{"level": level or COMBINED, **row} for level in levels
-            for row in score_tasks(test_embeddings(run, prepared, level, neuron_mask, tier), seed=seed)]
+            for row in score_tasks(tier_embeddings(run, prepared, level, neuron_mask, tier), seed=seed)]

@@ -16,7 +16,7 @@ BLUE, ORANGE, GREEN, GREY, RED = "#1f5fbf", "#e07b00", "#2a9d55", "#8a8f98", "#c
 PALETTE = [BLUE, ORANGE, GREEN, "#8e44ad", "#16a085", "#b8860b", "#d35400"]
 DIVERGING = "RdBu_r"
 # Every new figure starts from plotly_white: setting it per figure (update_layout(template=...)) deep-copies and
-# validates the whole template, ~0.2 s a figure, most of a warm page switch (bench/bench_app.py).
+# validates the whole template, most of a warm page switch (bench/results/app_responsiveness_cpu.txt).
 pio.templates.default = "plotly_white"
 
 

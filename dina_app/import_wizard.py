@@ -96,7 +96,7 @@ def _config(signal: str, signals: list[str], fs: float) -> dict:
                                             0.05, key="import.neuropil", disabled="neuropil" not in signals)
         method = values["baseline_method"] = c2.selectbox(
             "Baseline F0", BASELINE_METHODS, key="import.baseline",
-            help="running low percentile; maximin (smooth, min, max) is ~2x faster; none keeps F")
+            help="running low percentile; maximin (smooth, min, max) is faster; none keeps F")
         if method != "none":
             values["baseline_window_s"] = c3.number_input("F0 window (s)", 1.0, 600.0, DEFAULTS.baseline_window_s,
                                                           key="import.baseline_window")

@@ -1,7 +1,8 @@
 """Compute, once per server and in the background, what every visitor of the shipped model needs.
 
-The first visit to Structure probes or Neurons on the demo used to take ~9 s (probe scores, neuron
-rankings by integrated gradients, pruning curves, pair ablations). Every visitor asks the same
+The first visit to Structure probes or Neurons on the demo used to wait for probe scores, neuron
+rankings by integrated gradients, pruning curves and pair ablations (before and after:
+``bench/results/app_responsiveness_cpu.txt``). Every visitor asks the same
 questions of the shipped run on the demo recording, so as soon as a session opens with it active,
 a daemon thread fills the very caches the pages read (``cached``, with the pages' default widget
 values), page by page in the sidebar's order. A page visited before its turn computes its own

@@ -9,7 +9,8 @@ when both hold:
   effect whatever the recording's size, and
 * a one-sided binomial test of its correct count against chance (T trials, p = 1/N) gives
   p < ``ALPHA`` (0.001): on the demo (T = N = 250) that takes at least 6 correct trials (2.4%),
-  so one or two lucky hits of a run at chance (the 1-epoch run: 0.4%) never pass.
+  so one or two lucky hits of a run at chance (a 1-epoch run's score: bench/results/design_notes_cpu.md)
+  never pass.
 
 Trials of one image are not independent, so the binomial p is optimistic when images repeat; the
 3x ratio is what keeps the rule honest there. A bootstrap over images would be the better

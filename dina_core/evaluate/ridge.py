@@ -64,8 +64,8 @@ def ridge_factors(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     x64, xy = np.asarray(x, dtype=np.float64), np.asarray(x, dtype=y.dtype)
     primal = x.shape[1] <= x.shape[0]
     gram = x64.T @ x64 if primal else x64 @ x64.T
-    # Threaded LAPACK eigh collapses when the cores are shared (2,304 pixels on 2 busy
-    # cores: 25 s on 2 threads, 3.5 s on 1), so it runs on one thread.
+    # Threaded LAPACK eigh collapses when the cores are shared (on 2 busy cores, 2 threads were several
+    # times slower than 1: bench/results/design_notes_cpu.md), so it runs on one thread.
     with threadpool_limits(limits=1, user_api="blas"):
         lam, vec = np.linalg.eigh(gram)
     lam = np.clip(lam, 0.0, None)

@@ -70,7 +70,7 @@ def _npy_stack(path: Path) -> np.ndarray:
 
 
 def _read_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    import skimage.io  # ~0.5 s to import: only when a folder is read
+    import skimage.io  # slow to import: only when a folder is read
     files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES),
                    key=lambda p: natural_key(p.name))
     if not files:

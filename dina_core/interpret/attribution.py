@@ -30,7 +30,8 @@ NEURON_METHODS = {"integrated_gradients": IntegratedGradients, "saliency": Salie
 TARGETS = ("similarity", "margin")
 BASELINES = ("mean_grey", "blurred")
 _USES_BASELINE = ("integrated_gradients", "occlusion", "gradient_shap")
-OCCLUSION_PER_EVAL = 32  # occluded copies per forward pass: one image per pass is ~20x slower on CPU
+# Occluded copies per forward pass: one per pass is far slower on CPU (bench/results/design_notes_cpu.md).
+OCCLUSION_PER_EVAL = 32
 SHAP_NOISE_SD = 0.1  # GradientShap's input noise, in normalised pixel units (pixel sd is 1)
 
 

@@ -22,7 +22,7 @@ class ModelConfig(DictConfig):
     stage_channels: tuple[int, ...] = why((16, 32, 48), "image tower width per stage; each stage halves H and W "
                                                         "(sized for 2 CPU cores)")
     stem_stride: int = why(2, "stride of the image tower's first conv; 2 halves the resolution there instead of "
-                              "in stage1 (same stage shapes, 2.4x faster on CPU, no loss on validation)")
+                              "in stage1 (same stage shapes, much faster on CPU, no loss on validation)")
     aligned_stages: tuple[str, ...] = why(("stage0", "stage2", "stage3"),
                                           "feature maps aligned location by location; stage0 is the pooled image "
                                           "itself, so DINA contains a linear pixel read-out as one level")

@@ -39,7 +39,7 @@ class ImageTower(nn.Module):
     stage1 is 18 x 32, stage2 9 x 16, stage3 5 x 8. With ``stem_stride=2`` the stem does
     stage1's halving (stage1 then keeps its input size), so the shapes are the same but no
     layer runs at full resolution: the CPU cost of the tower is dominated by full-resolution
-    activations (measured 2.3 of 2.8 s per 256-image step in the stem and stage1).
+    activations (figures: ``bench/results/design_notes_cpu.md``).
     ``pixel_pool`` adds ``stage0``: the input image average-pooled ``pixel_pool`` x ``pixel_pool``,
     (B, 1, ceil(H/p), ceil(W/p)), or with ``pixel_filters`` = F > 0 that pooled image through F linear
     5 x 5 filters and a learned weight per location, (B, F, ceil(H/p), ceil(W/p)): linear in the pixels

@@ -12,12 +12,12 @@ SEED_LIMIT = 2**32  # numpy and torch generators take seeds in [0, 2**32) everyw
 
 
 # Shift augmentation per model kind, chosen on validation (simulator, 1,000 neurons x 1,000 images): 2 px raised
-# DINA's single-trial validation top-1 0.333 -> 0.369 (linear-friendly variant 0.315 -> 0.405); for the linear
-# model the evidence is mixed (0.297 -> 0.243; linear-friendly 0.333 -> 0.378), so it keeps the baseline as it was.
+# DINA's single-trial validation top-1 on both simulator variants; for the linear model the evidence is mixed (lower
+# on one, higher on the other), so it keeps the baseline as it was (bench/results/ablation_cpu.md, "Earlier
+# measurements").
 SHIFT_DEFAULTS = {"dina": 2, "linear": 0}
 # Behaviour correction per model kind, chosen on validation (same simulator, behaviour-linked gain): it raised DINA's
-# validation top-1 0.333 -> 0.351 without shifts and 0.369 -> 0.387 with them, and lowered the linear model's
-# 0.297 -> 0.243 (0.333 -> 0.342 on the linear-friendly variant).
+# validation top-1 with and without shifts and lowered the linear model's on the default simulator (same file).
 BEHAVIOR_DEFAULTS = {"dina": "on", "linear": "off"}
 BEHAVIOR_CHOICES = ("auto", "on", "off")
 

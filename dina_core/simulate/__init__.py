@@ -4,7 +4,7 @@ Usage::
 
     from dina_core.simulate import DEMO_CONFIG, SimConfig, simulate_recording
     data = simulate_recording(DEMO_CONFIG)        # DinaData; deterministic in config.seed
-    tiny = simulate_recording(SimConfig.small())  # 200 neurons, < 1 s: for tests
+    tiny = simulate_recording(SimConfig.small())  # 200 neurons, fast: for tests
 
 The session mirrors Sensorium 2022: 36x64 grey images; train and validation images are
 shown once each, test images (never shown in train/validation) repeat

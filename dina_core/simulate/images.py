@@ -44,7 +44,7 @@ def load_photo(name: str) -> np.ndarray:
     Returns:
         (h, w) float32 read-only array, grey levels 0..255 (colour converted by luminance).
     """
-    import skimage.data  # imported here: it costs ~0.5 s and only the simulator needs it
+    import skimage.data  # imported here: it is slow to import and only the simulator needs it
     from skimage.color import rgb2gray
 
     image = getattr(skimage.data, name)()

@@ -27,7 +27,7 @@ def schedule(rng: np.random.Generator, n_train: int, n_validation: int, n_test: 
 
 
 def _recursive(drive: np.ndarray, keep: float) -> np.ndarray:
-    """``y[t] = keep * y[t-1] + drive[t]`` (a loop: importing scipy.signal costs ~1.5 s)."""
+    """``y[t] = keep * y[t-1] + drive[t]`` (a loop: scipy.signal is slow to import)."""
     out = np.empty_like(drive)
     state = 0.0
     for t, value in enumerate(drive):

@@ -26,7 +26,7 @@ class TraceConfig(DictConfig):
                              "no calcium decay to undo")
     neuropil_coef: float = why(0.7, "r in F - r*Fneu: neuropil leaks into every ROI; suite2p's 0.7; 0 skips")
     baseline_method: str = why("percentile", "F0 method: exact running 'percentile', "
-                                             "'maximin' (smooth, min, max: ~2x faster), 'none' (keep F)")
+                                             "'maximin' (smooth, min, max: faster), 'none' (keep F)")
     baseline_window_s: float = why(60.0, "F0 window: far longer than a response, shorter than bleaching/drift")
     baseline_percentile: float = why(10.0, "low percentile: F0 follows the resting level, not the responses")
     baseline_smooth_s: float = why(0.3, "maximin only: smooth first so shot noise cannot drag the minimum down")

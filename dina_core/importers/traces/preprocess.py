@@ -6,10 +6,9 @@ one block of neurons, so callers bound memory by processing neuron chunks (10,00
 neurons x 50,000 frames is 2 GB per float32 array: never hold more than one chunk's
 intermediates at once).
 
-Measured cost of the whole chunked pipeline (read, neuropil, baseline, dF/F, window means)
-per neuron at 50,000 frames on one loaded core: ~6 ms with the exact running percentile,
-~3 ms with ``maximin``, +3 ms for Savitzky-Golay denoising; 10,000 neurons x 50,000 frames
-thus take about a minute (30 s with ``maximin``) in ~0.5 GB of memory.
+The chunked pipeline's time grows linearly with neurons and frames, in bounded memory; ``maximin``
+is faster than the exact running percentile, Savitzky-Golay denoising slows it (figures:
+``bench/results/design_notes_cpu.md``; a full import: ``bench/results/import_preview_cpu.txt``).
 """
 
 from __future__ import annotations
@@ -72,8 +71,8 @@ def running_baseline(traces: np.ndarray, window: int, percentile: float,
 
 
 def _row_by_row(rank_filter, traces: np.ndarray, *args, size: int) -> np.ndarray:
-    """Apply a scipy rank filter to each row: its 1-D path is ~1000x faster for the
-    percentile (and ~3x for the median) than one 2-D call with a (1, size) footprint."""
+    """Apply a scipy rank filter to each row: its 1-D path is far faster than one 2-D call with a
+    (1, size) footprint (figures: ``bench/results/design_notes_cpu.md``)."""
     out = np.empty_like(traces)
     for i, row in enumerate(traces):
         out[i] = rank_filter(row, *args, size=size, mode="nearest")
@@ -103,7 +102,7 @@ def denoise(traces: np.ndarray, method: str, window: int, order: int = 2) -> np.
         return _row_by_row(ndimage.median_filter, traces, size=window)
     if method != "savgol":
         raise ValueError(f"unknown denoising method {method!r}")
-    from scipy.signal import savgol_filter  # scipy.signal costs ~1.5 s to import: only when used
+    from scipy.signal import savgol_filter  # scipy.signal is slow to import: only when used
     window = max(window, order + 2)
     window += 1 - window % 2
     if window > traces.shape[-1]:

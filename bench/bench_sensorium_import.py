@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]  # runnable without installing the package
-from sensorium_fixture import write_sensorium_folder, zip_folder  # noqa: E402
-
+sys.path.insert(0, str(REPO))  # runnable without installing the package
 from dina_core.data.io import read_dataset, validate_dataset  # noqa: E402
-from dina_core.importers.sensorium import import_sensorium
+from dina_core.importers.sensorium import import_sensorium  # noqa: E402
+from dina_core.simulate.sensorium_folder import write_sensorium_folder, zip_folder  # noqa: E402
 
 
 def main() -> None:

@@ -237,7 +237,7 @@ def test_a_signal_the_nwb_file_lacks_is_an_error_the_user_can_undo(session):
 
 
 def test_the_data_folder_scan_sorts_sources_and_skips_per_trial_arrays(tmp_path):
-    from sensorium_fixture import write_sensorium_folder
+    from dina_core.simulate.sensorium_folder import write_sensorium_folder
 
     root = tmp_path / "data"
     static = write_sensorium_folder(root / "mouse1", n_trials=40)  # 160 per-trial .npy files

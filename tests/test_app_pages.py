@@ -98,7 +98,7 @@ def test_data_page_tier_switch_changes_the_gallery(studio):
 
 
 def test_data_folder_file_and_sensorium_import_become_active(studio):
-    from sensorium_fixture import write_sensorium_folder
+    from dina_core.simulate.sensorium_folder import write_sensorium_folder
 
     shutil.copy(studio / "demo" / "demo_small.h5", studio / "data" / "copy.h5")
     folder = write_sensorium_folder(studio / "data" / "sensorium")

@@ -299,7 +299,7 @@ def test_a_link_loop_inside_the_data_folder_ends(app_dirs):
 
 def test_sensorium_import_refuses_a_folder_with_links_out(app_dirs):
     from dina_app import sources
-    from sensorium_fixture import write_sensorium_folder
+    from dina_core.simulate.sensorium_folder import write_sensorium_folder
 
     data, _, outside = app_dirs
     folder = write_sensorium_folder(data)

@@ -1,7 +1,7 @@
 """Hostile Sensorium folders and zips: every bad input is refused naming its source file and field, a
 good earlier output stays byte-identical, and no other file appears; degenerate recordings are flagged.
 
-Each case copies one small folder in the exact Sensorium layout (tests/sensorium_fixture.py) and a good
+Each case copies one small folder in the exact Sensorium layout (dina_core/simulate/sensorium_folder.py) and a good
 earlier import of it, damages the copy, imports over the earlier output and checks with
 :func:`hostile.untouched` that nothing in the test's folder (nor the pristine source) changed. The app's
 Sensorium path is tried the same way: a failed re-import never hands back the earlier file, and two
@@ -25,8 +25,8 @@ from dina_core.data.io import read_dataset
 from dina_core.errors import DatasetError, DinaError, DinaWarning
 from dina_core.evaluate.tasks import TierTask
 from dina_core.importers.sensorium import import_sensorium
+from dina_core.simulate.sensorium_folder import NAME, write_sensorium_folder, zip_folder
 from hostile import names_the_source, untouched
-from sensorium_fixture import NAME, write_sensorium_folder, zip_folder
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from sensorium_fixture import NAME, write_sensorium_folder, zip_folder
 from test_dataset_io import assert_same_data
 
 from dina_core.data.io import read_dataset
 from dina_core.importers.sensorium import BEHAVIOR_COLUMNS, import_sensorium
 from dina_core.errors import DatasetError
+from dina_core.simulate.sensorium_folder import NAME, write_sensorium_folder, zip_folder
 
 
 @pytest.fixture(scope="module")

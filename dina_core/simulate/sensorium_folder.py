@@ -1,4 +1,7 @@
-"""Write folders in the exact Sensorium / neuralpredictors "static" layout, for tests.
+"""Write a simulated recording in the exact Sensorium / neuralpredictors "static" folder layout.
+
+The importer's tests and ``bench/bench_sensorium_import.py`` read these folders; ``zip_folder``
+packs one as Sensorium ships it.
 
 Layout (one file per trial ``i``; dtypes as in the released Sensorium 2022 data)::
 
@@ -11,7 +14,7 @@ Layout (one file per trial ``i``; dtypes as in the released Sensorium 2022 data)
     <name>/meta/neurons/*.npy         per-neuron arrays (unit_ids uint16, area <U2, ...)
     <name>/meta/statistics/<field>/{all,stimulus_frame}/{mean,std,min,max,median}.npy
 
-Content is random but plausible; it does not model any biology.
+Content is random but plausible; unlike ``simulate_recording`` it does not model any biology.
 """
 
 from __future__ import annotations

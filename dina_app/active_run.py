@@ -79,7 +79,7 @@ def active(data_key: state.FileKey) -> tuple[dict, str] | None:
         if chosen in runs:
             return runs[chosen], "chosen"
     usable = [r for r in runs.values() if not r["shuffled"] and score(r, data_key).clearly_above_chance]
-    usable.sort(key=lambda r: (Path(r["path"]) != state.demo_run_dir(), -(r["metadata"].get("best_val_top1") or 0)))
+    usable.sort(key=lambda r: (Path(r["path"]) != state.demo_run_dir(), -(score(r, data_key).top1 or 0)))
     return (usable[0], "default") if usable else None
 
 
@@ -90,9 +90,10 @@ def active_run_key(data_key: state.FileKey) -> state.FileKey | None:
 
 
 def describe(run: dict, data_key: state.FileKey) -> str:
-    """'validation top-1 45.2% (chance 0.4%)', with a warning when it does not beat chance clearly."""
+    """'validation top-1 45.2% (chance 0.4%; trained level weights, ...)', with a warning when it does not beat
+    chance clearly."""
     s = score(run, data_key)
     if s.top1 is None:
         return "no validation score"
-    text = f"validation top-1 {100 * s.top1:.1f}% (chance {100 * s.chance:.1f}%)"
+    text = f"validation top-1 {100 * s.top1:.1f}% (chance {100 * s.chance:.1f}%; {s.describe()})"
     return text if s.clearly_above_chance else text + " · not clearly above chance"

@@ -53,7 +53,7 @@ def require_run(data_key: state.FileKey) -> state.FileKey:
         return run_key
     runs = active_run.compatible_runs(data_key)
     if runs:
-        best = max(runs, key=lambda r: r["metadata"].get("best_val_top1") or 0)
+        best = max(runs, key=lambda r: active_run.score(r, data_key).top1 or 0)
         st.warning(f"{len(runs)} run(s) were trained on this recording, but none beats chance clearly on its "
                    f"validation images (best: **{best['name']}**, {active_run.describe(best, data_key)}), so none "
                    "is used without asking. Choose one deliberately on the Train page, or train a better one.",

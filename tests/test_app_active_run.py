@@ -25,21 +25,24 @@ def test_a_chance_level_run_is_offered_and_a_deliberate_choice_is_remembered(stu
     chance_run = studio / "runs" / "one-epoch"
     shutil.copytree(small_run_dir[0], chance_run)
     info = json.loads((chance_run / "run.json").read_text())
-    info["metadata"]["best_val_top1"] = 1 / 60  # one of the 60 validation images: chance
+    info["metadata"]["best_val_top1"] = info["metadata"]["unselected_val_top1"] = 1 / 60  # one of 60 images: chance
     (chance_run / "run.json").write_text(json.dumps(info))
     try:
-        shipped_top1 = 100 * small_run_dir[1].metadata["best_val_top1"]
-        assert f"**shipped demo run** (default)  \nvalidation top-1 {shipped_top1:.1f}% (chance 1.7%)" in sidebar()
+        shipped_top1 = 100 * small_run_dir[1].metadata["unselected_val_top1"]  # the score no weight search chose
+        assert (f"**shipped demo run** (default)  \nvalidation top-1 {shipped_top1:.1f}% (chance 1.7%; trained level "
+                "weights, before validation chose them)") in sidebar()
 
         at = open_page("train")
         runs = at.selectbox(key="train.chosen")
         runs.select_index(runs.options.index("one-epoch")).run()
-        assert any("**one-epoch**: validation top-1 1.7% (chance 1.7%) · not clearly above chance" in m.value
+        assert any("**one-epoch**: validation top-1 1.7% (chance 1.7%; trained level weights, before validation chose them) · "
+                   "not clearly above chance" in m.value
                    for m in at.markdown)
         at.button(key="train.use").click().run()
         assert at.session_state[keys.RUN] == str(chance_run)
         # a reload is a new session: the choice is read back from the runs folder
-        assert "**one-epoch**  \nvalidation top-1 1.7% (chance 1.7%) · not clearly above chance" in sidebar()
+        assert ("**one-epoch**  \nvalidation top-1 1.7% (chance 1.7%; trained level weights, before validation chose "
+                "them) · not clearly above chance") in sidebar()
         assert open_page("neurons").get("plotly_chart")  # a chosen run is used, at chance or not
     finally:
         (studio / "runs" / CHOICES_FILE).unlink(missing_ok=True)

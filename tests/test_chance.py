@@ -41,3 +41,14 @@ def test_runs_without_a_score_or_counts_use_the_recording():
     assert recorded.chance == pytest.approx(1 / 20) and recorded.n_trials == 20
     never_validated = validation_score({"best_val_top1": float("-inf")}, summary, 0.1)
     assert never_validated.top1 is None and not never_validated.clearly_above_chance
+
+
+def test_the_judged_score_is_one_no_level_weight_search_chose():
+    summary = {"images_per_tier": {"train": 400, "validation": 50, "test": 30},
+               "trials_per_tier": {"train": 400, "validation": 50, "test": 120}}
+    searched = {"best_val_top1": 0.2, "level_weights": {"chosen": [1, 0.5], "before": [1, 1]}}
+    new = validation_score({**searched, "unselected_val_top1": 0.04}, summary, 0.1)
+    assert new.top1 == 0.04 and not new.chosen_on_it and not new.clearly_above_chance  # 0.2 was the search's best
+    old = validation_score(searched, summary, 0.1)  # a run trained before unselected_val_top1 existed
+    assert old.top1 == 0.2 and old.chosen_on_it and "optimistic" in old.describe()
+    assert not validation_score({"best_val_top1": 0.2}, summary, 0.1).chosen_on_it  # no search: nothing chosen

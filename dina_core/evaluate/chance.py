@@ -12,6 +12,12 @@ when both hold:
   so one or two lucky hits of a run at chance (a 1-epoch run's score: bench/results/design_notes_cpu.md)
   never pass.
 
+The score judged is one that no search chose: ``unselected_val_top1``, the validation top-1 of the weights the
+model trained with, before the level-weight search (``train.level_weights``) picks, among hundreds of
+weightings, the one that scores best on these very trials (``best_val_top1``, the saved model's own score,
+optimistic by that choice). A run trained before the field existed is judged on ``best_val_top1``, and says so
+(``ValidationScore.chosen_on_it``). Both numbers are early-stopped on validation.
+
 Trials of one image are not independent, so the binomial p is optimistic when images repeat; the
 3x ratio is what keeps the rule honest there. A bootstrap over images would be the better
 interval, but a run stores only its top-1, and the rule must hold for runs trained elsewhere.
@@ -33,6 +39,13 @@ class ValidationScore:
     top1: float | None  # None: the run stores no validation score
     chance: float  # 1 / number of distinct validation images
     n_trials: int  # validation trials the top-1 is a fraction of
+    chosen_on_it: bool = False  # top1 is the best of a level-weight search on these trials (older runs): optimistic
+
+    def describe(self) -> str:
+        """What the number is, in the words the sidebar uses."""
+        if self.chosen_on_it:
+            return "after choosing level weights on the same trials, so optimistic"
+        return "trained level weights, before validation chose them"
 
     @property
     def ratio(self) -> float:
@@ -68,7 +81,8 @@ def validation_score(metadata: dict, summary: dict, validation_fraction: float) 
     """A run's validation score and chance on the recording it was trained on.
 
     Args:
-        metadata: the run's metadata (``best_val_top1``; ``validation_images`` and ``validation_trials``
+        metadata: the run's metadata (``unselected_val_top1``, else ``best_val_top1``; ``validation_images`` and
+            ``validation_trials``
             when the run recorded them).
         summary: ``dataset_summary`` of its recording (``images_per_tier``, ``trials_per_tier``).
         validation_fraction: the run's ``TrainConfig.validation_fraction``.
@@ -77,7 +91,9 @@ def validation_score(metadata: dict, summary: dict, validation_fraction: float) 
     tier, or, when it has none, the held-out share of train images training used
     (``runs.prepare.split_trials``; the trial count is then the same share of train trials).
     """
-    top1 = metadata.get("best_val_top1")
+    unselected = "unselected_val_top1" in metadata
+    chosen_on_it = not unselected and "level_weights" in metadata
+    top1 = metadata.get("unselected_val_top1" if unselected else "best_val_top1")
     top1 = float(top1) if isinstance(top1, (int, float)) and math.isfinite(top1) else None
     n_images, n_trials = metadata.get("validation_images"), metadata.get("validation_trials")
     if not n_images or not n_trials:
@@ -87,4 +103,4 @@ def validation_score(metadata: dict, summary: dict, validation_fraction: float) 
         else:
             n_images = max(1, int(round(validation_fraction * images["train"])))
             n_trials = max(n_images, int(round(validation_fraction * trials["train"])))
-    return ValidationScore(top1, 1.0 / int(n_images), int(n_trials))
+    return ValidationScore(top1, 1.0 / int(n_images), int(n_trials), chosen_on_it)

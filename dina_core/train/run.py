@@ -135,14 +135,17 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         if not result.history:
             raise NothingTrainedError(f"{out_dir or 'training'}: stopped before the first epoch finished; "
                                       "no model was saved")
+        with autocast(device, train_config.amp):  # the trained weights' score: no level-weight search chose it
+            saved_val_top1 = unselected_val_top1 = validation_top1(model, prepared)
         if train_config.tune_level_weights and len(model.levels) > 1 and not result.interrupted:
             with autocast(device, train_config.amp):
                 metadata["level_weights"] = set_level_weights(model, prepared)
+                saved_val_top1 = validation_top1(model, prepared)  # the saved model's own: its chosen weights
             model_config = model.config.to_dict()
-        with autocast(device, train_config.amp):  # the saved model's own score: its chosen weights, its linear level
-            saved_val_top1 = validation_top1(model, prepared)
         metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
                         best_val_top1=saved_val_top1 if np.isfinite(saved_val_top1) else result.best_val_top1,
+                        unselected_val_top1=(unselected_val_top1 if np.isfinite(unselected_val_top1)
+                                             else result.best_val_top1),
                         early_stopping_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
                         interrupted=result.interrupted)
         model.eval()  # a Run's model is applied, not trained (the level-weight choice may have left train mode)

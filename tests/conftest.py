@@ -43,3 +43,41 @@ def no_background_warmup_left():
     import threading
     for thread in [t for t in threading.enumerate() if t.name == "dina-warmup"]:
         thread.join(timeout=600)
+
+
+# --- Run folders (test_hostile_run_*.py, test_hostile_app_runs.py): copy them, never modify them ---------
+
+@pytest.fixture(scope="session")
+def small_data_file(small_data, tmp_path_factory):
+    """``small_data`` written as a DINA file."""
+    from dina_core.data.format import write_dataset
+
+    path = tmp_path_factory.mktemp("data") / "small.h5"
+    write_dataset(path, small_data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def finished_run(small_data, tmp_path_factory):
+    """A finished one-epoch linear run (model.pt, run.json, no state.pt); copy it, never modify it."""
+    from dina_core.train.run import train_run
+    from run_folders import tiny
+
+    out = tmp_path_factory.mktemp("finished") / "run"
+    train_run(small_data, out, kind="linear", train_config=tiny())
+    return out
+
+
+@pytest.fixture(scope="session")
+def interrupted_run(small_data, tmp_path_factory):
+    """A two-epoch linear training stopped in its second epoch (state.pt and model.pt); copy it."""
+    from dina_core.runs.run import STATE_FILE
+    from dina_core.train.run import train_run
+    from run_folders import tiny
+
+    out = tmp_path_factory.mktemp("interrupted") / "run"
+    epoch = {"now": 0}
+    _, result = train_run(small_data, out, kind="linear", train_config=tiny(epochs=2),
+                          on_step=lambda info: epoch.update(now=info.epoch), should_stop=lambda: epoch["now"] >= 1)
+    assert result.interrupted and (out / STATE_FILE).is_file() and len(result.history) == 1
+    return out

@@ -93,6 +93,22 @@ def _label(option: dict) -> str:
                      for part in option.values() for k, v in part.items())
 
 
+def proposals(space: tuple[Knob, ...] = SEARCH_SPACE) -> list[tuple[str, str, dict]]:
+    """(knob name, change label, option) of every trial the search may run, in order; the starting config first."""
+    return [("start", "", {})] + [(k.name, _label(o), o) for k in space for o in k.options]
+
+
+def trials_in_budget(seconds: list[float], elapsed_s: float, budget_s: float) -> int | None:
+    """How many trials the budget holds in all, by the rule that launches them (step 3 above).
+
+    ``seconds`` are the durations of the trials done; as many more of their mean duration are counted
+    as fit in the ``budget_s - elapsed_s`` seconds left. None before any trial has finished (the first
+    always runs)."""
+    if not seconds:
+        return None
+    return len(seconds) + max(0, int((budget_s - elapsed_s) // float(np.mean(seconds))))
+
+
 def _apply(model: dict, train: dict, option: dict) -> tuple[dict, dict]:
     """The configs with ``option`` applied, normalised through their dataclasses (ValueError if invalid)."""
     new_model = ModelConfig.from_dict({**model, **option.get("model", {})}).to_dict()
@@ -125,8 +141,12 @@ def tune(data: DinaData, out_dir: str | os.PathLike, *, budget_s: float, model_c
         model_config, train_config: the starting point (defaults: ``ModelConfig()``, ``TrainConfig()``).
         space: the knobs to search.
         metadata: extra run metadata of every trial (e.g. the data file's path).
-        on_start: called as ``on_start(trial index, change)`` before each trial trains.
-        on_trial: called with each finished trial's row; on_step, should_stop: forwarded to training.
+        on_start: called as ``on_start(trial index, change)`` before each trial trains (the index of its
+            row, from 0; change: its option's label, '' for the starting config).
+        on_trial: called with each finished trial's row.
+        on_step: forwarded to each trial's training: ``StepInfo.step`` counts from 1 again in every trial
+            (and in each fit of one), so a display counts the search as a whole itself.
+        should_stop: forwarded to training.
 
     Returns:
         The tune.json content: {'budget_s', 'seconds', 'stopped', 'search_space', 'trials', 'chosen', 'best_config'}.
@@ -134,10 +154,10 @@ def tune(data: DinaData, out_dir: str | os.PathLike, *, budget_s: float, model_c
     started = time.perf_counter()
     best_model, best_train = _apply(model_config or ModelConfig().to_dict(),
                                     (train_config or TrainConfig()).to_dict(), {})
-    proposals = [("start", "", {})] + [(k.name, _label(o), o) for k in space for o in k.options]
     trials, best_run, best_score, chosen, stopped = [], None, -1.0, None, "search complete"
-    for knob, label, option in proposals:
-        if trials and time.perf_counter() - started + np.mean([t["seconds"] for t in trials]) > budget_s:
+    for knob, label, option in proposals(space):
+        if trials and trials_in_budget([t["seconds"] for t in trials], time.perf_counter() - started,
+                                       budget_s) <= len(trials):
             stopped = "budget: the next trial would overrun it"
             break
         if should_stop is not None and should_stop():

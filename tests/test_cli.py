@@ -1,6 +1,7 @@
 """The `dina` command line end to end on small data, and its clear errors."""
 
 import json
+import re
 
 import pytest
 
@@ -57,8 +58,11 @@ def test_import_sensorium_then_info(tmp_path, capsys):
                                  rng=np.random.default_rng(0))
     out = tmp_path / "imported.h5"
     assert main(["import", "sensorium", str(src), str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()  # not a terminal: a plain line per stage read, then the result
+    assert [line.split(":")[0] for line in lines[:2]] == ["images", "responses"] and lines[-1] == f"wrote {out}"
+    assert all(re.fullmatch(r"\w+: (\d+)/\1 items in [\d.]+ s \([\d.]+ item/s\)", line) for line in lines[:-1])
     assert main(["info", str(out)]) == 0
-    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["n_neurons"] == 25
+    assert json.loads(capsys.readouterr().out)["n_neurons"] == 25
 
 
 def test_bad_inputs_exit_2_with_a_message(tmp_path, capsys):

@@ -10,7 +10,7 @@ from dina_core.cli import main
 from dina_core.data.format import write_dataset
 from dina_core.errors import DinaError
 from dina_core.runs.config import TrainConfig
-from dina_core.tune import Knob, parse_budget, tune
+from dina_core.tune import Knob, parse_budget, proposals, trials_in_budget, tune
 
 # Two knobs, one option each: three trials of one quick epoch on the small recording.
 SPACE = (Knob("neuron_dropout", "test", ({"model": {"neuron_dropout": 0.2}},)),
@@ -73,6 +73,13 @@ def test_no_trial_is_launched_that_would_overrun_the_budget(small_data, tmp_path
     assert len(summary["trials"]) == 1 and summary["stopped"].startswith("budget")  # the start always runs
 
 
+def test_the_trials_estimated_to_fit_follow_the_launch_rule():
+    assert trials_in_budget([], 0.0, 60.0) is None  # the first trial always runs, of unknown length
+    assert trials_in_budget([10.0, 20.0], 30.0, 60.0) == 4  # two more of the mean 15 s fit in the 30 s left
+    assert trials_in_budget([10.0, 20.0], 50.0, 60.0) == 2  # the next would overrun: none more
+    assert trials_in_budget([10.0], 90.0, 60.0) == 1
+
+
 @pytest.mark.parametrize("text, seconds", [("15m", 900), ("90s", 90), ("1.5h", 5400), ("600", 600)])
 def test_budgets_parse(text, seconds):
     assert parse_budget(text) == seconds
@@ -87,8 +94,11 @@ def test_bad_budgets_are_clear_errors(text):
 def test_cli_tune_within_a_tiny_budget_and_its_clear_errors(small_data, tmp_path, capsys):
     data = tmp_path / "small.h5"
     write_dataset(data, small_data)
-    assert main(["tune", str(data), "--budget", "1s", "--out", str(tmp_path / "t"), "--epochs", "1"]) == 0
+    assert main(["tune", str(data), "--budget", "0.01s", "--out", str(tmp_path / "t"), "--epochs", "1"]) == 0
     assert len(json.loads((tmp_path / "t" / "tune.json").read_text())["trials"]) == 1
-    assert "best_config.json" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()  # not a terminal: plain progress lines
+    assert lines[0].startswith(f"trial 0 (1 of at most {len(proposals())}): starting config")
+    assert any(line.startswith("trial 0: epoch 1, step ") for line in lines)
+    assert "best_config.json" in lines[-1]
     assert main(["tune", str(data), "--budget", "fast", "--out", str(tmp_path / "u")]) == 2
     assert "--budget" in capsys.readouterr().err and not (tmp_path / "u").exists()

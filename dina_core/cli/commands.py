@@ -10,13 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from ..errors import DinaError
 from . import preflight
-from .bars import StageBars, step_bar
-
-DATA_FILE = "an existing DINA dataset file (.h5)"
+from .bars import Reporter, duration
+from .preflight import DATA_FILE
+from .scoring import cmd_evaluate
 
 
 def cmd_info(args) -> None:
@@ -77,22 +75,21 @@ def _import_preflight(args) -> float | None:
 def cmd_import(args) -> None:
     threshold = _import_preflight(args)
     trace_config = preflight.trace_config(args) if args.source_format != "sensorium" else None
-    progress = StageBars(unit="item")
-    table = {"image_column": args.column, "tier_column": args.tier_column,
-             "validation_fraction": args.validation_fraction, "progress": progress}
-    if args.source_format == "sensorium":
-        from ..importers.sensorium import import_sensorium
-        import_sensorium(args.src, args.out, final_test=args.final_test, progress=progress)
-    elif args.source_format == "suite2p":
-        from ..importers.suite2p import import_suite2p
-        import_suite2p(args.src, args.out, stimuli=args.stimuli, images=args.images, config=trace_config,
-                       iscell_threshold=threshold, um_per_pixel=args.um_per_pixel or 1.0,
-                       onset_column=args.onset_column, onset_unit=args.onset_unit, **table)
-    else:
-        from ..importers.nwb import import_nwb
-        import_nwb(args.src, args.out, config=trace_config, series=args.series, table=args.table,
-                   images=args.images, um_per_pixel=args.um_per_pixel, **table)
-    progress.close()
+    with Reporter(args.progress, unit="item") as progress:
+        table = {"image_column": args.column, "tier_column": args.tier_column,
+                 "validation_fraction": args.validation_fraction, "progress": progress}
+        if args.source_format == "sensorium":
+            from ..importers.sensorium import import_sensorium
+            import_sensorium(args.src, args.out, final_test=args.final_test, progress=progress)
+        elif args.source_format == "suite2p":
+            from ..importers.suite2p import import_suite2p
+            import_suite2p(args.src, args.out, stimuli=args.stimuli, images=args.images, config=trace_config,
+                           iscell_threshold=threshold, um_per_pixel=args.um_per_pixel or 1.0,
+                           onset_column=args.onset_column, onset_unit=args.onset_unit, **table)
+        else:
+            from ..importers.nwb import import_nwb
+            import_nwb(args.src, args.out, config=trace_config, series=args.series, table=args.table,
+                       images=args.images, um_per_pixel=args.um_per_pixel, **table)
     print(f"wrote {args.out}")
 
 
@@ -106,6 +103,27 @@ def _train_preflight(args, kind: str):
     return preflight.model_config(args, raw, kind), preflight.train_config(args, raw)
 
 
+def _member_steps(reporter: Reporter, label: str, k: int):
+    """``train_ensemble``'s ``on_step(member index, info)``: each member's fits are labelled 'member i/K'."""
+    current = [None]
+
+    def on_step(member: int, info) -> None:
+        if member != current[0]:
+            current[0] = member
+            reporter.begin(f"{label}, member {member + 1}/{k}")
+        reporter.on_step(info)
+
+    return on_step
+
+
+def _linear_level_line(fitted: dict) -> str:
+    """The linear-level fit of ``run.metadata['linear_level']``, reported after the run (train_run reports no
+    steps of that fit)."""
+    seconds = f" in {duration(fitted['seconds'])}" if "seconds" in fitted else ""
+    return (f"linear level (fitted before the maps): {fitted['epochs']} epochs{seconds}, best epoch "
+            f"{fitted['best_epoch'] + 1}, val top-1 {fitted['best_val_top1']:.3f}")
+
+
 def cmd_train(args) -> None:
     """Train one run; under ``torchrun`` every process joins and rank 0 reports and saves."""
     from ..data.io import read_dataset
@@ -115,26 +133,28 @@ def cmd_train(args) -> None:
     from ..train.run import train_run
     model_config, train_config = _train_preflight(args, args.kind)
     dist = distributed.init_from_environment(train_config.device)
+    label = f"train {args.kind}"
     try:
         found = check_target(args.out, resume=args.resume, overwrite=args.overwrite,  # before any data is read
                              locked=not dist.is_main)  # under torchrun rank 0 takes the lock for every rank
         data = read_dataset(args.data)
         if args.resume and found in ("missing", "empty") and dist.is_main:
             print(f"{args.out}: no interrupted training to resume; starting a fresh one", file=sys.stderr)
-        bar, on_step = step_bar(f"train {args.kind}") if dist.is_main else (None, None)
         options = dict(kind=args.kind, model_config=model_config, train_config=train_config, resume=args.resume,
                        overwrite=args.overwrite, metadata={"data_path": str(Path(args.data).resolve())})
-        if args.ensemble > 1:
-            run, _ = train_ensemble(data, args.out, args.ensemble, **options,
-                                    on_step=(lambda _, info: on_step(info)) if on_step else None)
-            best = f"{args.ensemble}-seed ensemble, validation top-1 {run.metadata['best_val_top1']:.3f}"
-        else:
-            run, result = train_run(data, args.out, **options, on_step=on_step)
-            best = f"validation top-1 {run.metadata['best_val_top1']:.3f} (best epoch {result.best_epoch})"
+        with Reporter(args.progress if dist.is_main else "none", label=label) as reporter:
+            if args.ensemble > 1:
+                run, _ = train_ensemble(data, args.out, args.ensemble, **options,
+                                        on_step=_member_steps(reporter, label, args.ensemble))
+                best = f"{args.ensemble}-seed ensemble, validation top-1 {run.metadata['best_val_top1']:.3f}"
+            else:
+                run, result = train_run(data, args.out, **options, on_step=reporter.on_step)
+                best = f"validation top-1 {run.metadata['best_val_top1']:.3f} (best epoch {result.best_epoch + 1})"
+                if run.metadata.get("linear_level"):
+                    reporter.say(_linear_level_line(run.metadata["linear_level"]))
     finally:
         distributed.shutdown()
     if dist.is_main:
-        bar.close()
         print(f"{best} ({dist.world_size} process{'es' if dist.enabled else ''}); saved {args.out}")
 
 
@@ -146,31 +166,26 @@ def cmd_benchmark(args) -> None:
         raise DinaError(f"--models: unknown {unknown}; choose from {list(ALL_MODELS)}")
     model_config, train_config = _train_preflight(args, "dina")
     data = read_dataset(args.data)
-    bars: dict[str, tuple] = {}
+    models = tuple(dict.fromkeys(args.models or ALL_MODELS))  # each once: a model's folder is its name
+    with Reporter(args.progress, label="benchmark") as reporter:
+        def on_model(name: str) -> None:
+            reporter.begin(name, f"model {models.index(name) + 1}/{len(models)}: {name}")
 
-    def on_step(name, info):
-        if name not in bars:
-            bars[name] = step_bar(f"train {name}")
-        bars[name][1](info)
-
-    metrics = run_benchmark(data, args.out, train_config=train_config, model_config=model_config,
-                            ensemble=args.ensemble, models=tuple(args.models or ALL_MODELS), on_step=on_step,
-                            on_model=lambda name: tqdm.write(f"== {name}"))
-    for bar, _ in bars.values():
-        bar.close()
+        metrics = run_benchmark(data, args.out, train_config=train_config, model_config=model_config,
+                                ensemble=args.ensemble, models=models, on_model=on_model,
+                                on_step=lambda _name, info: reporter.on_step(info))
     print((Path(args.out) / "metrics.md").read_text())
     print(f"seconds per model: {json.dumps({k: round(v, 1) for k, v in metrics['seconds'].items()})}")
 
 
 def cmd_demo(args) -> None:
     from ..demo import ensure_demo_dataset
-    from .scoring import cmd_evaluate
     preflight.output_folder(args.dir, "--dir")
     data_path = ensure_demo_dataset(args.dir)
     print(f"demo recording: {data_path}")
     run_dir = Path(args.dir) / "run"
     cmd_train(argparse.Namespace(data=str(data_path), out=str(run_dir), config=None, device=None, epochs=None,
                                  seed=None, batch_size=None, lr=None, kind="dina", resume=False,
-                                 overwrite=True, ensemble=1))  # the demo's own run
+                                 overwrite=True, ensemble=1, progress=args.progress))  # the demo's own run
     cmd_evaluate(argparse.Namespace(run=str(run_dir), data=str(data_path), device="cpu", json=None,
                                     allow_other_data=False))

@@ -7,6 +7,7 @@ import sys
 from dataclasses import fields
 
 from ..importers.traces.config import CHOICES, TraceConfig
+from .bars import MODES
 from .commands import cmd_benchmark, cmd_demo, cmd_import, cmd_info, cmd_simulate, cmd_train
 from .scoring import cmd_analyze, cmd_evaluate
 from .tuning import cmd_tune
@@ -49,9 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="dina", description="The dina command line: simulate, import, inspect, train, "
                                              "evaluate, benchmark.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of every error")
-    # --debug is also accepted after the command; SUPPRESS keeps the top-level value when it is not given there
+    progress_help = ("progress of training, imports and analyses on stdout: a bar, a plain line per epoch and "
+                     "per finished stage (for logs), or none; auto (default): a bar on a terminal, else lines")
+    parser.add_argument("--progress", choices=MODES, default="auto", help=progress_help)
+    # both are also accepted after the command; SUPPRESS keeps the top-level value when not given there
     common = Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--progress", choices=MODES, default=argparse.SUPPRESS, help=progress_help)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def add(name: str, **kwargs):

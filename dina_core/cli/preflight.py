@@ -20,6 +20,7 @@ from ..runs.config import TrainConfig
 
 TRAIN_OPTIONS = ("epochs", "device", "seed", "batch_size", "lr")  # TrainConfig fields that have an option
 CONFIG_LAYOUT = '{"model": {...}, "train": {...}}'
+DATA_FILE = "an existing DINA dataset file (.h5)"  # what every command's data-file argument expects
 
 
 def option(name: str) -> str:

@@ -12,8 +12,8 @@ import json
 from ..atomic import atomic_path
 from ..errors import DinaError
 from . import preflight
-from .bars import StageBars
-from .commands import DATA_FILE
+from .bars import Reporter
+from .preflight import DATA_FILE
 
 OVERRIDE_HINT = "pass --allow-other-data to score it anyway"
 
@@ -103,9 +103,8 @@ def cmd_analyze(args) -> None:
     from ..interpret.analyze import analyze
     _scoring_preflight(args)
     run, data, _, check = _run_and_data(args, interpret=True)
-    progress = StageBars()
-    summary = analyze(run, data, progress=progress)
-    progress.close()
+    with Reporter(args.progress) as progress:
+        summary = analyze(run, data, progress=progress)
     _write_json(args.json, {**summary, "data_check": check.to_dict()})
     print(f"full top-1 {summary['full_top1']:.3f} (chance {summary['chance_top1']:.3f}); wrote {args.json}")
     if check.warning():

@@ -82,43 +82,46 @@ def analyze(run: Run, data: DinaData, *, config: AnalyzeConfig | None = None,
         run: a trained run (DINA; a linear two-tower run gets every part but the map-based ones).
         data: a recording compatible with the run (its test tier is analysed).
         config: what to compute (defaults: ``AnalyzeConfig()``).
-        progress: ``progress(done, total, stage)`` after each step, e.g. for a progress bar.
+        progress: a :data:`~dina_core.progress.Progress` callback: each stage ('test-tier retrieval',
+            'structure probes', 'neuron rankings', 'pruning', 'interactions and alignment regions', and on
+            simulated data 'ground truth') is announced with ``done = 0`` and ends at ``done == total``;
+            the structure probes count manipulations, every other stage is one unit.
 
     Returns:
         The JSON-ready dict described in the module docstring.
     """
     cfg = config or AnalyzeConfig()
-    total = len(cfg.manipulations) + 3 + (data.ground_truth is not None)
-    done = 0
 
-    def step(stage: str) -> None:
-        nonlocal done
-        done += 1
+    def report(stage: str, done: int = 0, total: int = 1) -> None:
         if progress is not None:
             progress(done, total, stage)
 
+    report("test-tier retrieval")
     prepared = run.prepare(data)
     evaluator = MaskedEvaluator(run, data, cfg.responses, prepared=prepared)
     full_top1 = evaluator.top1(np.ones(evaluator.n_neurons, dtype=np.float32))
     out: dict = {"n_neurons": evaluator.n_neurons, "n_test_images": evaluator.n_candidates,
                  "responses": cfg.responses, "chance_top1": evaluator.chance, "full_top1": full_top1, "unavailable": {}}
+    report("test-tier retrieval", 1)
 
-    def probe_step(_done: int, _total: int, name: str) -> None:
-        step(f"structure probe: {name}")
-
+    report("structure probes", 0, len(cfg.manipulations))
     out["structure_probes"] = run_probes(run, data, list(cfg.manipulations), responses=cfg.responses,
-                                         seed=cfg.seed, prepared=prepared, progress=probe_step)
+                                         seed=cfg.seed, prepared=prepared,
+                                         progress=lambda done, total, _name: report("structure probes", done, total))
     out["probe_info"] = probe_info(cfg.manipulations)
 
+    report("neuron rankings")
     rankings, unavailable = neuron_rankings(run, data, tier=cfg.importance_tier, prepared=prepared)
     out["unavailable"].update(unavailable)
     out["importance_tier"] = cfg.importance_tier
-    step("neuron rankings")
+    report("neuron rankings", 1)
 
+    report("pruning")
     out["pruning"] = pruning_curves(evaluator, rankings, random_draws=cfg.random_draws, seed=cfg.seed)
     out["smallest_subset_90"] = smallest_subsets(out["pruning"], full_top1, cfg.subset_fraction)
-    step("pruning")
+    report("pruning", 1)
 
+    report("interactions and alignment regions")
     importance = rankings["importance"]
     out["interactions"] = neuron_interactions(run, data, evaluator, importance, m=cfg.interaction_neurons,
                                               metric=cfg.synergy_metric, prepared=prepared)
@@ -127,10 +130,11 @@ def analyze(run: Run, data: DinaData, *, config: AnalyzeConfig | None = None,
         out["alignment_regions"] = alignment_regions(run.model, prepared, cfg.region_threshold)
     else:
         out["unavailable"].update(NOT_DINA)
-    step("interactions and alignment regions")
+    report("interactions and alignment regions", 1)
 
     if data.ground_truth is not None:
+        report("ground truth")
         out["ground_truth"] = ground_truth_checks(run, data, rankings, rf_top_neurons=cfg.rf_top_neurons,
                                                   attribution_steps=cfg.attribution_steps, prepared=prepared)
-        step("ground truth")
+        report("ground truth", 1)
     return _jsonable(out)

@@ -54,7 +54,9 @@ def train_ensemble(data: DinaData, out_dir: str | os.PathLike | None, k: int, *,
 
     Args:
         k: number of members (1 gives an ensemble of one, scored exactly like its member).
-        on_step: called as ``on_step(member_index, info)`` for every member's steps.
+        on_step: called as ``on_step(member_index, info)`` after every step of every member (index from 0);
+            ``info.step`` counts within the member's own training, from 1 again for each member, so a
+            display counts the ensemble as a whole itself. A finished member reused by ``resume`` reports none.
         The rest as :func:`~dina_core.train.run.train_run`.
 
     Returns:

@@ -27,7 +27,7 @@ from ..model.linear import LinearConfig, LinearTwoTower
 from ..model.two_tower import TwoTowerModel
 from ..runs.config import SHIFT_DEFAULTS, TrainConfig
 from ..runs.prepare import PreparedData
-from .loop import FitResult, fit
+from .loop import FitResult, StepInfo, fit
 
 
 def has_linear_level(model: TwoTowerModel) -> bool:
@@ -42,7 +42,8 @@ def linear_level_parameters(model: DinaModel) -> list[nn.Parameter]:
 
 
 def fit_linear_level(model: DinaModel, data: PreparedData, config: TrainConfig,
-                     should_stop: Callable[[], bool] | None = None) -> FitResult:
+                     should_stop: Callable[[], bool] | None = None,
+                     on_step: Callable[[StepInfo], None] | None = None) -> FitResult:
     """Fit ``model``'s linear level as a linear two-tower on ``data``, copy it in and freeze it.
 
     Args:
@@ -50,6 +51,9 @@ def fit_linear_level(model: DinaModel, data: PreparedData, config: TrainConfig,
         data: the prepared recording (its validation tier drives this fit's early stopping).
         config: DINA's training config; the linear fit uses it with the linear kind's shift default.
         should_stop: polled every step, as in ``fit``.
+        on_step: called after every step of this fit with its StepInfo, as in ``fit``: ``step`` counts
+            this fit's steps from 1 and ``total_steps`` is this fit's, so the maps' fit that follows
+            counts from 1 again.
 
     Returns:
         The linear fit's FitResult (``interrupted`` when stopped; the level is then left untrained).
@@ -57,7 +61,8 @@ def fit_linear_level(model: DinaModel, data: PreparedData, config: TrainConfig,
     linear = LinearTwoTower(LinearConfig(embed_dim=model.config.linear_dim, neuron_dropout=model.config.neuron_dropout,
                                          init_temperature=model.config.init_temperature),
                             model.n_neurons, model.image_shape).to(next(model.parameters()).device)
-    result = fit(linear, data, replace(config, shift_pixels=SHIFT_DEFAULTS["linear"]), should_stop=should_stop)
+    result = fit(linear, data, replace(config, shift_pixels=SHIFT_DEFAULTS["linear"]), on_step=on_step,
+                 should_stop=should_stop)
     if not result.interrupted:
         model.image_linear.load_state_dict(linear.image_linear.state_dict())
         model.neural_tower.linear_head.load_state_dict(linear.response_linear.state_dict())

@@ -81,3 +81,44 @@ def interrupted_run(small_data, tmp_path_factory):
                           on_step=lambda info: epoch.update(now=info.epoch), should_stop=lambda: epoch["now"] >= 1)
     assert result.interrupted and (out / STATE_FILE).is_file() and len(result.history) == 1
     return out
+
+
+# --- Raw sources (test_hostile_suite2p_*.py, test_hostile_nwb.py, test_hostile_dina_files.py) ----------------
+
+@pytest.fixture(scope="session")
+def tiny_sources(tmp_path_factory):
+    """(files, folder of good imports, data): a tiny recording's raw files and a good import of each format
+    (shared, never modified; a ``hostile_sources.Case`` copies them)."""
+    import warnings
+
+    from dina_core.errors import DinaWarning
+    from dina_core.importers.suite2p import import_suite2p
+    from dina_core.simulate.trace_writers import write_trace_recording
+    from hostile_sources import HAS_NWB, TINY
+
+    data = simulate_recording(TINY)
+    files = write_trace_recording(data, tmp_path_factory.mktemp("rec") / "session", nwb=HAS_NWB)
+    good = tmp_path_factory.mktemp("good")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DinaWarning)
+        import_suite2p(files.suite2p, good / "s2p.h5", stimuli=files.stimulus_table, images=files.images)
+        if HAS_NWB:
+            from dina_core.importers.nwb import import_nwb
+            import_nwb(files.nwb, good / "nwb.h5")
+    return files, good, data
+
+
+@pytest.fixture()
+def s2p_case(tiny_sources, tmp_path):
+    """A fresh copy of the tiny suite2p session and of its good import, to damage."""
+    from hostile_sources import Case
+    return Case(tiny_sources, tmp_path, "s2p")
+
+
+@pytest.fixture()
+def nwb_case(tiny_sources, tmp_path):
+    """A fresh copy of the tiny NWB file and of its good import, to damage (skipped without pynwb)."""
+    from hostile_sources import HAS_NWB, Case
+    if not HAS_NWB:
+        pytest.skip("pynwb is not installed")
+    return Case(tiny_sources, tmp_path, "nwb")

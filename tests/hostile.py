@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +60,17 @@ def names_the_source(err: Exception, source: str | os.PathLike, field: str, word
     for word in words:
         assert word in str(err), (word, str(err))
     return err
+
+
+@contextlib.contextmanager
+def no_hang(seconds: int = 20) -> Iterator[None]:
+    """Fail instead of hanging forever (a FIFO opened for reading blocks until a writer comes)."""
+    def alarm(*_):
+        raise AssertionError(f"the reader blocked for {seconds} s")
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import warnings
 import zipfile
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -26,7 +24,7 @@ from dina_core.errors import DatasetError, DinaError, DinaWarning
 from dina_core.evaluate.tasks import TierTask
 from dina_core.importers.sensorium import import_sensorium
 from dina_core.simulate.sensorium_folder import NAME, write_sensorium_folder, zip_folder
-from hostile import names_the_source, untouched
+from hostile import names_the_source, no_hang, untouched
 
 
 @pytest.fixture(scope="module")
@@ -48,20 +46,6 @@ def case(pristine, tmp_path):
     out.parent.mkdir()
     shutil.copy2(good, out)
     return src, out
-
-
-@contextmanager
-def no_hang(seconds: int = 20):
-    """Fail instead of hanging forever (a FIFO opened for reading blocks until a writer comes)."""
-    def alarm(*_):
-        raise AssertionError(f"the reader blocked for {seconds} s")
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def refused(src, out, field: str, *words: str, pristine=None, roots=None) -> DatasetError:

@@ -3,14 +3,18 @@
 An import must never replace a good file with a bad one, nor leave half a file behind. So the
 recording is checked *before* anything is written, with the same rules the file validator
 applies on reading (``validate``), plus the degenerate recordings that would read fine but
-give meaningless numbers; then it is written to a temporary file, read back through the full
-validator, and only then renamed over the output (``format.write_dataset``).
+give meaningless numbers (``degenerate``); then it is written to a temporary file, read back through
+the full validator, and only then renamed over the output (``format.write_dataset``).
+
+:func:`validate_data` is the one check of a recording in memory: importers (``write_checked``),
+``io.read_dataset`` and training and scoring (``check_recording``) all go through it.
 
 Refused (DatasetError naming the source): anything the file validator refuses, zero neurons,
-neuron ids that repeat, positions that are not finite, and images that are all identical
-(every retrieval would be chance by construction). Flagged (a :class:`DinaWarning` naming the
-source, the file is still written): a test tier of fewer than :data:`SMALL_TEST_TIER` images
-(evaluation itself refuses N < 2) and neurons whose response never varies.
+neuron ids that repeat, positions that are not finite, and the degenerate recordings of
+``degenerate`` (all-identical images, every neuron constant, copied test repeats, validation
+trials copied from train trials). Flagged (a :class:`DinaWarning` naming the source, the file is
+still written): a test tier of fewer than ``degenerate.SMALL_TEST_TIER`` images (evaluation itself
+refuses N < 2), neurons whose response never varies, and a few copied trials.
 """
 
 from __future__ import annotations
@@ -21,13 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dina_core.data.degenerate import digest, judge
 from dina_core.data.format import DinaData, write_dataset
-from dina_core.data.io import validate_dataset
-from dina_core.data.validate import check_trials
-from dina_core.data.values import check_finite, check_neurons, few
+from dina_core.data.validate import check_trials, validate_dataset
+from dina_core.data.values import check_finite, check_neurons
 from dina_core.errors import DatasetError, DinaWarning
-
-SMALL_TEST_TIER = 10  # test images below which an N-way score is flagged as coarse
 
 
 def _check_arrays(data: DinaData, source) -> None:
@@ -59,7 +61,7 @@ def validate_data(data: DinaData, source: str | os.PathLike) -> list[str]:
 
     Returns:
         Flags: one sentence per degenerate but writable property (small test tier, neurons
-        that never vary); empty for an ordinary recording.
+        that never vary, a few copied trials); empty for an ordinary recording.
 
     Raises:
         DatasetError: naming ``source`` and the DINA field at fault.
@@ -69,33 +71,23 @@ def validate_data(data: DinaData, source: str | os.PathLike) -> list[str]:
     check_finite(source, "/stimuli/images", data.images)
     check_finite(source, "/trials/responses", data.responses)
     check_neurons(source, data.neurons)
-    images = np.asarray(data.images)
-    if all(np.array_equal(images[i], images[0]) for i in range(1, len(images))):  # stops at the first that differs
-        raise DatasetError(source, "/stimuli/images", "images that differ from one another",
-                           f"{data.n_images} identical images: every retrieval would be chance")
-    flags = []
-    n_test = np.unique(data.image_index[data.tiers == "test"]).size
-    if n_test < SMALL_TEST_TIER:
-        flags.append(f"the test tier shows only {n_test} image(s): its N-way scores (chance 1/{n_test}) are "
-                     f"coarse{'; evaluation refuses N < 2' if n_test < 2 else ''}")
-    flat = np.flatnonzero(np.ptp(np.asarray(data.responses), axis=0) == 0)
-    if flat.size:
-        flags.append(f"{flat.size} of {data.n_neurons} neurons give the same response on every trial "
-                     f"(neurons {few(flat, 3)}): they carry no information")
-    return flags
+    return judge(source, digest(np.asarray(data.images), np.asarray(data.responses)), data.image_index, data.tiers)
 
 
 def check_recording(data: DinaData, source: str | os.PathLike | None = None) -> None:
-    """Refuse a recording given in memory that a DINA file could not hold (the refusals of :func:`validate_data`).
+    """Refuse a recording given in memory that a DINA file could not hold, and warn of its flags (:func:`validate_data`).
 
     Training and scoring call it, so a ``DinaData`` built in a notebook meets the rules a file read from disk
-    meets (``io.read_dataset``): test images shown on train trials, identical images, NaN/Inf, unknown tiers.
+    meets (``io.read_dataset``): test images shown on train trials, identical images, NaN/Inf, unknown tiers,
+    copied trials.
 
     Args:
         data: the recording.
         source: how to name it (default: its ``name`` attribute, else "the recording in memory").
     """
-    validate_data(data, source or data.attrs.get("name") or "the recording in memory")
+    source = source or data.attrs.get("name") or "the recording in memory"
+    for flag in validate_data(data, source):
+        warnings.warn(f"{source}: {flag}", DinaWarning, stacklevel=3)
 
 
 def write_checked(path: str | os.PathLike, data: DinaData, source: str | os.PathLike) -> Path:

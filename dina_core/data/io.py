@@ -3,39 +3,29 @@
 Every function opens the file, validates it and closes it before returning: no HDF5
 handle outlives a call, so Streamlit reruns and DataLoader workers never share one. A file
 whose objects live outside it (external links or storage, virtual datasets, plugin filters)
-is refused before anything is read (``hdf5_safety``).
+is refused before anything is read (``hdf5_safety``). A recording read whole meets the same
+rules as one an importer writes or a notebook trains on (``checked.validate_data``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from dina_core.data.checked import validate_data
 from dina_core.data.format import TIERS, DinaData
 from dina_core.data.guards import check_fits
-from dina_core.data.values import check_neurons
-from dina_core.data.hdf5_safety import open_hdf5
-from dina_core.data.validate import (Sizes, check_finite, check_structure, check_trials,
-                                     datasets_in, read_strings, validate_file)
-from dina_core.errors import DatasetError
+from dina_core.data.validate import (Sizes, check_structure, check_trials, datasets_in, read_strings,
+                                     validate_dataset)
+from dina_core.data.validate import open_dataset_file as _open
+from dina_core.errors import DinaWarning
 
-
-@contextmanager
-def _open(path: Path) -> Iterator[h5py.File]:
-    """Open ``path`` read-only, turning "missing", "not a regular file" (a FIFO is refused before it
-    is opened), "not HDF5", "not self-contained" and "damaged data" into DatasetError."""
-    with open_hdf5(path, "a DINA dataset file (an HDF5 file, .h5)") as f:
-        try:
-            yield f
-        except OSError as err:  # HDF5 reports damaged chunks (bad checksum, broken compression) this way
-            raise DatasetError(path, "<file>", "an HDF5 file whose data can be read",
-                               f"damaged data ({err})") from None
+__all__ = ["dataset_summary", "read_dataset", "validate_dataset"]
 
 
 def _attr(value):
@@ -75,17 +65,6 @@ def _check_memory(f: h5py.File, path: Path, load_ground_truth: bool) -> None:
     check_fits(path, arrays)
 
 
-def validate_dataset(path: str | os.PathLike) -> None:
-    """Fully check the file at ``path`` (structure, indices, tiers, NaN/Inf) without keeping it.
-
-    Raises:
-        DatasetError: naming the file, the field, what was expected and what was found.
-    """
-    path = Path(path)
-    with _open(path) as f:
-        validate_file(f, path)
-
-
 def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> DinaData:
     """Load and check a whole DINA dataset file.
 
@@ -100,17 +79,19 @@ def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> 
 
     Raises:
         DatasetError: if the file is missing, not HDF5, breaks the format (repeated neuron ids,
-            non-finite positions included), or declares arrays larger than the free memory
-            (checked before anything big is read).
+            non-finite positions included), declares arrays larger than the free memory
+            (checked before anything big is read), or is degenerate (``checked.validate_data``:
+            identical images, constant responses, copied test repeats or validation trials).
+
+    Degenerate but usable recordings (a few copied trials, constant neurons, a small test tier)
+    are read with a :class:`DinaWarning` naming the file.
     """
     path = Path(path)
     with _open(path) as f:
         sizes, image_index, tiers = _checked_trials(f, path)
         _check_memory(f, path, load_ground_truth)
         images = f["/stimuli/images"][()].astype(np.float32, copy=False)
-        check_finite(path, "/stimuli/images", images)
         responses = f["/trials/responses"][()].astype(np.float32, copy=False)
-        check_finite(path, "/trials/responses", responses)
         behavior, columns = None, []
         if "/trials/behavior" in f:
             behavior = f["/trials/behavior"][()].astype(np.float32, copy=False)
@@ -119,8 +100,7 @@ def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> 
         if load_ground_truth and "/ground_truth" in f:
             ground_truth = {name: _read(ds) for name, ds in datasets_in(f, "/ground_truth")}
         neurons = {name: _read(ds) for name, ds in datasets_in(f, "/neurons")}
-        check_neurons(path, neurons)
-        return DinaData(
+        data = DinaData(
             images=images, responses=responses, image_index=image_index, tiers=tiers,
             attrs={key: _attr(value) for key, value in f.attrs.items()
                    if key not in ("format", "format_version")},
@@ -130,6 +110,9 @@ def read_dataset(path: str | os.PathLike, *, load_ground_truth: bool = True) -> 
             extra={name: _read(ds) for name, ds in datasets_in(f, "/trials/extra")},
             ground_truth=ground_truth,
         )
+    for flag in validate_data(data, path):
+        warnings.warn(f"{path}: {flag}", DinaWarning, stacklevel=2)
+    return data
 
 
 def _repeat_stats(image_index: np.ndarray) -> dict | None:

@@ -10,20 +10,28 @@ never be shown on train or validation trials, otherwise test scores measure memo
 
 Zero neurons are refused; declared sizes are checked against the free memory before an array is
 read (``guards.check_fits``), so a file declaring terabytes is refused instead of allocated.
-All checks are vectorised; big arrays are scanned in blocks of rows, so a 6,000-trial x
+A well-formed file can still be degenerate (identical images, constant responses, copied trials):
+``degenerate`` judges that, the same rules as for a recording in memory (``checked.validate_data``).
+All checks are vectorised or per row; big arrays are scanned in blocks of rows, so a 6,000-trial x
 5,000-neuron file is checked in about a second without holding a second copy.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import h5py
 import numpy as np
 
+from dina_core.data.degenerate import digest, judge
 from dina_core.data.format import FORMAT_NAME, FORMAT_VERSION, TIERS
 from dina_core.data.guards import check_fits
+from dina_core.data.hdf5_safety import open_hdf5
 from dina_core.data.values import check_finite, check_neurons, few
 from dina_core.errors import DatasetError
 
@@ -40,10 +48,60 @@ class Sizes:
     image_shape: tuple[int, int]
 
 
+def decode_text(raw: bytes, path, field: str) -> str:
+    """``raw`` as UTF-8 text; DatasetError naming ``path``, ``field`` and the first byte that is not UTF-8."""
+    try:
+        return bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DatasetError(path, field, "text in UTF-8", f"byte 0x{raw[err.start]:02x} at offset {err.start}, "
+                           f"which is not UTF-8 ({bytes(raw[:40])!r})") from None
+
+
+def text_array(values: np.ndarray, path, field: str) -> np.ndarray:
+    """``values`` as ``<U`` text when they are bytes (``S``), decoded as UTF-8; any other array as it is.
+
+    Raises:
+        DatasetError: naming ``path``, ``field`` with the first row that is not UTF-8, and its bytes.
+    """
+    values = np.asarray(values)
+    if values.dtype.kind != "S":
+        return values
+    try:
+        return np.char.decode(values, "utf-8")
+    except UnicodeDecodeError:
+        for row, raw in enumerate(values.ravel().tolist()):
+            decode_text(raw, path, f"{field} row {row}")
+        raise
+
+
 def read_strings(ds: h5py.Dataset) -> np.ndarray:
-    """Read a text dataset as a numpy unicode array ``<U``, whatever its HDF5 string flavour."""
-    values = ds.asstr()[()] if h5py.check_string_dtype(ds.dtype) else ds[()]
+    """Read a text dataset as a numpy unicode array ``<U``, whatever its HDF5 string flavour.
+
+    Raises:
+        DatasetError: naming the file, the dataset and the first row whose bytes are not UTF-8.
+    """
+    if not h5py.check_string_dtype(ds.dtype):
+        return np.asarray(ds[()], dtype=str).reshape(ds.shape)
+    try:
+        values = ds.asstr("utf-8")[()]  # UTF-8 holds ASCII: a dataset declared ASCII reads the same
+    except UnicodeDecodeError:
+        raw = np.asarray(ds[()], dtype=object).ravel().tolist()
+        for row, value in enumerate(raw):
+            decode_text(value, ds.file.filename, f"{ds.name} row {row}")
+        raise
     return np.asarray(values, dtype=str).reshape(ds.shape)
+
+
+def _check_text_attrs(f: h5py.File, path) -> None:
+    """Refuse a root attribute whose text is not UTF-8, naming it (readers decode every one)."""
+    try:
+        items = list(f.attrs.items())
+    except UnicodeDecodeError as err:
+        raise DatasetError(path, "/@<attributes>", "attributes whose names and text are UTF-8",
+                           f"bytes that are not UTF-8 ({err.reason} at offset {err.start})") from None
+    for key, value in items:
+        if isinstance(value, bytes):
+            decode_text(value, path, f"/@{key}")
 
 
 def datasets_in(f: h5py.File, group: str) -> list[tuple[str, h5py.Dataset]]:
@@ -116,6 +174,7 @@ def check_structure(f: h5py.File, path) -> Sizes:
     Raises:
         DatasetError: on the first problem found.
     """
+    _check_text_attrs(f, path)
     _check_version(f, path)
     images = _dataset(f, "/stimuli/images", path, "an array of images (n_images, H, W)")
     _check_shape(images, "/stimuli/images", path, 3, "(n_images, H, W) of grey levels")
@@ -216,21 +275,52 @@ def check_trials(path, image_index: np.ndarray, tiers: np.ndarray, n_images: int
                            f"(image indices {few(leaked)})")
 
 
-def validate_file(f: h5py.File, path) -> None:
-    """Fully check an open DINA dataset file: structure, indices, tiers, NaN/Inf, neuron ids and positions.
+def validate_file(f: h5py.File, path) -> list[str]:
+    """Fully check an open DINA dataset file: structure, indices, tiers, NaN/Inf, neuron ids and positions,
+    and the degenerate recordings of ``degenerate``.
 
     Args:
         f: an open DINA dataset file.
         path: the file's path, for messages.
+
+    Returns:
+        Flags: one sentence per degenerate but usable property (``degenerate.judge``).
 
     Raises:
         DatasetError: on the first problem found.
     """
     sizes = check_structure(f, path)
     check_fits(path, [(name, f[name].shape, np.float32) for name in ("/stimuli/images", "/trials/responses")])
-    check_trials(path, f["/trials/image_index"][()], read_strings(f["/trials/tier"]),
-                 sizes.n_images)
+    image_index, tiers = f["/trials/image_index"][()], read_strings(f["/trials/tier"])
+    check_trials(path, image_index, tiers, sizes.n_images)
     check_finite(path, "/stimuli/images", f["/stimuli/images"])
     check_finite(path, "/trials/responses", f["/trials/responses"])
     check_neurons(path, {name: f[f"/neurons/{name}"][()] for name in ("ids", "positions_um")
                          if f"/neurons/{name}" in f})
+    return judge(path, digest(f["/stimuli/images"], f["/trials/responses"]), image_index, tiers)
+
+
+@contextmanager
+def open_dataset_file(path: Path) -> Iterator[h5py.File]:
+    """Open ``path`` read-only, turning "missing", "not a regular file" (a FIFO is refused before it
+    is opened), "not HDF5", "not self-contained" and "damaged data" into DatasetError."""
+    with open_hdf5(path, "a DINA dataset file (an HDF5 file, .h5)") as f:
+        try:
+            yield f
+        except OSError as err:  # HDF5 reports damaged chunks (bad checksum, broken compression) this way
+            raise DatasetError(path, "<file>", "an HDF5 file whose data can be read",
+                               f"damaged data ({err})") from None
+
+
+def validate_dataset(path: str | os.PathLike) -> list[str]:
+    """Fully check the file at ``path`` (``validate_file``) without keeping it.
+
+    Returns:
+        Flags of a degenerate but usable recording (``degenerate.judge``); the caller decides whether to warn.
+
+    Raises:
+        DatasetError: naming the file, the field, what was expected and what was found.
+    """
+    path = Path(path)
+    with open_dataset_file(path) as f:
+        return validate_file(f, path)

@@ -43,7 +43,7 @@ class Job:
         self.meta = dict(meta or {})  # shown beside the progress, e.g. {'epochs': 25, 'device': 'cpu'}
         self._lock, self._stop = threading.Lock(), threading.Event()
         self.status, self.error, self.result, self.stage = "queued", None, None, ""
-        self.losses: list[tuple[int, float]] = []  # (global step, batch loss)
+        self.losses: list[tuple[int, float]] = []  # (global step, batch loss), for the steps whose loss was read back
         self.val_top1: list[tuple[int, float]] = []  # (epoch, validation top-1) per finished epoch
         self.last: dict | None = None  # the latest StepInfo as a dict
         self.started = time.time()
@@ -53,7 +53,8 @@ class Job:
     def on_step(self, info: "StepInfo") -> None:
         with self._lock:
             self.last = dict(vars(info))
-            self.losses.append((info.step, info.loss))
+            if info.loss_step == info.step:  # the loop reads losses back every LOG_EVERY steps only
+                self.losses.append((info.step, info.loss))
             if info.val_top1 is not None:
                 self.val_top1.append((info.epoch, info.val_top1))
 

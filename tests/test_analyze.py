@@ -12,6 +12,7 @@ from dina_core.model import build_model
 from dina_core.runs.config import TrainConfig
 from dina_core.runs.prepare import Preprocessing
 from dina_core.runs.run import Run
+from test_progress_output import assert_follows_progress_contract
 
 LIGHT = dict(random_draws=4, interaction_neurons=4, attribution_steps=4)  # the same code paths, less work
 
@@ -30,7 +31,7 @@ def test_keys_json_and_progress(summary):
             "importance_tier", "pruning", "smallest_subset_90", "unavailable", "interactions", "alignment_regions",
             "ground_truth"} <= set(out)
     assert json.loads(json.dumps(out, allow_nan=False)) == out
-    assert [c[0] for c in calls] == list(range(1, len(calls) + 1)) and calls[-1][0] == calls[-1][1]
+    assert_follows_progress_contract(calls)
     assert all(isinstance(stage, str) and stage for _, _, stage in calls)
 
 

@@ -170,11 +170,11 @@ def test_train_into_a_file_writes_readable_lines(tiny):
     text = log.read_text()
     assert_plain(text)
     lines = text.splitlines()
-    epochs = [line for line in lines if re.match(r"train dina: epoch \d", line)]
-    assert [e.split(",")[0] for e in epochs] == ["train dina: epoch 1", "train dina: epoch 2"]
+    epochs = [line for line in lines if re.match(r"train dina \(maps\): epoch \d", line)]
+    assert [e.split(",")[0] for e in epochs] == ["train dina (maps): epoch 1", "train dina (maps): epoch 2"]
     for line in epochs:
         assert re.search(r"step \d+/\d+  loss \d+\.\d{3}  val top-1 \d\.\d{3}  elapsed \S+ s  ETA \S+ s", line)
-    done = next(line for line in lines if line.startswith("train dina: done"))
+    done = next(line for line in lines if line.startswith("train dina (maps): done"))
     steps, seconds = re.search(r"done, (\d+) steps in ([\d.]+) s", done).groups()
     per_second = re.search(r"\(([\d.]+) (step/s|s/step)\)", done)
     rate = float(per_second[1]) if per_second[2] == "step/s" else 1 / float(per_second[1])
@@ -184,7 +184,7 @@ def test_train_into_a_file_writes_readable_lines(tiny):
     assert rate < 1000
     metadata = json.loads((folder / "run" / "run.json").read_text())["metadata"]
     assert float(seconds) <= metadata["train_seconds"]  # the maps' fit, timed within the whole training
-    assert any(line.startswith("linear level (fitted before the maps): 2 epochs in") for line in lines)
+    assert any(line.startswith("train dina (linear level): done,") for line in lines)  # reported as it fits
     assert lines[-1].startswith("validation top-1")
 
 
@@ -200,7 +200,7 @@ def test_progress_bar_into_a_file_still_works(tiny, tmp_path, monkeypatch):
         monkeypatch.setattr(sys, "stdout", stdout)
         assert main([*_train_args(tiny, "bar"), "--progress", "bar"]) == 0
     text = log.read_bytes().decode()  # as written: a bar redraws itself with carriage returns
-    assert "\r" in text and "train dina: 100%" in text and "4/4" in text
+    assert "\r" in text and "train dina (maps): 100%" in text and "4/4" in text
     assert text.splitlines()[-1].startswith("validation top-1")
 
 

@@ -163,12 +163,16 @@ class Reporter:
             self.say(title)
 
     def on_step(self, info: StepInfo) -> None:
-        """``fit``'s callback. ``info.step`` counts within one fit: a step not past the last one begins a new fit
-        (an ensemble's next member, DINA's maps after its linear level), and ``steps`` counts on over all."""
-        if self._fit is None or info.step <= self._fit.last.step:
+        """``fit``'s callback. ``info.step`` counts within one fit: a step not past the last one, or another
+        ``info.stage`` (DINA's maps after its linear level), begins a new fit (an ensemble's next member), and
+        ``steps`` counts on over all."""
+        if self._fit is None or info.step <= self._fit.last.step or info.stage != self._fit.last.stage:
             self._end()
             self._fits_in_label += 1
-            label = self.label if self._fits_in_label == 1 else f"{self.label} (fit {self._fits_in_label})"
+            if info.stage != "train":  # DINA's 'linear level', then its 'maps'
+                label = f"{self.label} ({info.stage})"
+            else:
+                label = self.label if self._fits_in_label == 1 else f"{self.label} (fit {self._fits_in_label})"
             self._fit = _Fit(label, info, self.clock, self._bar_file())
         self._fit.step(info)
         self.steps += 1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import DinaError
 from . import preflight
-from .bars import Reporter, duration
+from .bars import Reporter
 from .preflight import DATA_FILE
 from .scoring import cmd_evaluate
 
@@ -116,12 +116,12 @@ def _member_steps(reporter: Reporter, label: str, k: int):
     return on_step
 
 
-def _linear_level_line(fitted: dict) -> str:
-    """The linear-level fit of ``run.metadata['linear_level']``, reported after the run (train_run reports no
-    steps of that fit)."""
-    seconds = f" in {duration(fitted['seconds'])}" if "seconds" in fitted else ""
-    return (f"linear level (fitted before the maps): {fitted['epochs']} epochs{seconds}, best epoch "
-            f"{fitted['best_epoch'] + 1}, val top-1 {fitted['best_val_top1']:.3f}")
+def _validation_line(metadata: dict) -> str:
+    """The saved model's validation top-1, and the one before validation chose its level weights (evaluate.chance)."""
+    line = f"validation top-1 {metadata['best_val_top1']:.3f}"
+    if "level_weights" in metadata and "unselected_val_top1" in metadata:
+        line += f" with level weights chosen on it ({metadata['unselected_val_top1']:.3f} with the trained weights)"
+    return line
 
 
 def cmd_train(args) -> None:
@@ -146,12 +146,10 @@ def cmd_train(args) -> None:
             if args.ensemble > 1:
                 run, _ = train_ensemble(data, args.out, args.ensemble, **options,
                                         on_step=_member_steps(reporter, label, args.ensemble))
-                best = f"{args.ensemble}-seed ensemble, validation top-1 {run.metadata['best_val_top1']:.3f}"
+                best = f"{args.ensemble}-seed ensemble, {_validation_line(run.metadata)}"
             else:
                 run, result = train_run(data, args.out, **options, on_step=reporter.on_step)
-                best = f"validation top-1 {run.metadata['best_val_top1']:.3f} (best epoch {result.best_epoch + 1})"
-                if run.metadata.get("linear_level"):
-                    reporter.say(_linear_level_line(run.metadata["linear_level"]))
+                best = f"{_validation_line(run.metadata)} (best epoch {result.best_epoch + 1})"
     finally:
         distributed.shutdown()
     if dist.is_main:

@@ -70,33 +70,16 @@ def _write_json(path: str, payload: dict) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from ..evaluate.ceiling import add_fraction_of_ceiling, tier_ceiling
-    from ..evaluate.model_eval import evaluate_run
+    from ..evaluate.table import CEILING_NOTE, evaluation_table, format_rows
     _scoring_preflight(args)
     run, data, _, check = _run_and_data(args)
-    rows = evaluate_run(run, data)
-    try:  # the ceiling of the very test trials the run was scored on, normalised as it sees them
-        ceiling, note = tier_ceiling(run.prepare(data), "test"), None
-    except ValueError as exc:
-        ceiling, note = [], f"no noise ceiling: {exc}"
-    rows = add_fraction_of_ceiling(rows, ceiling)
-    _print_rows(rows + [{"level": "ceiling", **c} for c in ceiling])
-    print(note or "ceiling: one response identifying another response to the same image (test repeats); "
-                  "a response-to-response bound, not a proof that no model can do better")
+    table = evaluation_table(run, data, "test")  # what DINA.score returns, from the same function
+    print("\n".join(format_rows(table["rows"] + [{"level": "ceiling", **c} for c in table["ceiling"]])))
+    print(table["ceiling_note"] or CEILING_NOTE)
     if check.warning():
         print(check.warning())
     if args.json:
-        _write_json(args.json, {"n_candidates": rows[0]["n_candidates"], "rows": rows, "ceiling": ceiling,
-                                "ceiling_note": note, "data_check": check.to_dict()})
-
-
-def _print_rows(rows: list[dict]) -> None:
-    for r in rows:
-        lo, hi = r["ci95_top1"]
-        fraction = r.get("fraction_of_ceiling")
-        print(f"{r['level']:>9} {r['direction']:>16} {r['responses']:>12}: top-1 {r['top1']:.3f} "
-              f"[{lo:.3f}, {hi:.3f}]  top-5 {r['top5']:.3f}  median rank {r['median_rank']:.1f}  "
-              f"(N = {r['n_candidates']})" + ("" if fraction is None else f"  {fraction:.2f} of ceiling"))
+        _write_json(args.json, {**table, "data_check": check.to_dict()})
 
 
 def cmd_analyze(args) -> None:

@@ -107,7 +107,7 @@ def analyze(run: Run, data: DinaData, *, config: AnalyzeConfig | None = None,
     report("structure probes", 0, len(cfg.manipulations))
     out["structure_probes"] = run_probes(run, data, list(cfg.manipulations), responses=cfg.responses,
                                          seed=cfg.seed, prepared=prepared,
-                                         progress=lambda done, total, _name: report("structure probes", done, total))
+                                         progress=lambda done, total, stage: report(stage, done, total))
     out["probe_info"] = probe_info(cfg.manipulations)
 
     report("neuron rankings")

@@ -208,8 +208,8 @@ def run_probes(run: Run, data: DinaData, manipulations: list[str] | None = None,
     """``structure_probe`` for each named manipulation (all registered ones by default) at its grid.
 
     Returns:
-        {name: [{'strength', 'top1', 'top5'}, ...]}. ``progress(done, total, name)`` is
-        called after each manipulation.
+        {name: [{'strength', 'top1', 'top5'}, ...]}. ``progress(done, total, "structure probes")`` is called
+        after each manipulation (``done`` of ``total`` manipulations: the contract of ``dina_core.progress``).
     """
     names = list(manipulations or MANIPULATIONS)
     prepared = prepared if prepared is not None else run.prepare(data)
@@ -217,7 +217,7 @@ def run_probes(run: Run, data: DinaData, manipulations: list[str] | None = None,
     for i, name in enumerate(names):
         out[name] = structure_probe(run, data, name, responses=responses, seed=seed, prepared=prepared)
         if progress is not None:
-            progress(i + 1, len(names), name)
+            progress(i + 1, len(names), "structure probes")
     return out
 
 

@@ -22,7 +22,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 
 from ..data.format import DinaData
 from ..model.device import autocast, resolve_device
@@ -47,7 +46,7 @@ def _finished_member(member_dir: Path, train_config: TrainConfig) -> Run | None:
 
 def train_ensemble(data: DinaData, out_dir: str | os.PathLike | None, k: int, *, kind: str = "dina",
                    model_config: dict | None = None, train_config: TrainConfig | None = None,
-                   neuron_indices: np.ndarray | None = None, resume: bool = False, overwrite: bool = False,
+                   resume: bool = False, overwrite: bool = False,
                    metadata: dict | None = None, on_step: Callable[[int, StepInfo], None] | None = None,
                    should_stop: Callable[[], bool] | None = None) -> tuple[Run, list[FitResult]]:
     """Train ``k`` members (seeds ``train_config.seed + i``) and save them as one run in ``out_dir``.
@@ -71,11 +70,11 @@ def train_ensemble(data: DinaData, out_dir: str | os.PathLike | None, k: int, *,
         check_target(out_dir, resume=resume, overwrite=overwrite, locked=not current().is_main)
     with run_lock(out_dir) if writes else contextlib.nullcontext():  # one writer for the whole ensemble
         return _train_members(data, out_dir, seeds, kind=kind, model_config=model_config, train_config=train_config,
-                              neuron_indices=neuron_indices, resume=resume, overwrite=overwrite, metadata=metadata,
+                              resume=resume, overwrite=overwrite, metadata=metadata,
                               on_step=on_step, should_stop=should_stop)
 
 
-def _train_members(data: DinaData, out_dir, seeds: list[int], *, kind, model_config, train_config, neuron_indices,
+def _train_members(data: DinaData, out_dir, seeds: list[int], *, kind, model_config, train_config,
                    resume, overwrite, metadata, on_step, should_stop) -> tuple[Run, list[FitResult]]:
     """Train (or, resuming, reuse) each member, then save the ensemble; the caller holds ``out_dir``'s lock."""
     runs, results = [], []
@@ -91,7 +90,7 @@ def _train_members(data: DinaData, out_dir, seeds: list[int], *, kind, model_con
         member_config = TrainConfig.from_dict({**train_config.to_dict(), "seed": seed, "tune_level_weights": False})
         step = (lambda info, i=i: on_step(i, info)) if on_step is not None else None
         run, result = train_run(data, member_dir, kind=kind, model_config=model_config, train_config=member_config,
-                                neuron_indices=neuron_indices, resume=resume, overwrite=overwrite, metadata=metadata,
+                                resume=resume, overwrite=overwrite, metadata=metadata,
                                 on_step=step, should_stop=should_stop)
         runs.append(run)
         results.append(result)
@@ -105,12 +104,13 @@ def _train_members(data: DinaData, out_dir, seeds: list[int], *, kind, model_con
     ensemble = Run(model, first.kind, first.model_config, first.train_config, first.preprocessing, first.history,
                    dict(first.metadata))
     prepared = ensemble.prepare(data)
+    val_top1 = unselected = validation_top1(model, prepared)  # the members' weights: no search chose them
     if train_config.tune_level_weights and len(model.levels) > 1:
         with autocast(device, train_config.amp):
             ensemble.metadata["level_weights"] = set_level_weights(model, prepared)
         ensemble.model_config = model.config.to_dict()
-    val_top1 = validation_top1(model, prepared)
-    ensemble.metadata.update(best_val_top1=val_top1, ensemble={"k": len(seeds), "seeds": seeds, "members": members},
+        val_top1 = validation_top1(model, prepared)
+    ensemble.metadata.update(best_val_top1=val_top1, unselected_val_top1=unselected, ensemble={"k": len(seeds), "seeds": seeds, "members": members},
                              train_seconds=sum(m["train_seconds"] or 0.0 for m in members))
     if out_dir is not None and current().is_main:  # under torchrun, rank 0 writes (as train_run does)
         save_run(ensemble, out_dir)

@@ -61,7 +61,7 @@ def fit_linear_level(model: DinaModel, data: PreparedData, config: TrainConfig,
     linear = LinearTwoTower(LinearConfig(embed_dim=model.config.linear_dim, neuron_dropout=model.config.neuron_dropout,
                                          init_temperature=model.config.init_temperature),
                             model.n_neurons, model.image_shape).to(next(model.parameters()).device)
-    result = fit(linear, data, replace(config, shift_pixels=SHIFT_DEFAULTS["linear"]), on_step=on_step,
+    result = fit(linear, data, replace(config, shift_pixels=SHIFT_DEFAULTS["linear"]), on_step=on_step, stage="linear level",
                  should_stop=should_stop)
     if not result.interrupted:
         model.image_linear.load_state_dict(linear.image_linear.state_dict())

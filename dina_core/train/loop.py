@@ -49,6 +49,7 @@ class StepInfo:
     eta_s: float  # estimated seconds left if training runs all epochs
     val_top1: float | None = None  # set on the last step of an epoch
     loss_step: int = 0  # the step whose loss ``loss`` is (== step when it was read back at this step; 0: none yet)
+    stage: str = "train"  # which fit of a run this is: 'train', or DINA's 'linear level' then its 'maps'
 
 
 @dataclass
@@ -167,7 +168,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         on_step: Callable[[StepInfo], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         save_state: Callable[[dict], None] | None = None,
-        resume_state: dict | None = None) -> FitResult:
+        resume_state: dict | None = None, stage: str = "train") -> FitResult:
     """Train ``model`` contrastively on the train tier of ``data``.
 
     Args:
@@ -179,6 +180,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         save_state: called at the end of every epoch with a resumable state dict
             (tensors and plain types only, loadable with ``weights_only=True``).
         resume_state: a dict previously given to ``save_state``; training continues after it.
+        stage: names this fit in every StepInfo (``StepInfo.stage``).
 
     Returns:
         FitResult; the model is left in eval mode holding the best weights.
@@ -233,7 +235,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
             if on_step is not None:
                 elapsed = time.perf_counter() - start_time
                 eta = elapsed / (step - start_step) * (total_steps - step)
-                on_step(StepInfo(epoch, step, total_steps, shown[0], lr, elapsed, eta, val, shown[1]))
+                on_step(StepInfo(epoch, step, total_steps, shown[0], lr, elapsed, eta, val, shown[1], stage))
             if should_stop is not None and should_stop():
                 result.interrupted = True
                 break

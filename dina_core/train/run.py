@@ -121,7 +121,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
             if isinstance(resume_state.get("linear_level"), dict):
                 metadata["linear_level"] = resume_state["linear_level"]
         elif has_linear_level(model):
-            linear = fit_linear_level(model, prepared, train_config, should_stop)
+            linear = fit_linear_level(model, prepared, train_config, should_stop,
+                                      on_step=on_step if dist.is_main else None)
             if linear.interrupted:
                 raise NothingTrainedError(f"{out_dir or 'training'}: stopped while fitting the linear level, before "
                                           "the first epoch of the maps; no model was saved")
@@ -130,7 +131,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
                                         "seconds": time.perf_counter() - started}
         with maps_scored_alone(model) if has_linear_level(model) else contextlib.nullcontext():
             result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None,
-                         should_stop=should_stop, save_state=save_state, resume_state=resume_state)
+                         should_stop=should_stop, save_state=save_state, resume_state=resume_state,
+                         stage="maps" if has_linear_level(model) else "train")
         model.to(memory_format=torch.contiguous_format)  # a loaded run's layout: it scores as saved, bit for bit
         if not result.history:
             raise NothingTrainedError(f"{out_dir or 'training'}: stopped before the first epoch finished; "

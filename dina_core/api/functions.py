@@ -105,7 +105,7 @@ def analyze(model, recording, *, allow_other_data: bool = False, progress: Progr
             member, as the CLI does) or a ``Run``.
         recording: the recording it was trained on (``DinaData`` or path); its test tier is analysed.
         allow_other_data: analyse another recording (the result's ``data_check`` then says so).
-        progress: ``progress(done, total, stage)`` after each analysis.
+        progress: ``progress(done, total, stage)`` (``done`` counts within ``stage``: see ``dina_core.progress``).
         **config: fields of :class:`~dina_core.interpret.analyze.AnalyzeConfig` (e.g. ``random_draws=5``).
 
     Returns:

@@ -8,7 +8,7 @@ Modules, one job each:
 * ``preflight``: option values, config files and paths checked before any expensive work.
 * ``commands``: one function per command that makes or reads a recording or trains (info, simulate,
   import, train, benchmark, demo); ``scoring``: evaluate and analyze, which check the run's data first.
-* ``bars``: terminal progress bars driven by the core's callbacks.
+* ``bars``: progress from the core's callbacks: tqdm bars on a terminal, plain lines in a log (``--progress``).
 """
 
 from .entry import main

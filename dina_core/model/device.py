@@ -28,7 +28,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError):
-        raise DeviceError(name, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+        raise DeviceError(name, "expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(name, "CUDA is not available on this machine; expected 'cpu' or 'auto'")

@@ -6,6 +6,10 @@ Models (all trained on the train tier, early-stopped on validation, scored on te
     global_only    DINA's towers aligned only at a pooled embedding ("traditional" alignment)
     shuffled_null  DINA trained on permuted image-response pairs: must sit at chance
     ridge          ridge regression image -> responses, identification by correlation
+    encoding       the field's standard encoding model (convolutional core, Gaussian readout, Poisson loss,
+                   ``evaluate.encoding``): each candidate image's predicted responses identify a response by
+                   correlation or by Poisson likelihood, whichever validation prefers; its encoding metrics
+                   (correlation to average, single-trial correlation, FEVE) go into ``encoding_metrics``
     ceiling        no model: one response identifying another response to the same image, from the test
                    repeats (``evaluate.ceiling``); a response-to-response bound, not a proof that no
                    model can do better
@@ -36,6 +40,10 @@ from .evaluate.model_eval import COMBINED, evaluate_run
 from .evaluate.tasks import evaluate_retrieval
 from .evaluate.retrieval import chance_scores
 from .evaluate.ridge import RidgeIdentifier
+from .evaluate.encoding import EncodingStep, fit_encoding
+from .evaluate.encoding_scores import evaluate_encoding
+from .model.device import resolve_device
+from .model.encoding import EncodingConfig
 
 # name: (kind, default model config, shuffled pairs); dina's is exactly what `dina train` builds by default
 TRAINED_MODELS = {
@@ -45,7 +53,7 @@ TRAINED_MODELS = {
     "shuffled_null": ("dina", lambda: ModelConfig().to_dict(), True),
 }
 DINA_ARCHITECTURE = ("dina", "shuffled_null")  # the null is DINA's own architecture on shuffled pairs
-ALL_MODELS = (*TRAINED_MODELS, "ridge")
+ALL_MODELS = (*TRAINED_MODELS, "ridge", "encoding")
 
 
 def _prepared(data: DinaData, train_config: TrainConfig):
@@ -73,6 +81,17 @@ def _ridge_rows(data: DinaData, train_config: TrainConfig) -> list[dict]:
                               seed=train_config.seed)
 
 
+def _encoding(data: DinaData, train_config: TrainConfig, config: EncodingConfig | None,
+              on_step: Callable[[StepInfo], None] | None) -> dict:
+    """The encoding model on the other models' split, device and seed; ``train_config.epochs`` caps its epochs
+    (so a short ``--epochs`` shortens it too)."""
+    report = (lambda step: on_step(StepInfo(**vars(step)))) if on_step is not None else None
+    fit = fit_encoding(data, config, seed=train_config.seed, device=resolve_device(train_config.device),
+                       amp=train_config.amp, validation_fraction=train_config.validation_fraction,
+                       epochs=train_config.epochs, on_step=report)
+    return evaluate_encoding(fit, seed=train_config.seed)
+
+
 def _train(data: DinaData, out: Path, name: str, model_config: dict | None, train_config: TrainConfig,
            ensemble: int, on_step: Callable[[StepInfo], None] | None):
     kind, default, shuffle = TRAINED_MODELS[name]
@@ -87,7 +106,7 @@ def _train(data: DinaData, out: Path, name: str, model_config: dict | None, trai
 
 def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: TrainConfig | None = None,
                   model_config: dict | None = None, ensemble: int = 1,
-                  models: tuple[str, ...] = ALL_MODELS,
+                  models: tuple[str, ...] = ALL_MODELS, encoding_config: EncodingConfig | None = None,
                   on_step: Callable[[str, StepInfo], None] | None = None,
                   on_model: Callable[[str], None] | None = None) -> dict:
     """Train and score every model in ``models``; write ``metrics.json`` and ``metrics.md`` in ``out_dir``.
@@ -97,22 +116,32 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
         model_config: DINA's architecture for the ``dina`` row and its shuffled null (``ModelConfig()``
             when None); the linear and global-only baselines keep their own.
         ensemble: the ``dina`` row is a seed ensemble of this many runs (1: a single run).
+        encoding_config: the encoding model's settings (``EncodingConfig()`` when None).
 
     Each trained model's run folder ``out_dir/<model>`` is the benchmark's own: a rerun replaces it.
 
     Returns:
         {'n_candidates': N, 'rows': [{'model', 'direction', 'responses', 'top1', 'top5',
-        'ci95_top1', ...}], 'per_level': [...dina rows per aligned level], 'seconds': {model: s}}.
+        'ci95_top1', ...}], 'per_level': [...dina rows per aligned level], 'seconds': {model: s}}; with the
+        encoding model also 'encoding_scores' ({'correlation': rows, 'log_likelihood': rows, 'chosen': rule,
+        'validation_top1': {rule: top-1}}), 'encoding_metrics' (test-tier means over neurons) and
+        'encoding_training'.
     """
     out_dir = Path(out_dir)
     train_config = train_config or TrainConfig()
-    rows, per_level, seconds = [], [], {}
+    rows, per_level, seconds, extra = [], [], {}, {}
     for name in models:
         if on_model is not None:
             on_model(name)
         started = time.perf_counter()
         if name == "ridge":
             model_rows = _ridge_rows(data, train_config)
+        elif name == "encoding":
+            step_cb = (lambda info: on_step(name, info)) if on_step is not None else None
+            encoding = _encoding(data, train_config, encoding_config, step_cb)
+            model_rows = encoding["rows"]
+            extra = {"encoding_scores": encoding["scores"], "encoding_metrics": encoding["metrics"],
+                     "encoding_training": encoding["training"]}
         else:
             step_cb = (lambda info, name=name: on_step(name, info)) if on_step is not None else None
             run = _train(data, out_dir / name, name, model_config, train_config, ensemble, step_cb)
@@ -131,7 +160,7 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
             rows.append({"model": "chance", "direction": direction, "responses": responses, "n_candidates": n,
                          "top1": chance["top1"], "top5": chance["top5"], "ci95_top1": [chance["top1"]] * 2})
     metrics = {"n_candidates": n, "rows": add_fraction_of_ceiling(rows, ceiling), "per_level": per_level,
-               "seconds": seconds, "ceiling_note": ceiling_note, "dina_ensemble": ensemble}
+               "seconds": seconds, "ceiling_note": ceiling_note, "dina_ensemble": ensemble, **extra}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
     (out_dir / "metrics.md").write_text(markdown_table(metrics))
@@ -164,4 +193,17 @@ def markdown_table(metrics: dict) -> str:
         lines.append("| " + " | ".join(cells + [", ".join(fractions)]) + " |")
     if metrics.get("ceiling_note"):
         lines += ["", metrics["ceiling_note"]]
+    if metrics.get("encoding_metrics"):
+        lines += ["", encoding_line(metrics)]
     return "\n".join(lines) + "\n"
+
+
+def encoding_line(metrics: dict) -> str:
+    """One line on the encoding model: what labs report (test tier, means over neurons) and the rule validation chose."""
+    m, scores = metrics["encoding_metrics"], metrics["encoding_scores"]
+    feve = "–" if m["feve"] is None else f"{m['feve']:.3f}"
+    top1 = ", ".join(f"{rule.replace('_', '-')} {100 * v:.1f}%" for rule, v in scores["validation_top1"].items())
+    return (f"Encoding model (test tier, mean over {m['n_neurons']} neurons): correlation to average "
+            f"{m['correlation_to_average']:.3f}, single-trial correlation {m['single_trial_correlation']:.3f}, "
+            f"FEVE {feve} (the {m['n_neurons_feve']} neurons with FEV > {m['fev_threshold']}); identified by "
+            f"{scores['chosen'].replace('_', '-')} (single-trial validation top-1: {top1})")

@@ -8,8 +8,9 @@ from dina_core.benchmark import run_benchmark
 from dina_core.runs.config import TrainConfig
 
 # The CNN models' accuracy at full scale is the README's benchmark; here the contract and the null,
-# with the fast models: linear and ridge must leave chance, the null (a DINA on shuffled pairs) must not.
-MODELS = ("linear", "shuffled_null", "ridge")
+# with the fast models: linear, ridge and the encoding model must leave chance, the null (a DINA on shuffled
+# pairs) must not.
+MODELS = ("linear", "shuffled_null", "ridge", "encoding")
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,24 @@ def test_metrics_json_contract(metrics):
     assert "| linear |" in (out / "metrics.md").read_text() and "| ceiling |" in (out / "metrics.md").read_text()
 
 
+def test_the_encoding_row_reports_both_rules_and_the_encoding_metrics(metrics):
+    out, result = metrics
+    on_disk = json.loads((out / "metrics.json").read_text())
+    scores = on_disk["encoding_scores"]
+    assert scores["chosen"] in ("correlation", "log_likelihood") and set(scores["validation_top1"]) == {
+        "correlation", "log_likelihood"}
+    assert scores["validation_top1"][scores["chosen"]] == max(scores["validation_top1"].values())
+    chosen = [{k: v for k, v in r.items() if k not in ("model", "fraction_of_ceiling")}
+              for r in on_disk["rows"] if r["model"] == "encoding"]
+    assert chosen == scores[scores["chosen"]] and len(scores["correlation"]) == len(scores["log_likelihood"]) == 4
+    encoding = on_disk["encoding_metrics"]
+    assert encoding["tier"] == "test" and encoding["n_neurons"] == 200
+    assert 0 < encoding["single_trial_correlation"] < encoding["correlation_to_average"] < 1
+    assert "seconds" in on_disk and on_disk["seconds"]["encoding"] > 0
+    md = (out / "metrics.md").read_text()
+    assert "| encoding |" in md and "Encoding model (test tier" in md and "FEVE" in md
+
+
 def test_shuffled_null_sits_at_chance_and_real_pairings_do_not(metrics):
     _, result = metrics
     rows = {(r["model"], r["direction"], r["responses"]): r for r in result["rows"]}
@@ -45,7 +64,7 @@ def test_shuffled_null_sits_at_chance_and_real_pairings_do_not(metrics):
         null = rows["shuffled_null", direction, "averaged"]
         assert null["ci95_top1"][0] <= chance + 1e-9, null
         assert null["top1"] <= 4 * chance
-    for model in ("linear", "ridge"):
+    for model in ("linear", "ridge", "encoding"):
         assert rows[model, "neural_to_image", "averaged"]["ci95_top1"][0] > chance
 
 

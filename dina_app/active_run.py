@@ -9,7 +9,9 @@ those runs the active one is, in order:
    (recording identity -> run folder, written atomically);
 3. by default, the shipped demo run, else the run with the best validation top-1, but only a run
    that beats chance clearly (``dina_core.evaluate.chance``): a run at chance is used only when a
-   user chooses it, never silently; the shuffled-pairing null never.
+   user chooses it, never silently; the shuffled-pairing null never. Scores, recording and pairing
+   are those the run's ``model.pt`` records (``state.list_runs``): a hand-edited ``run.json``
+   changes neither the ranking nor the gate, and is named beside the score (``describe``).
 
 Why a file and not query parameters: a reload, a new tab, a bookmark of the root URL and a server
 restart all keep the choice; query parameters would be lost by any link without them. One server is
@@ -40,8 +42,12 @@ def _choice_id(data_key: state.FileKey) -> str:
 
 def compatible_runs(data_key: state.FileKey) -> list[dict]:
     """Usable ``state.list_runs()`` entries trained on this recording, newest first (broken runs never)."""
+    return _compatible(state.list_runs(), data_key)
+
+
+def _compatible(listed: list[dict], data_key: state.FileKey) -> list[dict]:
     ident = state.identity(data_key)
-    return [r for r in state.list_runs() if r["problem"] is None and recording_matches(r["metadata"], ident)]
+    return [r for r in listed if r["problem"] is None and recording_matches(r["metadata"], ident)]
 
 
 def score(run: dict, data_key: state.FileKey) -> ValidationScore:
@@ -73,11 +79,16 @@ def use(data_key: state.FileKey, run_dir: str | os.PathLike | None) -> None:
 
 
 def active(data_key: state.FileKey) -> tuple[dict, str] | None:
-    """(the listed run every page uses, 'chosen' or 'default'), or None when no run may be used unasked."""
-    runs = {str(Path(r["path"]).resolve()): r for r in compatible_runs(data_key)}
+    """(the listed run every page uses, 'chosen' or 'default'), or None when no run may be used unasked.
+
+    A chosen run that is broken (its ``model.pt`` not a DINA checkpoint, say) stays chosen: the pages name the
+    problem, rather than silently using another model."""
+    listed = state.list_runs()
+    runs = {str(Path(r["path"]).resolve()): r for r in _compatible(listed, data_key)}
+    broken = {str(Path(r["path"]).resolve()): r for r in listed if r["problem"] is not None}
     for chosen in (st.session_state.get(keys.RUN), _remembered().get(_choice_id(data_key))):
-        if chosen in runs:
-            return runs[chosen], "chosen"
+        if chosen in runs or chosen in broken:  # a chosen run broken since: the pages say why, never swap it
+            return runs.get(chosen) or broken[chosen], "chosen"
     usable = [r for r in runs.values() if not r["shuffled"] and score(r, data_key).clearly_above_chance]
     usable.sort(key=lambda r: (Path(r["path"]) != state.demo_run_dir(), -(score(r, data_key).top1 or 0)))
     return (usable[0], "default") if usable else None
@@ -96,4 +107,5 @@ def describe(run: dict, data_key: state.FileKey) -> str:
     if s.top1 is None:
         return "no validation score"
     text = f"validation top-1 {100 * s.top1:.1f}% (chance {100 * s.chance:.1f}%; {s.describe()})"
-    return text if s.clearly_above_chance else text + " · not clearly above chance"
+    text = text if s.clearly_above_chance else text + " · not clearly above chance"
+    return text + (f" · {run['disagreement']}" if run.get("disagreement") else "")

@@ -171,8 +171,10 @@ def list_runs() -> list[dict]:
     """Run folders under the runs folder (and the shipped demo run), newest first, broken ones included.
 
     Each: {path, name, kind, metadata, validation_fraction, fingerprint, data_name, best_val_top1, epochs,
-    seconds, modified, shuffled, problem}. ``problem`` is None for a usable run, else why it is broken (naming
-    the file and field: ``dina_core.runs.summary``); a broken run is listed so it can be deleted, never used.
+    seconds, modified, shuffled, problem, disagreement}, the scores and metadata as the run's ``model.pt`` records
+    them, never as its editable ``run.json`` does (``disagreement``: where that says otherwise, else None).
+    ``problem`` is None for a usable run, else why it is broken (naming the file and field:
+    ``dina_core.runs.summary``); a broken run is listed so it can be deleted, never used.
     A folder with a ``state.pt`` and no model yet is a training in progress or interrupted: not listed. Which
     runs belong to a recording: ``active_run.compatible_runs``.
     """
@@ -186,8 +188,28 @@ def list_runs() -> list[dict]:
         if folder.parent.name == MEMBERS_DIR or (not (folder / "model.pt").exists() and (folder / "state.pt").exists()):
             continue  # a seed ensemble's member while it trains, or a training in progress or interrupted
         name = str(folder.relative_to(root)) if folder.is_relative_to(root) else f"shipped demo ({folder.name})"
-        found.append({"path": str(folder), "name": name, "modified": _modified(folder), **describe(folder)})
+        found.append({"path": str(folder), "name": name, "modified": _modified(folder),
+                      **_described(str(folder), _stamps(folder))})
     return sorted(found, key=lambda r: -r["modified"])
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _described(folder: str, stamps: tuple) -> dict:
+    """``runs.summary.describe`` of ``folder``, read again when its run.json or model.pt changes (``stamps``)."""
+    return describe(folder)
+
+
+def _stamps(folder: Path) -> tuple:
+    """(mtime_ns, size) of the folder's run.json and model.pt (None for one that is missing): what ``_described`` is
+    keyed by."""
+    stamps = []
+    for file in (folder / "run.json", folder / "model.pt"):
+        try:
+            stat = file.stat()
+            stamps.append((stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            stamps.append(None)
+    return tuple(stamps)
 
 
 def _modified(folder: Path) -> float:

@@ -2,7 +2,8 @@
 
 A model checkpoint holds ``{format, version, kind, model_config, train_config, n_neurons,
 image_shape, preprocessing, state_dict, history, metadata}``; the model is rebuilt through
-its constructor (``build_model``), never unpickled.
+its constructor (``build_model``), never unpickled, and its weights are checked before they are
+loaded (``check_weights``): ``load_state_dict`` would cast integer weights silently.
 """
 
 from __future__ import annotations
@@ -43,3 +44,34 @@ def load_checkpoint(path: str | os.PathLike, expect_format: bool = True) -> dict
             raise CheckpointError(f"{path}: checkpoint version {payload.get('version')} is newer than this "
                                   f"DINA understands ({CHECKPOINT_VERSION}); upgrade DINA")
     return payload
+
+
+def check_weights(path: str | os.PathLike, field: str, state_dict: object, reference: dict[str, torch.Tensor]) -> None:
+    """Refuse weights that would load as something else than what was trained.
+
+    Args:
+        path: the checkpoint, for messages.
+        field: where ``state_dict`` sits in it ('state_dict', 'members[2]').
+        state_dict: the checkpoint's weights by name.
+        reference: the rebuilt model's ``state_dict()``: the dtype each tensor must have the kind of.
+
+    Raises:
+        CheckpointError: naming the tensor: not a tensor, integer (or complex) where the model's is floating
+            (or the reverse), or holding NaN/Inf. Missing, unexpected and misshapen tensors are named by
+            ``load_state_dict``.
+    """
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f"{path}: field '{field}': expected tensors by name, found {type(state_dict).__name__}")
+    for name, tensor in state_dict.items():
+        where, ref = f"{path}: field '{field}.{name}'", reference.get(name)
+        if not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{where}: expected a tensor, found {type(tensor).__name__}")
+        if ref is None:
+            continue
+        if tensor.is_floating_point() != ref.is_floating_point() or tensor.is_complex():
+            raise CheckpointError(f"{where}: expected {ref.dtype} values, as the model's, found {tensor.dtype} "
+                                  "(loading would cast them silently)")
+        if tensor.is_floating_point():
+            bad = int((~torch.isfinite(tensor)).sum())
+            if bad:
+                raise CheckpointError(f"{where}: expected finite weights, found {bad} NaN/Inf of {tensor.numel()}")

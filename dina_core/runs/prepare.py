@@ -9,7 +9,7 @@ import torch
 
 from ..data.behavior import BehaviorCorrection
 from ..data.format import DinaData
-from ..errors import DatasetError
+from ..errors import CheckpointError, DatasetError
 from ..data.preprocess import ImageNormalizer, ResponseNormalizer, fit_normalizers
 
 
@@ -73,12 +73,62 @@ class Preprocessing:
         }
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Preprocessing":
+    def from_dict(cls, values: dict, n_neurons: int | None = None, source: str = "checkpoint") -> "Preprocessing":
+        """Rebuild from :meth:`to_dict`; with ``n_neurons`` (the model's input width), refuse what would not fit it.
+
+        Raises:
+            CheckpointError: naming ``source`` and the field (``preprocessing.response_normalizer.mean``, ...):
+                a normaliser of another length than the model's neurons, non-finite statistics or a standard
+                deviation <= 0, or ``neuron_indices`` that are not ``n_neurons`` distinct indices >= 0.
+        """
         indices, behavior = values.get("neuron_indices"), values.get("behavior")
+        if n_neurons is not None:
+            _check(values, indices, behavior, int(n_neurons), source)
         return cls(ResponseNormalizer.from_dict(values["response_normalizer"]),
                    ImageNormalizer.from_dict(values["image_normalizer"]),
                    None if indices is None else np.asarray(indices, dtype=np.int64),
                    None if behavior is None else BehaviorCorrection.from_dict(behavior))
+
+
+def _check(values: dict, indices, behavior, n: int, source: str) -> None:
+    """The checks of ``Preprocessing.from_dict``: every array fits a model reading ``n`` neurons."""
+    def refuse(field: str, expected: str, found: str) -> CheckpointError:
+        return CheckpointError(f"{source}: field 'preprocessing.{field}': expected {expected}, found {found}")
+
+    def numbers(field: str, value, shape: tuple, positive: bool = False) -> None:
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise refuse(field, f"numbers of shape {shape}", type(value).__name__) from None
+        if array.shape != shape:
+            raise refuse(field, f"shape {shape} (the model reads {n} neurons)", f"shape {array.shape}")
+        bad = np.flatnonzero(~np.isfinite(array) | ((array <= 0) if positive else False))
+        if bad.size:
+            expected = ("a finite value" if array.ndim == 0 else "finite values") + (" > 0 (it divides)" * positive)
+            raise refuse(field, expected, f"{array.item()}" if array.ndim == 0 else
+                         f"{bad.size} that are not, the first {array.ravel()[bad[0]]} at position {bad[0]}")
+
+    responses, images = values["response_normalizer"], values["image_normalizer"]
+    numbers("response_normalizer.mean", responses["mean"], (n,))
+    numbers("response_normalizer.std", responses["std"], (n,), positive=True)
+    numbers("image_normalizer.mean", images["mean"], ())
+    numbers("image_normalizer.std", images["std"], (), positive=True)
+    if indices is not None:
+        array = np.asarray(indices)
+        if array.shape != (n,) or array.dtype.kind not in "iu":
+            raise refuse("neuron_indices", f"{n} integer columns of the recording, one per neuron the model reads",
+                         f"shape {array.shape}, type {array.dtype}")
+        distinct, counts = np.unique(array, return_counts=True)
+        if array.min() < 0 or (counts > 1).any():
+            found = (f"negative indices {distinct[distinct < 0][:5].tolist()}" if array.min() < 0 else
+                     f"{int((counts > 1).sum())} repeated, e.g. column {distinct[counts > 1][0]}")
+            raise refuse("neuron_indices", "distinct columns >= 0 (a negative one would wrap to the last neurons)",
+                         found)
+    if behavior is not None:
+        k = np.size(behavior.get("mean", []))
+        for field, shape, positive in (("mean", (k,), False), ("std", (k,), True), ("offset", (k + 1, n), False),
+                                       ("log_gain", (k, n), False)):
+            numbers(f"behavior.{field}", behavior.get(field), shape, positive)
 
 
 @dataclass

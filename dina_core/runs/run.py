@@ -24,7 +24,7 @@ from ..errors import CheckpointError, DinaError
 from ..model import TwoTowerModel, build_model
 from ..model.device import resolve_device
 from .config import TrainConfig
-from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_save, load_checkpoint
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, atomic_save, check_weights, load_checkpoint
 from .ensemble import EnsembleModel
 from .folder import MODEL_FILE, STATE_FILE, SUMMARY_FILE, remove_temp_files
 from .lock import run_lock
@@ -79,22 +79,31 @@ def save_run(run: Run, run_dir: str | os.PathLike) -> Path:
 
 
 def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run:
-    """Rebuild a run from a run folder or a ``model.pt`` file (weights-only load)."""
+    """Rebuild a run from a run folder or a ``model.pt`` file (weights-only load).
+
+    Raises:
+        CheckpointError: naming the file and the field: not a DINA checkpoint, weights that are not the model's
+            (integer, NaN/Inf, misshapen: ``checkpoint.check_weights``), or preprocessing that does not fit its
+            neurons (``Preprocessing.from_dict``).
+    """
     path = Path(path)
     file = path / MODEL_FILE if path.is_dir() else path
     _remove_orphans(file.parent)
     payload = load_checkpoint(file)
 
-    def rebuilt(state_dict: dict) -> TwoTowerModel:
+    def rebuilt(state_dict: dict, field: str) -> TwoTowerModel:
         model = build_model(payload["kind"], payload["model_config"], int(payload["n_neurons"]),
                             tuple(payload["image_shape"]), saved=True)
+        check_weights(file, field, state_dict, model.state_dict())
         model.load_state_dict(state_dict)
         return model
 
     try:
-        model = (EnsembleModel([rebuilt(sd) for sd in payload["members"]], list(payload["seeds"]))
-                 if "members" in payload else rebuilt(payload["state_dict"]))
-        parts = (TrainConfig.from_dict(payload["train_config"]), Preprocessing.from_dict(payload["preprocessing"]),
+        model = (EnsembleModel([rebuilt(sd, f"members[{i}]") for i, sd in enumerate(payload["members"])],
+                               list(payload["seeds"]))
+                 if "members" in payload else rebuilt(payload["state_dict"], "state_dict"))
+        parts = (TrainConfig.from_dict(payload["train_config"]),
+                 Preprocessing.from_dict(payload["preprocessing"], int(payload["n_neurons"]), str(file)),
                  list(payload["history"]), dict(payload["metadata"]))
     except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as exc:  # a field of the wrong type
         raise CheckpointError(f"{file}: checkpoint does not rebuild a model ({type(exc).__name__}: {exc})") from exc
@@ -116,10 +125,13 @@ def _remove_orphans(folder: Path) -> None:
 def check_compatible(run: Run, data: DinaData, source: str = "data") -> None:
     """Raise CheckpointError when ``data`` cannot be fed to ``run`` (neuron count, image size)."""
     indices = run.preprocessing.neuron_indices
-    fits = data.n_neurons == run.model.n_neurons if indices is None else int(indices.max()) < data.n_neurons
+    fits = (data.n_neurons == run.model.n_neurons if indices is None else
+            int(indices.min()) >= 0 and int(indices.max()) < data.n_neurons)
     if not fits:
         raise CheckpointError(f"{source}: the model was trained on {run.model.n_neurons} neurons, "
-                              f"the recording has {data.n_neurons}")
+                              f"the recording has {data.n_neurons}"
+                              + ("" if indices is None else f" (the model reads columns {indices.min()} to "
+                                 f"{indices.max()})"))
     if tuple(data.image_shape) != tuple(run.model.image_shape):
         raise CheckpointError(f"{source}: the model expects {run.model.image_shape} images, "
                               f"the recording has {data.image_shape}")

@@ -6,7 +6,9 @@ Batches are index tensors into data already resident on the device, so a step ha
 no host-side work beyond indexing, and its losses stay on the device until the next
 read-back (every ``LOG_EVERY`` steps and at the end of an epoch): a GPU runs ahead of
 the host in between. Per-epoch seeds make CPU runs reproducible and a resumed run
-identical to an uninterrupted one.
+identical to an uninterrupted one. A loss that turns NaN or infinite (a learning rate far too high)
+stops training at the next read-back with :class:`TrainingDiverged`: no step waits for the host to
+look, and the epoch is never saved.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..errors import DinaError
 from ..model.two_tower import TwoTowerModel
 from ..runs.config import TrainConfig
 from ..model.device import autocast
@@ -158,6 +161,20 @@ class _EpochLosses:
         return last
 
 
+class TrainingDiverged(DinaError):
+    """The training loss became NaN or infinite: the weights are lost, nothing of the epoch is saved."""
+
+
+def _check_finite(losses: _EpochLosses, step: int, total_steps: int, epoch: int, lr: float,
+                  config: TrainConfig) -> None:
+    """Raise TrainingDiverged when a loss read back so far this epoch is NaN/Inf (their sum is then too)."""
+    if not math.isfinite(losses.total):
+        raise TrainingDiverged(
+            f"training diverged: the training loss became {'NaN' if math.isnan(losses.total) else 'infinite'} by "
+            f"step {step} of {total_steps} (epoch {epoch + 1}; learning rate {config.lr:g}, at this step {lr:.3g}); "
+            "training stopped and saved no model. Train again with a lower learning rate")
+
+
 def _validate(model: TwoTowerModel, data: PreparedData, config: TrainConfig) -> float:
     """Validation top-1 under the training's autocast: on CUDA the run stays bf16 end to end."""
     with autocast(data.images.device, config.amp):
@@ -184,6 +201,10 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
 
     Returns:
         FitResult; the model is left in eval mode holding the best weights.
+
+    Raises:
+        TrainingDiverged: the loss read back became NaN or infinite (checked every ``LOG_EVERY`` steps and at
+            each epoch's end, before the epoch's ``save_state``).
 
     Under ``torchrun`` every rank calls ``fit`` alike; ``config.batch_size`` is the global batch
     (see ``distributed``), and only the caller decides which rank reports and saves.
@@ -231,6 +252,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
             last = b == steps_per_epoch - 1
             if last or step % LOG_EVERY == 0 or step == start_step + 1:
                 shown = losses.read(), step
+                _check_finite(losses, step, total_steps, epoch, lr, config)
             val = _validate(model, data, config) if last else None
             if on_step is not None:
                 elapsed = time.perf_counter() - start_time
@@ -242,6 +264,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         if result.interrupted:
             break
         losses.read()  # an epoch whose last batch was too small to train has steps still pending
+        _check_finite(losses, step, total_steps, epoch, lr, config)
         if val is None:
             val = _validate(model, data, config)
         result.history.append({

@@ -122,3 +122,28 @@ def nwb_case(tiny_sources, tmp_path):
     if not HAS_NWB:
         pytest.skip("pynwb is not installed")
     return Case(tiny_sources, tmp_path, "nwb")
+
+
+# --- DINA Studio through AppTest (test_app_*.py; helpers in studio_pages.py) -------------------------------
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory, small_run_dir):
+    """Environment of the app: temporary folders, the small demo recording, the shared small run as its model."""
+    root = tmp_path_factory.mktemp("studio")
+    env = {"DINA_DATA_DIR": root / "data", "DINA_RUNS_DIR": root / "runs", "DINA_DEMO_DIR": root / "demo",
+           "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": small_run_dir[0]}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, str(value))
+        (root / "data").mkdir()
+        from dina_app import state
+        state.demo_path()  # the same recording as small_data: the run's data fingerprint matches
+        yield root
+
+
+@pytest.fixture(scope="module")
+def studio_demo(studio, small_run_dir):
+    """(run, data) exactly as the app loads them, for independent reference numbers."""
+    from dina_core.data.io import read_dataset
+    from dina_core.runs.run import load_run
+    return load_run(small_run_dir[0]), read_dataset(studio / "demo" / "demo_small.h5")

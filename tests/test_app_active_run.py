@@ -1,15 +1,20 @@
 """Which model DINA Studio's pages use: a run at chance is offered, never adopted silently; a choice is deliberate,
-shown in the sidebar with its validation score, and survives a reload (a new browser session)."""
+shown in the sidebar with its validation score, and survives a reload (a new browser session). Without a
+shipped model the default one trains in the background and is used unasked only when clearly above chance;
+a run of another recording is never scored. The app's environment is the ``studio`` fixture (conftest.py)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from dina_app import keys
-from test_app_pages import APP, TIMEOUT, open_page, studio  # noqa: F401  (the app's environment on the small demo)
+from dina_core.runs.config import TrainConfig
+from studio_pages import APP, TIMEOUT, demo_fingerprint, open_page
 
 
 def sidebar() -> str:
@@ -19,7 +24,7 @@ def sidebar() -> str:
     return "\n".join(m.value for m in at.sidebar.markdown)
 
 
-def test_a_chance_level_run_is_offered_and_a_deliberate_choice_is_remembered(studio, small_run_dir):  # noqa: F811
+def test_a_chance_level_run_is_offered_and_a_deliberate_choice_is_remembered(studio, small_run_dir):
     from dina_app.active_run import CHOICES_FILE
 
     chance_run = studio / "runs" / "one-epoch"
@@ -49,7 +54,7 @@ def test_a_chance_level_run_is_offered_and_a_deliberate_choice_is_remembered(stu
         shutil.rmtree(chance_run)
 
 
-def test_the_shipped_runs_analyses_are_ready_before_the_first_visit(studio, monkeypatch):  # noqa: F811
+def test_the_shipped_runs_analyses_are_ready_before_the_first_visit(studio, monkeypatch):
     """Opening the app starts the warm-up; afterwards the Probes and Neurons pages compute nothing themselves."""
     import threading
 
@@ -67,3 +72,62 @@ def test_the_shipped_runs_analyses_are_ready_before_the_first_visit(studio, monk
         monkeypatch.setattr(module, name, recomputed)
     for page in ("probes", "neurons"):
         assert open_page(page).get("plotly_chart")
+
+
+def test_without_a_shipped_model_the_default_one_trains_and_a_stopped_one_is_adopted_only_above_chance(
+        studio, monkeypatch, tmp_path):
+    from dina_app import jobs
+    from dina_core.data.io import dataset_summary
+    from dina_core.evaluate.chance import validation_score
+
+    monkeypatch.setenv("DINA_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("DINA_DEMO_RUN", str(tmp_path / "no_run"))
+    at = open_page("retrieval")
+    assert any("DINA's default model" in i.value and "no_run has no model.pt" in i.value for i in at.info)
+    job = jobs.get(keys.demo_job(demo_fingerprint(studio)))
+    assert job is not None and job.out_dir.parent == tmp_path / "runs"
+    assert job.meta["epochs"] == TrainConfig().epochs  # the documented default, not a quick variant
+    assert open_page("data").get("plotly_chart")  # the data pages work meanwhile
+    while job.live and not job.snapshot()["val_top1"]:  # stopped after an epoch, a model is saved
+        time.sleep(0.2)
+    job.stop()  # a stopped run is saved: its linear level fitted, its maps one epoch in
+    assert job.wait(timeout=600)
+    saved = json.loads((job.out_dir / "run.json").read_text())["metadata"]
+    assert saved["interrupted"] and saved["linear_level"]["epochs"] >= 1
+    demo = next((studio / "demo").glob("*.h5"))
+    above = validation_score(saved, dataset_summary(demo), TrainConfig().validation_fraction).clearly_above_chance
+    at = open_page("retrieval")
+    assert not at.info and bool(at.get("plotly_chart")) == above  # used unasked only when clearly above chance
+    assert above or any("none beats chance clearly" in w.value for w in at.warning)
+    assert jobs.get(job.key) is job  # and no second training started
+
+
+def test_the_training_time_announced_is_the_shipped_runs_own(monkeypatch, tmp_path):
+    import json
+
+    from dina_app import run_guard
+
+    monkeypatch.setenv("DINA_DEMO_RUN", str(tmp_path))
+    assert run_guard.shipped_train_minutes() == run_guard.FALLBACK_TRAIN_MINUTES  # no run.json
+    (tmp_path / "run.json").write_text(json.dumps({"metadata": {"train_seconds": 340.0}}))
+    assert run_guard.shipped_train_minutes() == 6  # 5.7 minutes, rounded
+    (tmp_path / "run.json").write_text("{not json")
+    assert run_guard.shipped_train_minutes() == run_guard.FALLBACK_TRAIN_MINUTES
+
+
+def test_a_run_of_another_recording_is_refused_not_scored(studio, small_run_dir, monkeypatch):
+    """A run chosen earlier (or a training adopted after the recording changed) never scores other data."""
+    from dina_core.data.format import write_dataset
+    from dina_core.simulate import SimConfig, simulate_recording
+    other = write_dataset(studio / "data" / "other_session.h5", simulate_recording(SimConfig.small(seed=5)))
+    # chosen in this session for another recording: not this recording's run, so not used
+    at = open_page("retrieval", **{keys.DATA: str(other), keys.RUN: str(small_run_dir[0])})
+    assert any("No model has been trained on this recording" in w.value for w in at.warning)
+    assert not at.get("plotly_chart")  # nothing was scored
+    # and should a run of other data ever become active, the guard itself refuses it
+    from dina_app import active_run, state
+    monkeypatch.setattr(active_run, "active_run_key", lambda _: state.file_key(Path(small_run_dir[0]) / "model.pt"))
+    at = open_page("retrieval", **{keys.DATA: str(other)})
+    refusals = [e.value for e in at.error if "not trained on this recording" in e.value]
+    assert refusals and "other_session.h5" in refusals[0] and "fingerprint" in refusals[0]
+    assert not at.get("plotly_chart")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dina_app import keys
-from test_app_pages import _traces, demo, open_page, studio, texts  # noqa: F401  (fixtures by name)
+from studio_pages import open_page, texts, traces
 
 
 def _values(y) -> np.ndarray:
@@ -20,14 +20,14 @@ def _values(y) -> np.ndarray:
     return np.asarray(y, dtype=float)
 
 
-def test_retrieval_draws_the_noise_ceiling_of_the_test_repeats(studio, demo):
+def test_retrieval_draws_the_noise_ceiling_of_the_test_repeats(studio, studio_demo):
     from dina_core.evaluate.ceiling import tier_ceiling
 
-    run, data = demo
+    run, data = studio_demo
     at = open_page("retrieval")
     expected = {r["responses"]: r["top1"] for r in tier_ceiling(run.prepare(data), "test")
                 if r["direction"] == "neural_to_image"}
-    shown = [_values(c["y"]) for chart in at.get("plotly_chart") for c in _traces(chart)
+    shown = [_values(c["y"]) for chart in at.get("plotly_chart") for c in traces(chart)
              if c.get("name") == "noise ceiling"]
     assert len(shown) == 2  # one per response mode, averaged panel first
     assert [y[0] for y in shown] == pytest.approx([expected["averaged"], expected["single_trial"]])
@@ -36,13 +36,13 @@ def test_retrieval_draws_the_noise_ceiling_of_the_test_repeats(studio, demo):
 
 
 @pytest.fixture(scope="module")
-def ensemble_dir(studio, demo):
+def ensemble_dir(studio, studio_demo):
     from dataclasses import replace
 
     from dina_core.runs.ensemble import EnsembleModel
     from dina_core.runs.run import save_run
 
-    run, _ = demo
+    run, _ = studio_demo
     folder = studio / "runs" / "ensemble-of-two"
     save_run(replace(run, model=EnsembleModel([run.model, copy.deepcopy(run.model)], [0, 1])), folder)
     return folder

@@ -147,3 +147,17 @@ def studio_demo(studio, small_run_dir):
     from dina_core.data.io import read_dataset
     from dina_core.runs.run import load_run
     return load_run(small_run_dir[0]), read_dataset(studio / "demo" / "demo_small.h5")
+
+
+# --- The app's folders with an outside one (test_hostile_app_*.py) ------------------------------------------
+
+@pytest.fixture()
+def app_dirs(tmp_path, monkeypatch):
+    """(data folder, runs folder, outside folder) set as the app's environment."""
+    data, runs, outside = tmp_path / "data", tmp_path / "runs", tmp_path / "outside"
+    for folder in (data, runs, outside):
+        folder.mkdir()
+    for name, value in {"DINA_DATA_DIR": data, "DINA_RUNS_DIR": runs, "DINA_DEMO_DIR": tmp_path / "demo",
+                        "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": tmp_path / "no_demo_run"}.items():
+        monkeypatch.setenv(name, str(value))
+    return data, runs, outside

@@ -161,3 +161,36 @@ def app_dirs(tmp_path, monkeypatch):
                         "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": tmp_path / "no_demo_run"}.items():
         monkeypatch.setenv(name, str(value))
     return data, runs, outside
+
+
+# --- Sensorium folders (test_hostile_sensorium*.py, test_sensorium_degenerate.py) ---------------------------
+
+@pytest.fixture(scope="session")
+def sensorium_pristine(tmp_path_factory):
+    """A small Sensorium folder (60 trials, 12 neurons, 9 x 16 images) and a good import of it; never modified."""
+    import warnings
+
+    from dina_core.errors import DinaWarning
+    from dina_core.importers.sensorium import import_sensorium
+    from dina_core.simulate.sensorium_folder import write_sensorium_folder
+
+    folder = write_sensorium_folder(tmp_path_factory.mktemp("pristine"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DinaWarning)
+        good = import_sensorium(folder, folder.parent / "good.h5")
+    return folder, good
+
+
+@pytest.fixture()
+def sensorium_case(sensorium_pristine, tmp_path):
+    """(source copy to damage, output path holding a copy of the good import)."""
+    import shutil
+
+    from dina_core.simulate.sensorium_folder import NAME
+
+    folder, good = sensorium_pristine
+    src = shutil.copytree(folder, tmp_path / "src" / NAME)
+    out = tmp_path / "out" / "recording.h5"
+    out.parent.mkdir()
+    shutil.copy2(good, out)
+    return src, out

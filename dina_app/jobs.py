@@ -51,7 +51,11 @@ class Job:
 
     # -- called from the worker thread ------------------------------------------------------
     def on_step(self, info: "StepInfo") -> None:
+        """A training step; a new fit of the same run (``info.stage``: DINA's linear level, then its
+        maps) starts the curves afresh, so one curve never mixes two fits' epochs."""
         with self._lock:
+            if self.last is not None and self.last.get("stage") != info.stage:
+                self.losses, self.val_top1 = [], []
             self.last = dict(vars(info))
             if info.loss_step == info.step:  # the loop reads losses back every LOG_EVERY steps only
                 self.losses.append((info.step, info.loss))

@@ -8,10 +8,15 @@ a daemon thread fills the very caches the pages read (``cached``, with the pages
 values), page by page in the sidebar's order. A page visited before its turn computes its own
 share under its spinner, and the thread then finds it cached. Other runs are not warmed: their
 analyses cost minutes on a large recording, and only a visit should spend them.
+
+At interpreter exit the thread is asked to stop after its current step and waited for: a daemon thread
+still inside torch when Python finalises aborts the process ("terminate called without an active
+exception"), which turned a clean server shutdown into a crash.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from pathlib import Path
@@ -21,6 +26,16 @@ from . import state
 log = logging.getLogger(__name__)
 _STARTED: set[tuple] = set()
 _LOCK = threading.Lock()
+_STOP = threading.Event()
+_THREADS: list[threading.Thread] = []
+EXIT_WAIT_S = 60  # the longest single step (pair ablations on the demo) takes seconds; never hang an exit for long
+
+
+@atexit.register
+def _stop_at_exit() -> None:
+    _STOP.set()
+    for thread in _THREADS:
+        thread.join(timeout=EXIT_WAIT_S)
 
 
 def warm_shipped_run(run_key: state.FileKey | None, data_key: state.FileKey) -> None:
@@ -31,7 +46,9 @@ def warm_shipped_run(run_key: state.FileKey | None, data_key: state.FileKey) -> 
         if (run_key, data_key) in _STARTED:
             return
         _STARTED.add((run_key, data_key))
-    threading.Thread(target=_warm, args=(run_key, data_key), name="dina-warmup", daemon=True).start()
+    thread = threading.Thread(target=_warm, args=(run_key, data_key), name="dina-warmup", daemon=True)
+    _THREADS.append(thread)
+    thread.start()
 
 
 def _warm(run_key: state.FileKey, data_key: state.FileKey) -> None:
@@ -52,6 +69,8 @@ def _warm(run_key: state.FileKey, data_key: state.FileKey) -> None:
              lambda: cached.evaluation(run_key, data_key)]
     try:
         for step in steps:
+            if _STOP.is_set():
+                return
             step()
     except Exception:  # a page computes (and reports) the same thing itself when visited
         log.exception("warming the caches of %s failed", run_key[0])

@@ -35,3 +35,16 @@ def texts(at: AppTest) -> str:
 
 def traces(chart) -> list[dict]:
     return json.loads(chart.proto.spec)["data"]
+
+
+def wait_for_a_maps_epoch(job, timeout_s: float = 600) -> None:
+    """Block until ``job`` (a background training) has finished an epoch of the maps, so a stop keeps a
+    model (stopped during the linear level, before it, nothing is saved), or until it ends."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while job.live and time.monotonic() < deadline:
+        snap = job.snapshot()
+        if snap["val_top1"] and (snap["last"] or {}).get("stage") == "maps":
+            return
+        time.sleep(0.1)

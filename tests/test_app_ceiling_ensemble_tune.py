@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import copy
-import time
 
 import numpy as np
 import pytest
 
 from dina_app import keys
-from studio_pages import open_page, texts, traces
+from studio_pages import open_page, texts, traces, wait_for_a_maps_epoch
 
 
 def _values(y) -> np.ndarray:
@@ -73,9 +72,7 @@ def test_tuning_runs_in_the_background_and_offers_its_config(studio):
     at.button(key="train.tune").click().run()
     job = jobs.get(keys.tune_job(at.session_state[keys.SESSION]))
     assert job is not None
-    deadline = time.monotonic() + 600
-    while job.live and not job.snapshot()["val_top1"] and time.monotonic() < deadline:
-        time.sleep(0.1)  # a first epoch has finished: the first trial has a score to offer
+    wait_for_a_maps_epoch(job)  # a first epoch of the maps has finished: the first trial has a score to offer
     at.button(key="train.tune_stop").click().run()
     assert job.wait(timeout=600) and job.status == "stopped", job.error
     at.run()

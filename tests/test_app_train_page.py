@@ -8,7 +8,6 @@ The app runs on the small simulated demo (DINA_DEMO_SIZE=small) with the suite's
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import fields
 
 import pytest
@@ -17,7 +16,7 @@ from dina_app import keys
 from dina_core.importers.traces import TraceConfig
 from dina_core.model import LinearConfig, ModelConfig
 from dina_core.runs.config import TrainConfig
-from studio_pages import open_page
+from studio_pages import open_page, wait_for_a_maps_epoch
 
 
 FORM_CONFIGS = [TrainConfig, ModelConfig, LinearConfig, TraceConfig]  # what the app's forms are built from
@@ -73,8 +72,7 @@ def _start_long_training(name: str):
 
 def test_stop_ends_training_and_keeps_a_usable_run(studio):
     at, job = _start_long_training("stopped-run")
-    while job.live and not job.snapshot()["val_top1"]:  # a first epoch has finished: there is a model to keep
-        time.sleep(0.2)
+    wait_for_a_maps_epoch(job)  # a first epoch of the maps has finished: there is a model to keep
     at.button(key="train.stop").click().run()
     assert job.wait(timeout=600)
     assert job.status == "stopped" and (studio / "runs" / "stopped-run" / "model.pt").is_file()

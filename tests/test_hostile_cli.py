@@ -11,9 +11,11 @@ data is refused unless ``--allow-other-data``, which the output and the JSON the
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,6 +37,8 @@ TINY_MODEL = {"stage_channels": [4, 8, 8], "trunk_dim": 32}
 EXPENSIVE = {"dina_core.simulate.simulate_recording": "simulating", "dina_core.train.run.train_run": "training",
              "dina_core.benchmark.run_benchmark": "benchmarking", "dina_core.evaluate.model_eval.evaluate_run":
              "scoring", "dina_core.interpret.analyze.analyze": "analysing"}
+COMMAND_MODULES = [f"dina_core.cli.{name}" for name in ("commands", "scoring", "tuning", "preflight")] + [
+    "dina_core.evaluate.table", "dina_core.api"]
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +64,22 @@ def good(tmp_path_factory):
 
 @pytest.fixture()
 def tripwires(monkeypatch):
-    """Replace every expensive step by a function that fails the test if it is reached."""
+    """Replace every expensive step by a function that fails the test if it is reached.
+
+    Every command module is imported first and each name bound to an expensive function is patched where
+    it is bound, so a module first imported during a case never keeps a tripwire for later tests.
+    """
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
     for target, work in EXPENSIVE.items():
         def tripped(*args, work=work, **kwargs):
             raise AssertionError(f"{work} started before the mistake was reported")
-        monkeypatch.setattr(target, tripped)
+        module, _, attr = target.rpartition(".")
+        original = getattr(importlib.import_module(module), attr)
+        for loaded in [m for n, m in sys.modules.items() if n.startswith("dina_core") and m is not None]:
+            for bound, value in list(vars(loaded).items()):
+                if value is original:
+                    monkeypatch.setattr(loaded, bound, tripped)
 
 
 def _config(tmp: Path, content: bytes) -> str:
@@ -187,6 +202,8 @@ def test_a_mistake_is_one_clear_line_before_any_work(case, good, tripwires, tmp_
         status = main(argv)
     err = capsys.readouterr().err
     assert status == 2, err
+    # The fixture's tiny test tier is legitimately flagged ("warning: ..."); the mistake itself is one line.
+    err = "".join(line for line in err.splitlines(keepends=True) if not line.startswith("warning:"))
     assert err.startswith("error:") and err.count("\n") == 1, err
     assert "Traceback" not in err
     for words in named:

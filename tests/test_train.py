@@ -54,10 +54,10 @@ def test_cpu_training_is_deterministic(small_data):
 def test_resume_after_interruption_matches_uninterrupted(small_data, tmp_path):
     config = TrainConfig(epochs=3, batch_size=64, patience=100)
     full, _ = train_run(small_data, None, train_config=config)
-    steps = {"n": 0}  # steps of the maps (on_step): the linear level is fitted before them, unreported
+    steps = {"n": 0}  # steps of the maps: the linear level's steps, reported first, are not counted
 
     def count(info):
-        steps["n"] += 1
+        steps["n"] += info.stage == "maps"
 
     _, interrupted = train_run(small_data, tmp_path, train_config=config,
                                on_step=count, should_stop=lambda: steps["n"] > 8)  # in the second epoch

@@ -19,13 +19,15 @@ QUICK = TrainConfig(epochs=2, batch_size=64, lr=3e-3, patience=100)
 
 
 def _poisoned(data):
-    """The same recording with its test tier destroyed: NaN responses and noise images."""
+    """The same recording with its test tier destroyed: noise responses (finite: NaN is refused on
+    reading) and noise images."""
     test = data.tiers == "test"
+    rng = np.random.default_rng(0)
     responses = data.responses.copy()
-    responses[test] = np.nan
+    responses[test] = rng.normal(0, 1e3, responses[test].shape).astype(responses.dtype)
     images = data.images.copy()
     test_images = np.unique(data.image_index[test])
-    images[test_images] = np.random.default_rng(0).uniform(0, 255, images[test_images].shape)
+    images[test_images] = rng.uniform(0, 255, images[test_images].shape)
     return replace(data, responses=responses, images=images)
 
 
@@ -98,7 +100,7 @@ def test_cli_tune_within_a_tiny_budget_and_its_clear_errors(small_data, tmp_path
     assert len(json.loads((tmp_path / "t" / "tune.json").read_text())["trials"]) == 1
     lines = capsys.readouterr().out.splitlines()  # not a terminal: plain progress lines
     assert lines[0].startswith(f"trial 0 (1 of at most {len(proposals())}): starting config")
-    assert any(line.startswith("trial 0: epoch 1, step ") for line in lines)
+    assert any(line.startswith("trial 0 (maps): epoch 1, step ") for line in lines)
     assert "best_config.json" in lines[-1]
     assert main(["tune", str(data), "--budget", "fast", "--out", str(tmp_path / "u")]) == 2
     assert "--budget" in capsys.readouterr().err and not (tmp_path / "u").exists()

@@ -38,8 +38,9 @@ DEFAULTS = TraceConfig()
 def _stamp(paths: list[Path], root: Path) -> tuple:
     """(path, mtime_ns, size) of every file under ``paths``: a changed recording is read afresh.
 
-    Raises DinaError when any of them, or a link among them, leads out of the data folder ``root``:
-    the importer would follow it, so the source is refused before it is read.
+    Raises DinaError when any of them, or a link among them, leads out of the data folder ``root``, before
+    the source is read (the importer itself refuses a link that leads out of the source folder, as on the
+    command line: ``dina_core.importers.confine``).
     """
     files = [f for p in paths for f in files_under(root, p)]
     return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)

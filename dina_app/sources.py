@@ -13,15 +13,14 @@ import hashlib
 import os
 import re
 import shutil
-import stat
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from dina_core.atomic import atomic_path
 from dina_core.errors import DinaError
+from dina_core.importers.archive import extract_archive
 from dina_core.importers.stimuli import IMAGE_SUFFIXES
 from dina_core.paths import files_under, inside, is_inside
 from dina_core.progress import Progress
@@ -119,25 +118,17 @@ def nearest(candidates: list[Path], anchor: Path) -> int | None:
     return max(range(len(candidates)), key=lambda i: shared(candidates[i]))
 
 
-def _check_members(archive: zipfile.ZipFile, zip_path: Path, out: Path) -> None:
-    """Refuse members that are symbolic links or whose names lead outside ``out`` (zip-slip)."""
-    for info in archive.infolist():
-        if stat.S_ISLNK(info.external_attr >> 16):
-            raise DinaError(f"{zip_path.name}: member {info.filename!r} is a symbolic link; refused")
-        if not is_inside(out, info.filename):
-            raise DinaError(f"{zip_path.name}: member {info.filename!r} points outside the archive")
-
-
 def extract_zip(zip_path: Path, root: Path) -> Path:
     """Unpack an uploaded ``.zip`` (saved by :func:`save_upload`) into a folder beside it; reused if done.
 
-    Each call unpacks into its own temporary folder and renames it into place, so two sessions
-    unpacking the same upload at once never write into each other's files: the first rename
-    wins and the other's copy is removed.
+    The archive's rules are the core's (``dina_core.importers.archive``): no link member, no name that
+    climbs out, no zip bomb, nothing past the free disk. Each call unpacks into its own temporary
+    folder and renames it into place, so two sessions unpacking the same upload at once never write
+    into each other's files: the first rename wins and the other's copy is removed.
 
     Raises:
-        DinaError: not a zip file, a member that is a link or would land outside the folder,
-            or a zip (or its folder) reached through a link that leaves the data folder.
+        DinaError: not a zip file, a member the core refuses, or a zip (or its folder) reached
+            through a link that leaves the data folder.
     """
     if not is_inside(root, zip_path):
         raise DinaError(f"{zip_path}: only uploads inside the data folder {root} can be unpacked")
@@ -145,20 +136,16 @@ def extract_zip(zip_path: Path, root: Path) -> Path:
     out = inside(root, zip_path.with_suffix(""))
     if out.is_dir():
         return out
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=PARTIAL, dir=out.parent))
     try:
-        with zipfile.ZipFile(zip_path) as archive:
-            _check_members(archive, zip_path, out)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=PARTIAL, dir=out.parent))
-            try:
-                archive.extractall(tmp)
-                tmp.rename(out)
-            except OSError:
-                if not out.is_dir():  # not merely another session's unpack that finished first
-                    raise
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-    except zipfile.BadZipFile:
-        raise DinaError(f"{zip_path.name}: not a readable .zip file") from None
+        extract_archive(zip_path, tmp)
+        try:
+            tmp.rename(out)
+        except OSError:
+            if not out.is_dir():  # not merely another session's unpack that finished first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -194,8 +181,9 @@ def import_sensorium_source(src: Path, root: Path, progress: Progress | None = N
     a file of that name holding another source gets a distinct name beside it instead.
 
     Raises:
-        DinaError: ``src``, or a link inside it, leads out of ``root``; DatasetError from the importer
-            (the earlier output, if any, is then left as it was and not returned).
+        DinaError: ``src``, or a link inside it, leads out of ``root``; DatasetError from the importer,
+            which itself refuses a link that leads out of ``src`` (``dina_core.importers.confine``), as on
+            the command line (the earlier output, if any, is then left as it was and not returned).
     """
     from dina_core.importers.sensorium import import_sensorium
 

@@ -194,3 +194,22 @@ def sensorium_case(sensorium_pristine, tmp_path):
     out.parent.mkdir()
     shutil.copy2(good, out)
     return src, out
+
+
+# --- small_data as a raw suite2p session (test_suite2p*.py; helpers in simulated_sessions.py) ---------------
+
+@pytest.fixture(scope="session")
+def suite2p_files(small_data, tmp_path_factory):
+    """``small_data``'s suite2p folder, stimulus table, images and NWB file (shared, never modified)."""
+    from simulated_sessions import simulated_files
+    return simulated_files(small_data, tmp_path_factory)
+
+
+@pytest.fixture()
+def suite2p_copy(suite2p_files, tmp_path):
+    """(suite2p folder, stimulus table, images) of a fresh copy of the source that a test may damage."""
+    import shutil
+
+    shutil.copytree(suite2p_files.suite2p.parent, tmp_path / "rec", ignore=shutil.ignore_patterns("*.nwb"))
+    root = tmp_path / "rec"
+    return root / "suite2p", root / "stimulus_table.csv", root / "images.npy"

@@ -24,7 +24,7 @@ from dina_core.importers.traces import TraceConfig
 from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_source
 from dina_core.importers.traces.source import write_source
 from dina_app import keys, sources
-from test_suite2p import simulated_files
+from simulated_sessions import simulated_files
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 TIMEOUT = 300  # seconds per script run on a loaded 2-core machine

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from dina_app.browser import CHROMIUM, IDLE, PAGES, launch, settle, studio_server, visit
-from test_suite2p import simulated_files
+from simulated_sessions import simulated_files
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -26,7 +26,7 @@ from dina_core.data.safe_pickle import load_npy
 from dina_core.errors import DatasetError
 from dina_core.importers.suite2p import load_suite2p
 from hostile import untouched
-from test_suite2p import simulated_files
+from simulated_sessions import simulated_files
 
 
 class Call:

@@ -13,7 +13,7 @@ from dina_core.importers.traces import TraceConfig
 from dina_core.importers.traces.extract import window_frames
 from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_neurons, sample_source
 from dina_core.importers.traces.source import describe_source, write_source
-from test_suite2p import simulated_files
+from simulated_sessions import simulated_files
 
 CONFIG = TraceConfig(response_window_s=(0.1, 0.5), denoise="savgol")
 

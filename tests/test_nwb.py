@@ -19,7 +19,7 @@ from dina_core.simulate import SimConfig, simulate_recording  # noqa: E402
 from dina_core.simulate.trace_writers import roi_masks, write_trace_recording  # noqa: E402
 from dina_core.simulate.traces import simulate_traces  # noqa: E402
 from dina_core.importers.traces import TraceConfig
-from test_suite2p import column_corr, reliable_neurons, simulated_files  # noqa: E402
+from simulated_sessions import column_corr, reliable_neurons, simulated_files  # noqa: E402
 
 SHOWN = np.array([0, 1, 2, 2, 3, 2, 4, 5])  # image 2 repeats: the test tier
 TINY = SimConfig.small(n_neurons=30, n_train_images=40, n_validation_images=6, n_test_images=6,

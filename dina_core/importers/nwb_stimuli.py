@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from dina_core.data.guards import check_fits
+from dina_core.data.validate import decode_text
 from dina_core.errors import DatasetError
 from dina_core.importers.stimuli import StimulusTable, check_tier_labels, check_finite_images, natural_key, to_grey
 
@@ -127,8 +128,13 @@ def read_nwb_table(nwbfile, path, *, table: str | None = None, image_column: str
                            f"values of type {image_ids.dtype}")
     tiers = None
     if tier_column is not None:
-        tiers = np.asarray([t.decode() if isinstance(t, bytes) else str(t)
-                            for t in found[tier_column].data[:]], dtype=str)
+        try:
+            raw = list(found[tier_column].data[:])
+        except UnicodeDecodeError as err:  # hdmf decodes some string columns itself
+            raise DatasetError(path, f"{field}/{tier_column}", "text in UTF-8",
+                               f"bytes that are not UTF-8 ({err.reason} at offset {err.start})") from None
+        tiers = np.asarray([decode_text(t, path, f"{field}/{tier_column} row {row}") if isinstance(t, bytes)
+                            else str(t) for row, t in zip(row_ids.tolist(), raw)], dtype=str)
         check_tier_labels(tiers, path, f"{field}/{tier_column}", row_ids)
     return StimulusTable(
         image_ids=image_ids.astype(np.int64).astype(str), onset_frames=None,

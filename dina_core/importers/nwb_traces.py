@@ -101,16 +101,25 @@ def _neurons_first(series) -> np.ndarray:
 
 
 def _timing(series, path) -> tuple[float, np.ndarray]:
+    """(frame rate in Hz, (n_frames,) seconds of each frame) of ``series``: one time per frame of its data."""
     n = series.data.shape[0]
     if series.timestamps is not None:
         times = np.asarray(series.timestamps[:], dtype=np.float64)
-        if times.size < 2 or not np.all(np.diff(times) > 0):
-            raise DatasetError(path, f"{series.name}/timestamps", "increasing frame times",
-                               f"{times.size} values, not increasing")
+        if times.size != n:
+            raise DatasetError(path, f"{series.name}/timestamps", f"{n} frame times, one per frame of "
+                               f"{series.name}/data", f"{times.size} times")
+        if times.size < 2 or not np.all(np.diff(times) > 0) or not np.isfinite(times).all():
+            raise DatasetError(path, f"{series.name}/timestamps", "increasing, finite frame times",
+                               f"{times.size} values, not increasing or not finite")
         return 1.0 / float(np.median(np.diff(times))), times
-    if not series.rate:
-        raise DatasetError(path, f"{series.name}/rate", "a frame rate or timestamps", "neither")
-    return float(series.rate), float(series.starting_time or 0.0) + np.arange(n) / float(series.rate)
+    rate = float(series.rate or 0.0)
+    if not np.isfinite(rate) or rate <= 0:
+        raise DatasetError(path, f"{series.name}/rate", "a frame rate in Hz (finite, above 0) or timestamps",
+                           f"{series.rate!r}" if series.rate else "neither")
+    start = float(series.starting_time or 0.0)
+    if not np.isfinite(start):
+        raise DatasetError(path, f"{series.name}/starting_time", "a finite time in seconds", repr(start))
+    return rate, start + np.arange(n) / rate
 
 
 def read_recording(nwbfile, path: Path, signal: str, series: str | None,

@@ -11,12 +11,13 @@ Source layout (one file per trial ``i``; see Willeke et al. 2022, Lurz et al. 20
     meta/trials/*.npy, meta/neurons/*.npy, meta/statistics/..., config.json
 
 ``meta/statistics`` is ignored: DINA fits its own normalisation on the train tier.
-Zips are read member by member in memory, never extracted (``sensorium_source``).
+Zips are read member by member in memory, never extracted (``sensorium_source``). Trials that share a
+``frame_image_id`` must show the same image: each repeat is compared with the first, so a mislabelled
+frame is refused rather than paired with another trial's image.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import numpy as np
 from dina_core.data.checked import write_checked
 from dina_core.data.format import DinaData
 from dina_core.data.guards import check_fits
+from dina_core.data.validate import check_trials, text_array
 from dina_core.data.values import check_neurons
 from dina_core.errors import DatasetError
 from dina_core.importers.sensorium_source import SensoriumSource, open_source
@@ -94,12 +96,10 @@ def _meta(source: SensoriumSource, sub: str, n: int, fields: dict[str, str] | No
         stem = name.removesuffix(".npy")
         if not name.endswith(".npy") or (fields is not None and stem not in fields):
             continue
-        try:
-            values = source.load(f"meta/{sub}/{name}")
-        except DatasetError:
-            if fields is not None:
-                raise
+        values = source.load(f"meta/{sub}/{name}", skip_pickled=fields is None)
+        if values is None:
             continue  # optional trial metadata that is pickled (object arrays) is skipped
+        values = text_array(values, source.src, f"meta/{sub}/{name}")
         if values.ndim >= 1 and values.shape[0] == n:
             out[fields[stem] if fields else stem] = values
         elif fields is not None:
@@ -119,8 +119,28 @@ def _neurons(source: SensoriumSource, n_neurons: int) -> dict[str, np.ndarray]:
     return neurons
 
 
+def _check_repeats(source: SensoriumSource, kept: np.ndarray, first: np.ndarray, image_index: np.ndarray,
+                   frame_ids: np.ndarray, images: np.ndarray) -> None:
+    """Refuse two trials that share a ``frame_image_id`` but show different images (one would be
+    paired with the other's image); repeats are read only for this check, one at a time."""
+    repeats = np.setdiff1d(np.arange(kept.size), first)
+    for j in repeats.tolist():
+        trial, k = int(kept[j]), int(image_index[j])
+        rel = f"data/images/{trial}.npy"
+        value = source.load(rel)
+        same = value.shape == images[k].shape and np.array_equal(value.astype(np.float32), images[k])
+        if not same:
+            diff = (f"max |difference| {np.abs(value.astype(np.float32) - images[k]).max():g}"
+                    if value.shape == images[k].shape else f"shape {value.shape}")
+            raise DatasetError(source.src, "meta/trials/frame_image_id.npy",
+                               "one image per frame_image_id (repeats of a frame show the same image)",
+                               f"trials {int(kept[first[k]])} and {trial} both with frame_image_id "
+                               f"{int(frame_ids[trial])} but different images (data/images/{int(kept[first[k]])}.npy, "
+                               f"{rel}: {diff})")
+
+
 def _build(source: SensoriumSource, final_test: str, progress: Progress | None) -> DinaData:
-    tiers = np.asarray(source.load("meta/trials/tiers.npy")).astype(str)
+    tiers = text_array(source.load("meta/trials/tiers.npy"), source.src, "meta/trials/tiers.npy").astype(str)
     frame_ids = source.load("meta/trials/frame_image_id.npy")
     n_trials = len(tiers)
     if frame_ids.shape != (n_trials,):
@@ -150,6 +170,8 @@ def _build(source: SensoriumSource, final_test: str, progress: Progress | None) 
     check_fits(source.src, [("data/images", (ids.size, *image_shape), np.float32),
                             ("data/responses", (kept.size, *response_shape), np.float32)])
     images = _per_trial(source, "images", kept[first], image_shape, progress)
+    check_trials(source.src, image_index.ravel(), mapped[kept], ids.size)  # a test id on train trials: that first
+    _check_repeats(source, kept, first, image_index.ravel(), frame_ids, images)
     responses = _per_trial(source, "responses", kept, response_shape, progress)
     behavior = None
     if has_behavior:
@@ -157,7 +179,7 @@ def _build(source: SensoriumSource, final_test: str, progress: Progress | None) 
         if has_pupil:
             parts.append(_per_trial(source, "pupil_center", kept, (2,), progress))
         behavior = np.concatenate(parts, axis=1)
-    config = json.loads(source.read("config.json")) if source.exists("config.json") else None
+    config = source.read_json("config.json") if source.exists("config.json") else None
     return DinaData(
         images=images[:, 0], responses=responses, image_index=image_index.ravel(),
         tiers=mapped[kept],
@@ -199,11 +221,15 @@ def import_sensorium(src: str | os.PathLike, out_path: str | os.PathLike, *,
 
     Raises:
         DatasetError: naming the source file and field: a missing folder or file (or a FIFO,
-            device or truncated file in its place), per-trial file counts that disagree with
-            ``tiers.npy``, a file of the wrong shape, a NaN/Inf pixel or response, repeated unit
-            ids, coordinates that are not finite (n, 2|3), unknown tiers, test images that also
+            device or truncated file in its place), a file or folder a link leads out of ``src``,
+            per-trial file counts that disagree with ``tiers.npy``, a file of the wrong shape, a
+            NaN/Inf pixel or response, repeated unit ids, coordinates that are not finite (n, 2|3),
+            unknown tiers or text that is not UTF-8, a ``config.json`` that is not a JSON object,
+            two trials with one ``frame_image_id`` but different images, test images that also
             appear on train/validation trials, identical images, or more data than the free
             memory. ``out_path`` is then left exactly as it was.
+        DinaError: a zip with a link member, a member name that climbs out, or members that
+            declare far more than they compress (``importers.archive``).
     """
     if final_test not in ("drop", "test"):
         raise ValueError(f"final_test must be 'drop' or 'test', not {final_test!r}")

@@ -81,11 +81,12 @@ def _numbers(values: list[str], column: str, path, integer: bool) -> np.ndarray:
         row = next(i for i, v in enumerate(values) if not _is_number(v))
         raise DatasetError(path, f"row {row + 1} ({column})", "a number",
                            repr(values[row])) from None
-    bad = ~np.isfinite(out) | ((out != np.round(out)) if integer else False)
+    far = np.abs(out) >= 2.0 ** 53  # no exact frame in a float64, and int64 overflows soon after
+    bad = ~np.isfinite(out) | (((out != np.round(out)) | far) if integer else False)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DatasetError(path, f"row {row + 1} ({column})",
-                           "an integer frame index" if integer else "a finite time in seconds",
+                           "an integer frame index (below 2**53)" if integer else "a finite time in seconds",
                            repr(values[row]))
     return out.astype(np.int64) if integer else out
 

@@ -6,8 +6,9 @@ name without extension), an ``.npy`` stack (n, H, W), or an ``.h5`` file with a 
 when both sides are integers (``7`` matches ``0007``), else as text. Colour images become
 grey levels (Rec. 709 luma); values keep their range.
 
-Every file is checked before it is opened (a FIFO would block: ``data.guards.regular_file``), a stack's
-declared size against the file and the free memory, and every pixel must be finite.
+Every file is checked before it is opened (a link out of an image folder is refused: ``confine``; a
+FIFO would block: ``data.guards.regular_file``), a stack's declared size against the file and the
+free memory, and every pixel must be finite.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dina_core.data.guards import check_fits, regular_file
 from dina_core.data.hdf5_safety import open_hdf5
 from dina_core.data.safe_pickle import npy_header
 from dina_core.errors import DatasetError
+from dina_core.importers.confine import Confined
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 _LUMA = np.array([0.2125, 0.7154, 0.0721], np.float32)  # skimage.color.rgb2gray weights
@@ -76,6 +78,9 @@ def _read_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     if not files:
         raise DatasetError(folder, "<folder>", f"image files ({', '.join(IMAGE_SUFFIXES)})",
                            "none")
+    confined = Confined(folder)
+    for path in files:  # nothing outside the folder given is read: a link inside may not lead out
+        confined.file(path)
     images = [to_grey(_imread(skimage.io, p), p) for p in files]
     shape = images[0].shape
     odd = next((p for p, im in zip(files, images) if im.shape != shape), None)

@@ -30,12 +30,14 @@ import numpy as np
 from dina_core.data.guards import regular_file
 from dina_core.data.safe_pickle import load_npy
 from dina_core.errors import DatasetError
+from dina_core.importers.confine import Confined
 from dina_core.importers.stimuli import read_images, read_stimulus_table
 from dina_core.importers.traces.config import TraceConfig
 from dina_core.importers.traces.recording import TracePlane, TraceRecording
 from dina_core.importers.traces.source import DERIVED_LICENSE, RawSource, write_source
 from dina_core.progress import Progress
 
+_FILES = ("F.npy", "Fneu.npy", "spks.npy", "iscell.npy", "stat.npy", "ops.npy")  # what a plane's reader opens
 CITATION = ("Pachitariu M. et al. (2017) Suite2p: beyond 10,000 neurons with standard "
             "two-photon microscopy. bioRxiv 061507.")
 
@@ -105,12 +107,20 @@ def _positions(folder: Path, n_rois: int, rows: np.ndarray) -> np.ndarray:
     return med[:, ::-1]
 
 
-def _frame_rate(folder: Path) -> float:
+def _frame_rate(folder: Path, first: tuple[Path, float] | None = None) -> float:
+    """ops.npy['fs'], Hz; refused unless finite and above 0, and equal to the ``first`` plane's (planes are
+    imaged together: onsets and windows are counted at one rate)."""
     ops = _load(folder / "ops.npy", pickled=True)
     ops = ops.item() if isinstance(ops, np.ndarray) and ops.dtype == object and ops.ndim == 0 else ops
     fs = ops.get("fs") if isinstance(ops, dict) else None
-    if not isinstance(fs, (int, float, np.number)) or not fs > 0:
-        raise DatasetError(folder, "ops.npy['fs']", "a positive frame rate in Hz", repr(fs))
+    number = isinstance(fs, (int, float, np.integer, np.floating)) and not isinstance(fs, (bool, np.bool_))
+    if not number or not np.isfinite(fs) or not fs > 0:
+        raise DatasetError(folder, "ops.npy['fs']", "a positive frame rate in Hz (a finite number above 0)",
+                           repr(fs))
+    if first is not None and not np.isclose(fs, first[1], rtol=1e-6, atol=0):
+        raise DatasetError(folder, "ops.npy['fs']", f"{first[1]:g} Hz like {first[0].name}/ops.npy (the planes "
+                           f"of one recording share its rate)", f"{fs:g} Hz ({first[0].name}: {first[1]:g} Hz, "
+                           f"{folder.name}: {fs:g} Hz)")
     return float(fs)
 
 
@@ -130,15 +140,19 @@ def load_suite2p(folder: str | os.PathLike, *, iscell_threshold: float | None = 
 
     Raises:
         DatasetError: a missing file, arrays whose shapes disagree (F vs Fneu/spks frames,
-            iscell or stat rows), planes with different frame counts, no 'fs' in ops.npy,
-            or no ROI passing the threshold.
+            iscell or stat rows), planes with different frame counts or frame rates, no positive
+            finite 'fs' in ops.npy, no ROI passing the threshold, or a plane folder or file that
+            a link leads out of ``folder``.
     """
     folder = Path(folder)
     planes: list[TracePlane] = []
     files: dict[str, list[str]] = {"fluorescence": [], "neuropil": [], "events": []}
     frame_rates: list[float] = []
     neurons: dict[str, list] = {"positions_um": [], "plane": [], "roi": [], "iscell_prob": []}
-    for k, plane_dir in enumerate(_plane_folders(folder)):
+    plane_dirs, confined = _plane_folders(folder), Confined(folder)
+    for k, plane_dir in enumerate(plane_dirs):
+        for name in _FILES:  # nothing outside the folder given is read: a link inside may not lead out
+            confined.file(plane_dir / name)
         f = _traces(plane_dir, "F.npy", None)
         if planes and f.shape[1] != planes[0].fluorescence.shape[1]:
             raise DatasetError(plane_dir, "F.npy", f"{planes[0].fluorescence.shape[1]} frames "
@@ -154,7 +168,7 @@ def load_suite2p(folder: str | os.PathLike, *, iscell_threshold: float | None = 
         neurons["iscell_prob"].append(prob[rows])
         for kind, name in (("fluorescence", "F.npy"), ("neuropil", "Fneu.npy"), ("events", "spks.npy")):
             files[kind].append(str(plane_dir / name))
-        frame_rates.append(_frame_rate(plane_dir))
+        frame_rates.append(_frame_rate(plane_dir, (plane_dirs[0], frame_rates[0]) if frame_rates else None))
     if sum(p.rows.size for p in planes) == 0:
         rois = sum(p.fluorescence.shape[0] for p in planes)
         raise DatasetError(folder, "iscell.npy", "at least one cell: ROIs with probability >= "

@@ -21,13 +21,39 @@ from dina_core.importers.traces.recording import TraceRecording
 from dina_core.progress import Progress
 
 
+_FAR = 2.0 ** 53  # frames: past this a float onset is no longer an exact frame (and overflows int64 soon after)
+
+
+def _check_given_onsets(table: StimulusTable, fs: float) -> None:
+    """Refuse onsets no recording could hold, and two rows at one onset (one presentation listed twice)."""
+    given = table.onset_frames if table.onset_frames is not None else table.onset_times_s
+    column, unit = table.columns["onset"], "" if table.onset_frames is not None else " s"
+    frames = np.abs(given.astype(np.float64)) * (1.0 if table.onset_frames is not None else fs)
+    far = np.flatnonzero(frames >= _FAR)
+    if far.size:
+        raise DatasetError(table.source, f"row {table.row_ids[far[0]]} ({column})", "an onset on the recording's "
+                           f"clock (under {_FAR:.0e} frames)", f"{given[far[0]]:g}{unit}, beyond any recording "
+                           f"({far.size} row(s) like it)")
+    order = np.argsort(given, kind="stable")
+    twice = np.flatnonzero(np.diff(given[order]) == 0)
+    if twice.size and twice.size < given.size - 1:  # all at one onset: refused below, with its own message
+        a, b = order[twice[0]], order[twice[0] + 1]
+        raise DatasetError(table.source, f"rows {table.row_ids[a]} and {table.row_ids[b]} ({column})",
+                           "one row per presentation (two rows at one onset are one presentation listed twice: "
+                           "its image's repeats would count double)",
+                           f"both at onset {given[a]:g}{unit}, images {str(table.image_ids[a])!r} and "
+                           f"{str(table.image_ids[b])!r} ({twice.size} row(s) repeating an earlier onset)")
+
+
 def trial_onsets(recording: TraceRecording, table: StimulusTable) -> np.ndarray:
     """(n_trials,) int64 onset frame of each presentation (times mapped through frame times).
 
     Raises:
         DatasetError: every presentation has the same onset (a table whose onset column was not
-            filled in, or the wrong column): each trial would get the same response.
+            filled in, or the wrong column): each trial would get the same response; two rows share
+            an onset (a duplicated presentation), naming both; an onset beyond any recording.
     """
+    _check_given_onsets(table, recording.fs)
     if table.onset_frames is not None:
         onsets = table.onset_frames.astype(np.int64)
     else:

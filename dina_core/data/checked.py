@@ -27,7 +27,8 @@ import numpy as np
 
 from dina_core.data.degenerate import digest, judge
 from dina_core.data.format import DinaData, write_dataset
-from dina_core.data.validate import check_trials, validate_dataset
+from dina_core.data.trials import check_trials
+from dina_core.data.validate import validate_dataset
 from dina_core.data.values import check_finite, check_neurons
 from dina_core.errors import DatasetError, DinaWarning
 

@@ -20,9 +20,11 @@ import numpy as np
 from dina_core.data.checked import validate_data
 from dina_core.data.format import TIERS, DinaData
 from dina_core.data.guards import check_fits
-from dina_core.data.validate import (Sizes, check_structure, check_trials, datasets_in, read_strings,
-                                     validate_dataset)
+from dina_core.data.structure import Sizes, check_structure, datasets_in
+from dina_core.data.text import read_strings
+from dina_core.data.trials import check_trials
 from dina_core.data.validate import open_dataset_file as _open
+from dina_core.data.validate import validate_dataset
 from dina_core.errors import DinaWarning
 
 __all__ = ["dataset_summary", "read_dataset", "validate_dataset"]

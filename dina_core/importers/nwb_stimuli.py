@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from dina_core.data.guards import check_fits
-from dina_core.data.validate import decode_text
+from dina_core.data.text import decode_text
 from dina_core.errors import DatasetError
 from dina_core.importers.stimuli import StimulusTable, check_tier_labels, check_finite_images, natural_key, to_grey
 

@@ -26,7 +26,8 @@ import numpy as np
 from dina_core.data.checked import write_checked
 from dina_core.data.format import DinaData
 from dina_core.data.guards import check_fits
-from dina_core.data.validate import check_trials, text_array
+from dina_core.data.text import text_array
+from dina_core.data.trials import check_trials
 from dina_core.data.values import check_neurons
 from dina_core.errors import DatasetError
 from dina_core.importers.sensorium_source import SensoriumSource, open_source

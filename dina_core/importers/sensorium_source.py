@@ -24,7 +24,7 @@ import numpy as np
 
 from dina_core.data.guards import check_fits, file_problem, regular_file
 from dina_core.data.safe_pickle import npy_header
-from dina_core.data.validate import decode_text
+from dina_core.data.text import decode_text
 from dina_core.errors import DatasetError
 from dina_core.importers.archive import check_archive, read_member
 from dina_core.importers.confine import Confined

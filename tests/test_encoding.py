@@ -12,7 +12,9 @@ import scipy.stats
 import torch
 
 from dina_core.config import ConfigError
-from dina_core.evaluate.encoding import fit_encoding, image_rates, prepare_encoding, trial_gains
+from dina_core.evaluate.encoding import fit_encoding
+from dina_core.evaluate.encoding_data import prepare_encoding
+from dina_core.evaluate.encoding_predict import image_rates, trial_gains
 from dina_core.evaluate.encoding_scores import (evaluate_encoding, fev, likelihood_image_rows, response_rows,
                                                 tier_embeddings)
 from dina_core.evaluate.retrieval import target_ranks

@@ -1,17 +1,10 @@
 """Fitting the encoding-model baseline (``model.encoding``): Poisson loss, AdamW, early stopping on validation.
 
-Responses: the Poisson loss needs non-negative targets on the recording's own scale, so the model sees each
-neuron's raw responses divided by its train-tier standard deviation (``ResponseNormalizer``'s std, floored the
-same way) and clipped at 0 (deconvolved events are non-negative; a recording with negative values loses them),
-with no mean subtracted: the mean is what a rate predicts. Scaling by the std alone keeps every neuron's
-Poisson loss on a comparable scale and leaves correlations and FEVE unchanged. Images are normalised as every
-other model sees them (``runs.prepare.Preprocessing``); behaviour columns are standardised on train trials,
-missing values at the mean. The tiers (and the validation split when the file has none) are the other
-models' (``runs.prepare.split_trials``).
-
-Early stopping: after each epoch, the mean over neurons of the Pearson correlation between predicted and
-observed single-trial responses of the validation trials; the best epoch's weights are kept. On CUDA a step
-stays on the device under bf16 autocast, and its loss is read back only every ``LOG_EVERY`` steps.
+The data are prepared by ``encoding_data.prepare_encoding`` (responses scaled for the Poisson loss, the other
+models' tiers). Early stopping: after each epoch, the mean over neurons of the Pearson correlation between
+predicted and observed single-trial responses of the validation trials (``encoding_predict``); the best
+epoch's weights are kept. On CUDA a step stays on the device under bf16 autocast, and its loss is read back
+only every ``LOG_EVERY`` steps.
 """
 
 from __future__ import annotations
@@ -21,14 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from ..data.format import DinaData
 from ..model.device import autocast
 from ..model.encoding import EncodingConfig, EncodingModel
-from ..runs.prepare import Preprocessing, split_trials
-from .repeats import unique_targets
+from .encoding_data import EncodingData, prepare_encoding
+from .encoding_predict import neuron_correlations, tier_prediction, zscore_rows
 from .retrieval import target_ranks, topk_accuracy
 
 # Steps between read-backs of the loss (as train.loop.LOG_EVERY): a read-back waits for the device's queue.
@@ -36,122 +28,9 @@ LOG_EVERY = 10
 _EPS = 1e-8  # keeps log(rate) finite
 
 
-@dataclass
-class EncodingData:
-    """A recording as the encoding model sees it, on one device.
-
-    Attributes:
-        images: (n_images, 1, H, W) float32, normalised as every model sees them.
-        responses: (n_trials, n_neurons) float32 raw responses / ``scale``, clipped at 0.
-        behavior: (n_trials, k) float32 behaviour standardised on train trials, missing at 0 (k = 0: none).
-        image_index: (n_trials,) int64 row of ``images`` per trial.
-        tier_trials: {'train' | 'validation' | 'test': (n,) int64 trial indices}.
-        scale: (n_neurons,) float32 train-tier std that divides each neuron's raw responses.
-    """
-
-    images: torch.Tensor
-    responses: torch.Tensor
-    behavior: torch.Tensor
-    image_index: torch.Tensor
-    tier_trials: dict[str, np.ndarray]
-    scale: np.ndarray
-
-
-def _standardised_behavior(data: DinaData) -> np.ndarray:
-    """(n_trials, k) behaviour z-scored with train statistics; missing values become 0 (the train mean)."""
-    if data.behavior is None or data.behavior.shape[1] == 0:
-        return np.zeros((data.n_trials, 0), np.float32)
-    b = np.asarray(data.behavior, dtype=np.float64)
-    train = b[data.tier_mask("train")]
-    mean = np.nanmean(np.where(np.isfinite(train), train, np.nan), axis=0)
-    std = np.nanstd(np.where(np.isfinite(train), train, np.nan), axis=0)
-    mean, std = np.nan_to_num(mean), np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
-    z = (b - mean) / std
-    return np.where(np.isfinite(z), z, 0.0).astype(np.float32)
-
-
-def prepare_encoding(data: DinaData, device: torch.device | str = "cpu", validation_fraction: float = 0.1,
-                     seed: int = 0) -> EncodingData:
-    """The recording scaled for the Poisson loss (see the module doc) and moved to ``device`` once."""
-    device = torch.device(device)
-    pre = Preprocessing.fit(data)
-    scale = pre.response_normalizer.std
-    responses = np.clip(np.asarray(data.responses, dtype=np.float32) / scale, 0.0, None)
-    return EncodingData(torch.from_numpy(pre.images(data.images)).to(device), torch.from_numpy(responses).to(device),
-                        torch.from_numpy(_standardised_behavior(data)).to(device),
-                        torch.from_numpy(np.asarray(data.image_index, dtype=np.int64)).to(device),
-                        split_trials(data, validation_fraction, seed), scale)
-
-
 def poisson_loss(rates: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
     """Mean over trials and neurons of the Poisson negative log-likelihood, without its rate-free term."""
     return (rates - responses * torch.log(rates + _EPS)).mean()
-
-
-@torch.no_grad()
-def image_rates(model: EncodingModel, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """(N, 1, H, W) images -> (N, n_neurons) float32 rates at average behaviour, in eval mode, on the model's device."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        parts = [model.image_rates(torch.as_tensor(images[i : i + batch_size]).to(device)).float()
-                 for i in range(0, len(images), batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(parts)
-
-
-@torch.no_grad()
-def trial_gains(model: EncodingModel, behavior: torch.Tensor) -> torch.Tensor:
-    """(T, k) standardised behaviour -> (T, n_neurons) float32 gain of each trial's rates (ones without a gain)."""
-    return model.log_gain(behavior.to(next(model.parameters()).device)).float().exp()
-
-
-def neuron_correlations(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """(T, n) and (T, n) -> (n,) Pearson correlation per column; a constant column gives 0."""
-    x, y = x.double() - x.double().mean(0), y.double() - y.double().mean(0)
-    denominator = (x.square().sum(0) * y.square().sum(0)).sqrt()
-    return torch.where(denominator > 0, (x * y).sum(0) / denominator.clamp_min(1e-300), torch.zeros_like(denominator))
-
-
-@dataclass(frozen=True, eq=False)
-class TierPrediction:
-    """The model's predictions for one tier, on the model's device.
-
-    Attributes:
-        rates: (N, n_neurons) float32 rates of the tier's N distinct images at average behaviour.
-        gains: (T, n_neurons) float32 behaviour gain of each trial (ones without a gain).
-        target: (T,) int64 column of each trial's image among the N.
-        observed: (T, n_neurons) float32 observed responses (scaled as the model sees them).
-    """
-
-    rates: torch.Tensor
-    gains: torch.Tensor
-    target: torch.Tensor
-    observed: torch.Tensor
-
-    def trials(self) -> torch.Tensor:
-        """(T, n_neurons) predicted single-trial responses: each trial's image's rates times its gain."""
-        return self.rates[self.target] * self.gains
-
-
-@torch.no_grad()
-def tier_prediction(model: EncodingModel, data: EncodingData, tier: str) -> TierPrediction:
-    """Predict every distinct image of ``tier`` once, and each of its trials' gains."""
-    device = next(model.parameters()).device
-    trials = torch.as_tensor(data.tier_trials[tier], device=data.responses.device)
-    candidates, target = unique_targets(data.image_index[trials].cpu().numpy())
-    rates = image_rates(model, data.images[torch.as_tensor(candidates, device=data.images.device)])
-    return TierPrediction(rates, trial_gains(model, data.behavior[trials]), torch.as_tensor(target, device=device),
-                          data.responses[trials].to(device))
-
-
-def zscore_rows(x: torch.Tensor) -> torch.Tensor:
-    """(n, k) rows z-scored and divided by sqrt(k): dot products of two rows are Pearson correlations."""
-    x = x.double() - x.double().mean(1, keepdim=True)
-    norm = x.square().sum(1, keepdim=True).sqrt()
-    return torch.where(norm > 0, x / norm.clamp_min(1e-300), torch.zeros_like(x)).float()
 
 
 def _validation(model: EncodingModel, data: EncodingData) -> tuple[float, float]:

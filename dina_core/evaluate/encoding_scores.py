@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from ..model.encoding import IDENTIFICATION_RULES
-from .encoding import (EncodingFit, image_rates, neuron_correlations, tier_prediction, trial_gains,
-                       zscore_rows)
+from .encoding import EncodingFit
+from .encoding_predict import image_rates, neuron_correlations, tier_prediction, trial_gains, zscore_rows
 from .repeats import average_by_image, unique_targets
 from .retrieval import topk_accuracy
 from .tasks import TierEmbeddings, TierTask, score_tasks

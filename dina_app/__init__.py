@@ -1,7 +1,8 @@
 """DINA Studio: the Streamlit app's helpers (the pages live in ``pages/``, the app in ``app.py``).
 
 * ``keys``      every session-state key and job key the app reads back (no Streamlit)
-* ``state``     folders, the session's active recording, the run list, the cached loaders every page shares
+* ``state``     folders, the session, the active recording and the cached recording loaders every page shares
+* ``saved_runs``  the cached run loaders every page shares, the run list, deleting a run
 * ``active_run`` which run every page uses: a deliberate, remembered choice, or a default that beats chance
 * ``chrome``    what frames every page: CSS and presentation mode, sidebar, page header, figures, error guard
 * ``run_guard`` ``require_run``: the active model, or an explanation (and, lacking the shipped one, the demo's default model) and a stop

@@ -10,7 +10,7 @@ those runs the active one is, in order:
 3. by default, the shipped demo run, else the run with the best validation top-1, but only a run
    that beats chance clearly (``dina_core.evaluate.chance``): a run at chance is used only when a
    user chooses it, never silently; the shuffled-pairing null never. Scores, recording and pairing
-   are those the run's ``model.pt`` records (``state.list_runs``): a hand-edited ``run.json``
+   are those the run's ``model.pt`` records (``saved_runs.list_runs``): a hand-edited ``run.json``
    changes neither the ranking nor the gate, and is named beside the score (``describe``).
 
 Why a file and not query parameters: a reload, a new tab, a bookmark of the root URL and a server
@@ -30,7 +30,7 @@ from dina_core.atomic import atomic_path
 from dina_core.data.fingerprint import recording_matches
 from dina_core.evaluate.chance import ValidationScore, validation_score
 
-from . import keys, state
+from . import keys, saved_runs, state
 
 CHOICES_FILE = "active_runs.json"
 
@@ -41,8 +41,8 @@ def _choice_id(data_key: state.FileKey) -> str:
 
 
 def compatible_runs(data_key: state.FileKey) -> list[dict]:
-    """Usable ``state.list_runs()`` entries trained on this recording, newest first (broken runs never)."""
-    return _compatible(state.list_runs(), data_key)
+    """Usable ``saved_runs.list_runs()`` entries trained on this recording, newest first (broken runs never)."""
+    return _compatible(saved_runs.list_runs(), data_key)
 
 
 def _compatible(listed: list[dict], data_key: state.FileKey) -> list[dict]:
@@ -83,7 +83,7 @@ def active(data_key: state.FileKey) -> tuple[dict, str] | None:
 
     A chosen run that is broken (its ``model.pt`` not a DINA checkpoint, say) stays chosen: the pages name the
     problem, rather than silently using another model."""
-    listed = state.list_runs()
+    listed = saved_runs.list_runs()
     runs = {str(Path(r["path"]).resolve()): r for r in _compatible(listed, data_key)}
     broken = {str(Path(r["path"]).resolve()): r for r in listed if r["problem"] is not None}
     for chosen in (st.session_state.get(keys.RUN), _remembered().get(_choice_id(data_key))):

@@ -13,7 +13,7 @@ its construction needs the lock.
 
 Retrieval (``evaluation``, ``embeddings``, ``ranks``) scores the run as trained, a seed ensemble
 as one model; the interpretation analyses look inside one network, a seed ensemble's first member
-(``state.load_interpreted_run``; ``run_guard.require_run`` says so on every page).
+(``saved_runs.load_interpreted_run``; ``run_guard.require_run`` says so on every page).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from dina_core.model import DinaModel
 from dina_core.runs.run import Run
 
 from . import analysis
-from .state import FileKey, load_data, load_interpreted_run, load_run, prepared
+from .saved_runs import load_interpreted_run, load_run, prepared
+from .state import FileKey, load_data
 
 MODEL_LOCK = threading.RLock()
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dina_core.errors import DinaError
 
-from . import active_run, keys, state
+from . import active_run, keys, saved_runs, state
 
 # Both modes: labels and metric titles wrap instead of ending in "..."; a segmented control wraps its
 # options onto a second line rather than cutting the last one off in a narrow column.
@@ -66,7 +66,7 @@ def sidebar_status() -> tuple[state.FileKey, state.FileKey] | None:
         else:
             run, how = found
             run_key = state.file_key(Path(run["path"]) / "model.pt")
-            st.sidebar.markdown(f"**{state.run_label(run_key)}**{'' if how == 'chosen' else ' (default)'}  \n"
+            st.sidebar.markdown(f"**{saved_runs.run_label(run_key)}**{'' if how == 'chosen' else ' (default)'}  \n"
                                 f"{active_run.describe(run, data_key)}")
             return run_key, data_key
     return None

@@ -23,7 +23,7 @@ from plotly.offline import get_plotlyjs
 from dina_core import __version__
 from dina_core.errors import DinaError
 
-from . import analysis, cached, labels, state
+from . import analysis, cached, labels, saved_runs, state
 from . import figures as F
 from . import map_figures as M
 from . import result_figures as R
@@ -58,7 +58,7 @@ def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = T
             benchmark: dict | None = None) -> list[Section]:
     """The report's figures, from the cached analyses of the active run and recording; ``benchmark``
     (``analysis.find_benchmark``) adds the baselines beside it."""
-    data, run = state.load_data(data_key), state.load_run(run_key)
+    data, run = state.load_data(data_key), saved_runs.load_run(run_key)
     out = []
     rows = np.unique(data.image_index[data.tiers == "test"])[:12]
     out.append(Section("Stimuli", "Twelve of the test images.",

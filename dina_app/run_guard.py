@@ -17,7 +17,7 @@ import streamlit as st
 
 from dina_core.errors import DinaError
 
-from . import active_run, jobs, keys, state
+from . import active_run, jobs, keys, saved_runs, state
 from .job_panel import job_progress
 
 # Minutes the default model takes on the demo when the shipped run.json cannot say (assets/demo_run, 2 CPU cores).
@@ -38,9 +38,9 @@ def require_run(data_key: state.FileKey) -> state.FileKey:
     run_key = active_run.active_run_key(data_key)
     if run_key is not None:
         try:
-            run = state.load_run(run_key)  # cached: the page's own load finds it ready
+            run = saved_runs.load_run(run_key)  # cached: the page's own load finds it ready
         except DinaError as exc:
-            st.error(f"The model **{state.run_label(run_key)}** cannot be used: {exc}", icon=":material/error:")
+            st.error(f"The model **{saved_runs.run_label(run_key)}** cannot be used: {exc}", icon=":material/error:")
             st.page_link("pages/train.py", label="Choose or train another on the Train page",
                          icon=":material/model_training:")
             st.stop()
@@ -78,10 +78,10 @@ def _refuse_other_data(run_key: state.FileKey, data_key: state.FileKey) -> None:
     from dina_core.runs.data_check import OtherDataError, check_same_data
 
     try:
-        check_same_data(state.load_run(run_key).metadata, state.identity(data_key), source=Path(data_key[0]).name,
+        check_same_data(saved_runs.load_run(run_key).metadata, state.identity(data_key), source=Path(data_key[0]).name,
                         hint="choose a run trained on this recording, or open the recording the run was trained on")
     except OtherDataError as exc:
-        st.error(f"The model **{state.run_label(run_key)}** was not trained on this recording, so it is not "
+        st.error(f"The model **{saved_runs.run_label(run_key)}** was not trained on this recording, so it is not "
                  f"scored on it. {exc}", icon=":material/block:")
         st.page_link("pages/train.py", label="Choose a run on the Train page", icon=":material/model_training:")
         st.stop()

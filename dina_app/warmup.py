@@ -21,7 +21,7 @@ import logging
 import threading
 from pathlib import Path
 
-from . import state
+from . import saved_runs, state
 
 log = logging.getLogger(__name__)
 _STARTED: set[tuple] = set()
@@ -60,7 +60,7 @@ def _warm(run_key: state.FileKey, data_key: state.FileKey) -> None:
     steps = [lambda: cached.embeddings(run_key, data_key, None),
              *[lambda mode=mode: cached.ranks(run_key, data_key, None, "neural_to_image", mode)
                for mode in ("averaged", "single_trial")],
-             lambda: cached.stage_maps(run_key, data_key, state.load_run(run_key).model.config.aligned_stages[0]),
+             lambda: cached.stage_maps(run_key, data_key, saved_runs.load_run(run_key).model.config.aligned_stages[0]),
              lambda: cached.probe(run_key, data_key, next(iter(MANIPULATIONS)), "averaged"),
              lambda: cached.rankings(run_key, data_key, "validation"),
              lambda: cached.evaluator(run_key, data_key, "averaged"),

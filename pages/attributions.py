@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dina_app import cached, labels, state
+from dina_app import cached, labels, saved_runs, state
 from dina_app import map_figures as M
 from dina_app.chrome import figure_columns, page_header, show
 from dina_app.run_guard import require_run
@@ -75,7 +75,7 @@ if a2.toggle(f"Aggregate over all {n} test images", key="attr.aggregate",
              + (", with the screen region covered by the driven neurons' RFs in green." if gt else "."))
     with right:
         if gt:
-            args = (rows, gt, max(top_n, 1), state.load_run(run_key).preprocessing.neuron_indices)
+            args = (rows, gt, max(top_n, 1), saved_runs.load_run(run_key).preprocessing.neuron_indices)
             st.metric("Peak inside the driven neurons' RFs", f"{ground_truth.attribution_rf_hit_rate(maps, *args):.0%}")
             st.metric("… inside another image's driven RFs", f"{ground_truth.mismatched_image_rate(maps, *args):.0%}")
             st.metric("… for a random pixel", f"{ground_truth.random_location_rate(*args):.0%}")

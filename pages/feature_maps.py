@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dina_app import cached, labels, state
+from dina_app import cached, labels, saved_runs, state
 from dina_app import figures as F
 from dina_app import map_figures as M
 from dina_app.chrome import figure_columns, page_header, show
@@ -21,7 +21,7 @@ if not cached.is_dina(run_key):
 data = state.load_data(data_key)
 
 c1, c2, c3 = st.columns(3)
-stage = c1.selectbox("Feature-map level", list(state.load_run(run_key).model.config.aligned_stages), key="maps.stage",
+stage = c1.selectbox("Feature-map level", list(saved_runs.load_run(run_key).model.config.aligned_stages), key="maps.stage",
                      format_func=labels.level, help="Aligned stage of the image tower: each one halves the resolution")
 maps = cached.stage_maps(run_key, data_key, stage)
 n = len(maps["image_rows"])

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, cached, labels, state
+from dina_app import analysis, cached, labels, saved_runs, state
 from dina_app import figures as F
 from dina_app import map_figures as M
 from dina_app import result_figures as R
@@ -15,7 +15,7 @@ page_header("Neurons", "Which neurons carry the match, and how few are enough?")
 big = state.presenting()
 data_key = state.active_data_key()
 run_key = require_run(data_key)
-run, data = state.load_run(run_key), state.load_data(data_key)
+run, data = saved_runs.load_run(run_key), state.load_data(data_key)
 
 c1, c2 = (st, st) if big else st.columns(2)  # presentation: the honest ranking tier, one control fewer, no gap
 tier = "validation" if big else c1.segmented_control(

@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from dina_app import analysis, cached, keys, labels, report, state
+from dina_app import analysis, cached, keys, labels, report, saved_runs, state
 from dina_app.chrome import page_header
 from dina_app.run_guard import require_run
 
@@ -13,7 +13,7 @@ page_header("Report", "What do I send to my collaborators?")
 data_key = state.active_data_key()
 run_key = require_run(data_key)
 summary = state.summary(data_key)
-run = state.load_run(run_key)
+run = saved_runs.load_run(run_key)
 
 benchmark = analysis.find_benchmark(state.runs_dir(), state.fingerprint(data_key))
 st.markdown("The report holds the recording and model summaries, the test retrieval table with 95% intervals"
@@ -25,7 +25,7 @@ if st.button("Build the report", type="primary", icon=":material/description:", 
     with st.spinner("Computing the figures…"):
         sections = report.collect(data_key, run_key, interpret, benchmark)
         best = run.metadata.get("best_val_top1")
-        info = {"run": state.run_label(run_key), "model": labels.RUN_KINDS.get(run.kind, run.kind),
+        info = {"run": saved_runs.run_label(run_key), "model": labels.RUN_KINDS.get(run.kind, run.kind),
                 "epochs trained": len(run.history),
                 "best validation top-1": "–" if best is None else f"{100 * best:.1f}%",
                 "device": run.metadata.get("device"),

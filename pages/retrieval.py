@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, cached, jobs, keys, labels, state
+from dina_app import analysis, cached, jobs, keys, labels, saved_runs, state
 from dina_app import figures as F
 from dina_app.chrome import figure_columns, page_header, show
 from dina_app.job_panel import job_progress
@@ -77,7 +77,7 @@ dina = "DINA" if level == "combined" else f"DINA, {labels.level(level)}"
 for panel, mode in zip(panels, analysis.RESPONSES):
     curves = {dina: (ks, analysis.topk_curve(cached.ranks(run_key, data_key, None if level == "combined" else level,
                                                           direction, mode), n))}
-    hover = {dina: f"DINA: run {state.run_label(run_key)}"}  # the full id on hover, the legend keeps it short
+    hover = {dina: f"DINA: run {saved_runs.run_label(run_key)}"}  # the full id on hover, the legend keeps it short
     for name, folder in sorted((bench or {}).get("runs", {}).items()):
         if Path(folder) != Path(run_key[0]).parent:
             key = state.file_key(Path(folder) / "model.pt")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dina_app import active_run, jobs, keys, state
+from dina_app import active_run, jobs, keys, saved_runs, state
 from dina_app.chrome import guard, page_header
 from dina_app.forms import dataclass_form
 from dina_app.job_panel import job_progress
@@ -64,7 +64,7 @@ with st.form("train.form", border=not big, enter_to_submit=False):  # only the b
 
 if submitted:
     try:  # the name and folder rules of the core: never a path, never over another run (runs.names, runs.folder)
-        out_dir = state.runs_dir() / check_run_name(name.strip(), taken=state.run_folder_names())
+        out_dir = state.runs_dir() / check_run_name(name.strip(), taken=saved_runs.run_folder_names())
         check_target(out_dir)
     except DinaError as exc:
         st.error(f"Choose another run name: {exc}")
@@ -96,10 +96,10 @@ st.subheader("Tune on validation")
 tune_panel(data_key, chance)
 
 st.subheader("Checkpoints")
-runs = state.list_runs()
+runs = saved_runs.list_runs()
 for r in runs:  # a model.pt that looks whole may still not load (weights-only, cached per file)
     if r["problem"] is None:
-        r["problem"] = state.checkpoint_problem(state.file_key(Path(r["path"]) / "model.pt"))
+        r["problem"] = saved_runs.checkpoint_problem(state.file_key(Path(r["path"]) / "model.pt"))
 ours = {r["path"] for r in active_run.compatible_runs(data_key)}
 if not runs:
     st.caption(f"No finished runs in {state.runs_dir()} yet.")
@@ -126,7 +126,7 @@ else:
         st.write(f"Delete **{chosen['name']}** and its checkpoints? This cannot be undone.")
         if st.button("Delete for good", type="primary", key="train.delete"):
             with guard():
-                state.delete_run(chosen["path"])
+                saved_runs.delete_run(chosen["path"])
                 if found and found[0]["path"] == chosen["path"] and found[1] == "chosen":
                     active_run.use(data_key, None)
                 st.rerun()

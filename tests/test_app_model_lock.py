@@ -21,21 +21,21 @@ def _hook_count(model: torch.nn.Module) -> int:
 @pytest.fixture()
 def keys(tmp_path, small_run_dir, small_data):
     """(run_key, data_key) of the suite's small run and recording, as the app's caches key them."""
-    from dina_app import cached, state
+    from dina_app import cached, saved_runs, state
 
     run_key = state.file_key(small_run_dir[0] / "model.pt")
     data_key = state.file_key(write_dataset(tmp_path / "small.h5", small_data))
     yield run_key, data_key
-    for fn in (cached.attributions, cached.embeddings, state.prepared, state.load_data):
+    for fn in (cached.attributions, cached.embeddings, saved_runs.prepared, state.load_data):
         fn.clear()
 
 
 def test_grad_cam_and_a_plain_forward_from_two_sessions(keys, monkeypatch):
-    from dina_app import cached, state
+    from dina_app import cached, saved_runs
     from dina_core.interpret import attribution
 
     run_key, data_key = keys
-    model = state.load_run(run_key).model
+    model = saved_runs.load_run(run_key).model
     hooks_before = _hook_count(model)
     alone_maps = cached.attributions(run_key, data_key, "grad_cam", PAIRS, ())["maps"]
     alone_embeddings = cached.embeddings(run_key, data_key, None)

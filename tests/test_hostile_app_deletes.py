@@ -30,53 +30,53 @@ def make_run(folder: Path) -> Path:
 
 
 def test_delete_refuses_a_run_that_is_a_link_out_of_runs(app_dirs):
-    from dina_app import state
+    from dina_app import saved_runs
 
     _, runs, outside = app_dirs
     make_run(outside / "precious")
     (runs / "evil").symlink_to(outside / "precious")
-    assert str(runs / "evil") in [r["path"] for r in state.list_runs()]  # what the Train page offers
+    assert str(runs / "evil") in [r["path"] for r in saved_runs.list_runs()]  # what the Train page offers
     with untouched(outside, runs), pytest.raises(DinaError, match=r"evil.*outside the folder"):
-        state.delete_run(runs / "evil")
+        saved_runs.delete_run(runs / "evil")
 
 
 def test_delete_refuses_a_run_below_a_linked_folder(app_dirs):
     """``runs/*/*/*/run.json`` is listed too: a link in the middle must not lead the delete out."""
-    from dina_app import state
+    from dina_app import saved_runs
 
     _, runs, outside = app_dirs
     make_run(outside / "lab" / "b" / "c")
     (runs / "a").symlink_to(outside / "lab")
-    assert str(runs / "a" / "b" / "c") in [r["path"] for r in state.list_runs()]
+    assert str(runs / "a" / "b" / "c") in [r["path"] for r in saved_runs.list_runs()]
     with untouched(outside, runs), pytest.raises(DinaError, match="outside the folder"):
-        state.delete_run(runs / "a" / "b" / "c")
+        saved_runs.delete_run(runs / "a" / "b" / "c")
 
 
 def test_delete_refuses_a_link_to_another_run_inside(app_dirs):
     """Deleting 'alias' must not remove the run 'real' it points to."""
-    from dina_app import state
+    from dina_app import saved_runs
 
     _, runs, outside = app_dirs
     make_run(runs / "real")
     (runs / "alias").symlink_to(runs / "real")
     with untouched(outside, runs), pytest.raises(DinaError, match="symbolic link"):
-        state.delete_run(runs / "alias")
+        saved_runs.delete_run(runs / "alias")
 
 
 @pytest.mark.parametrize("target", [".", "..", "not-a-run", "../outside"])
 def test_delete_refuses_what_is_not_a_run_folder(app_dirs, target):
-    from dina_app import state
+    from dina_app import saved_runs
 
     _, runs, outside = app_dirs
     (runs / "not-a-run").mkdir()
     make_run(outside / "run")
     with untouched(outside, runs), pytest.raises(DinaError):
-        state.delete_run(runs / target)
+        saved_runs.delete_run(runs / target)
 
 
 def test_delete_removes_a_run_and_only_the_link_inside_it(app_dirs):
     """Handled: a real run goes, with the link inside it; what the link points to stays."""
-    from dina_app import state
+    from dina_app import saved_runs
 
     _, runs, outside = app_dirs
     keep = make_run(runs / "keep")
@@ -84,7 +84,7 @@ def test_delete_removes_a_run_and_only_the_link_inside_it(app_dirs):
     (outside / "dataset.h5").write_bytes(b"a recording")
     (gone / "data.h5").symlink_to(outside / "dataset.h5")
     with untouched(outside, keep):
-        state.delete_run(gone)
+        saved_runs.delete_run(gone)
     assert not gone.exists() and not gone.is_symlink()
 
 

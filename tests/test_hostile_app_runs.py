@@ -80,11 +80,11 @@ def _broken_run(runs: Path, finished_run: Path, name: str) -> Path:
 
 @pytest.mark.parametrize("name", list(BROKEN))
 def test_a_broken_run_folder_is_listed_as_broken_with_the_reason(app_runs, finished_run, name):
-    from dina_app import active_run, state
+    from dina_app import active_run, saved_runs, state
 
     folder = _broken_run(app_runs, finished_run, name)
     with untouched(app_runs):
-        (listed,) = [r for r in state.list_runs() if r["path"] == str(folder)]  # listed: it can be deleted
+        (listed,) = [r for r in saved_runs.list_runs() if r["path"] == str(folder)]  # listed: it can be deleted
         assert active_run.compatible_runs(state.active_data_key()) == []  # never offered for use
     assert listed["problem"] is not None and str(folder) in listed["problem"]
     assert re.search(BROKEN[name][2], listed["problem"]), listed["problem"]
@@ -93,13 +93,13 @@ def test_a_broken_run_folder_is_listed_as_broken_with_the_reason(app_runs, finis
 def test_a_checkpoint_that_does_not_load_is_named_by_the_full_check(app_runs, finished_run):
     """A torch archive of something else: the listing (which reads model.pt's metadata) and the full
     weights-only load both name the field that is wrong."""
-    from dina_app import state
+    from dina_app import saved_runs, state
 
     folder = copy(finished_run, app_runs, "foreign")
     torch.save({"format": "someone-else"}, folder / MODEL_FILE)
     with untouched(app_runs):
-        (listed,) = state.list_runs()
-        problem = state.checkpoint_problem(state.file_key(folder / MODEL_FILE))
+        (listed,) = saved_runs.list_runs()
+        problem = saved_runs.checkpoint_problem(state.file_key(folder / MODEL_FILE))
     for said in (listed["problem"], problem):
         assert "field 'format'" in said and str(folder) in said, said
 

@@ -163,6 +163,16 @@ def app_dirs(tmp_path, monkeypatch):
     return data, runs, outside
 
 
+# --- Hostile HDF5 files (test_hostile_hdf5*.py; planted by hostile.plant) ---------------------------------
+
+@pytest.fixture()
+def folders(tmp_path):
+    """(work folder, outside folder): hostile files live in work/, what they point to in outside/."""
+    (tmp_path / "work").mkdir()
+    (tmp_path / "outside").mkdir()
+    return tmp_path / "work", tmp_path / "outside"
+
+
 # --- Sensorium folders (test_hostile_sensorium*.py, test_sensorium_degenerate.py) ---------------------------
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,8 @@
 Every hostile case asserts its outcome class (a clear error naming the file and field, a refusal, or
 correct handling) *and* that it changed nothing it should not have: :func:`untouched` snapshots
 folders before the case and compares every file's bytes, permissions and the set of names after it.
+HDF5 files that reach outside themselves are made by :func:`plant`; broken ones by :func:`truncate`
+and :func:`retype`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,16 @@ import contextlib
 import hashlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import h5py
+import numpy as np
+
+# HDF5 objects whose data live outside the file or need a plugin, and the words of their refusal
+KINDS = ["external_link", "external_storage", "virtual_dataset", "plugin_filter"]
+REFUSAL = {"external_link": "external link to", "external_storage": "stored in external file",
+           "virtual_dataset": "virtual dataset mapping", "plugin_filter": "filter 32001"}
 
 
 def snapshot(*roots: str | os.PathLike) -> dict[str, tuple[str, int]]:
@@ -74,3 +84,50 @@ def no_hang(seconds: int = 20) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def plant(path: Path, name: str, kind: str, outside: Path) -> np.ndarray:
+    """Replace dataset ``name`` of ``path`` by a ``kind`` one whose data come from ``outside``.
+
+    Returns the values a plain read of the planted object would give (the outside data).
+    """
+    with h5py.File(path, "a") as f:
+        like = f[name][()]
+        attrs = dict(f[name].attrs)
+        del f[name]
+        secret = (like + 1000).astype(like.dtype)  # what lies outside: not the file's own values
+        other = outside / f"other-{kind}.h5"
+        with h5py.File(other, "w") as o:
+            o["data"] = secret
+        if kind == "external_link":
+            f[name] = h5py.ExternalLink(str(other), "/data")
+            return secret
+        if kind == "external_storage":
+            raw = outside / "server-file.bin"
+            raw.write_bytes(secret.tobytes())
+            ds = f.create_dataset(name, shape=like.shape, dtype=like.dtype,
+                                  external=[(str(raw), 0, secret.nbytes)])
+        elif kind == "virtual_dataset":
+            layout = h5py.VirtualLayout(like.shape, like.dtype)
+            layout[...] = h5py.VirtualSource(str(other), "data", like.shape)
+            ds = f.create_virtual_dataset(name, layout)
+        else:
+            ds = f.create_dataset(name, data=like, chunks=like.shape, compression=32001,
+                                  allow_unknown_filter=True)
+            secret = like
+        ds.attrs.update(attrs)
+    return secret
+
+
+def truncate(path: Path) -> None:
+    """Keep the first half of the file's bytes."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def retype(name: str, values) -> Callable[[Path], None]:
+    """A damage that replaces dataset ``name`` by ``values`` (another type or shape)."""
+    def damage(path: Path) -> None:
+        with h5py.File(path, "a") as f:
+            del f[name]
+            f[name] = values
+    return damage

@@ -163,7 +163,14 @@ def app_dirs(tmp_path, monkeypatch):
     return data, runs, outside
 
 
-# --- Hostile HDF5 files (test_hostile_hdf5*.py; planted by hostile.plant) ---------------------------------
+# --- Hostile inputs (test_hostile_cli*.py, test_hostile_hdf5*.py; helpers in hostile.py) -------------------
+
+@pytest.fixture(scope="session")
+def good_files(tmp_path_factory):
+    """The good files no hostile command line may change (``hostile.good_cli_files``); never modify them."""
+    from hostile import good_cli_files
+    return good_cli_files(tmp_path_factory.mktemp("good"))
+
 
 @pytest.fixture()
 def folders(tmp_path):

@@ -4,17 +4,20 @@ Every hostile case asserts its outcome class (a clear error naming the file and 
 correct handling) *and* that it changed nothing it should not have: :func:`untouched` snapshots
 folders before the case and compares every file's bytes, permissions and the set of names after it.
 HDF5 files that reach outside themselves are made by :func:`plant`; broken ones by :func:`truncate`
-and :func:`retype`.
+and :func:`retype`. The good files a hostile command line must leave alone: :func:`good_cli_files`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
@@ -131,3 +134,30 @@ def retype(name: str, values) -> Callable[[Path], None]:
             del f[name]
             f[name] = values
     return damage
+
+
+def good_cli_files(root: Path) -> SimpleNamespace:
+    """Good files under ``root`` that no hostile command line may change: a tiny recording (``data``), a
+    1-epoch run on it (``run``), another session (``other``) and a copy with validation and test swapped
+    (``relabelled``); paths as strings, ``root`` as a Path."""
+    from dina_core.data.format import write_dataset
+    from dina_core.runs.config import TrainConfig
+    from dina_core.simulate import SimConfig, simulate_recording
+    from dina_core.train.run import train_run
+
+    tiny = SimConfig.small(n_neurons=40, n_train_images=48, n_validation_images=6, n_test_images=6,
+                           n_interaction_groups=2)
+    data = simulate_recording(tiny)
+    data_file = write_dataset(root / "tiny.h5", data)
+    train_run(data, root / "run", model_config={"stage_channels": [4, 8, 8], "trunk_dim": 32},
+              metadata={"data_path": str(data_file)}, train_config=TrainConfig(epochs=1, batch_size=16, device="cpu"))
+    other = write_dataset(root / "other_session.h5", simulate_recording(dataclasses.replace(tiny, seed=9)))
+    relabelled = root / "relabelled_copy.h5"  # the training file with validation and test swapped
+    shutil.copy(data_file, relabelled)
+    with h5py.File(relabelled, "a") as f:
+        tiers = f["/trials/tier"].asstr()[()]
+        swapped = np.where(tiers == "test", "validation", np.where(tiers == "validation", "test", tiers))
+        del f["/trials/tier"]
+        f.create_dataset("/trials/tier", data=swapped.astype(object), dtype=h5py.string_dtype())
+    return SimpleNamespace(root=root, data=str(data_file), run=str(root / "run"), other=str(other),
+                           relabelled=str(relabelled))

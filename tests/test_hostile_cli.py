@@ -2,64 +2,30 @@
 
 Each refused case runs ``dina_core.cli.main`` in-process and asserts its outcome class: exit status 2,
 stderr starting with ``error:``, naming the option or file and what was expected, no traceback; and
-that neither the good files (a tiny recording and a run trained on it) nor the case's own folder
-changed. The expensive steps (simulating, training, benchmarking, scoring, analysing) are replaced by
-tripwires for the refused cases, so "checked before any work" is asserted, not timed. Scoring other
-data is refused unless ``--allow-other-data``, which the output and the JSON then record.
+that neither the good files (``good_files``: a tiny recording and a run trained on it) nor the case's own
+folder changed. The expensive steps (simulating, training, benchmarking, scoring, analysing) are replaced
+by tripwires, so "checked before any work" is asserted, not timed. Scoring other data when allowed:
+test_hostile_cli_other_data.py; how errors and bugs are reported: test_hostile_cli_errors.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import json
 import os
-import shutil
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
-import h5py
-import numpy as np
 import pytest
 import torch
 
 from dina_core.cli import main
-from dina_core.data.fingerprint import data_fingerprint, recording_identity, recording_matches
-from dina_core.data.format import write_dataset
-from dina_core.runs.config import TrainConfig
-from dina_core.simulate import SimConfig, simulate_recording
 from hostile import untouched
 
-TINY = SimConfig.small(n_neurons=40, n_train_images=48, n_validation_images=6, n_test_images=6,
-                       n_interaction_groups=2)
-TINY_MODEL = {"stage_channels": [4, 8, 8], "trunk_dim": 32}
 EXPENSIVE = {"dina_core.simulate.simulate_recording": "simulating", "dina_core.train.run.train_run": "training",
              "dina_core.benchmark.run_benchmark": "benchmarking", "dina_core.evaluate.model_eval.evaluate_run":
              "scoring", "dina_core.interpret.analyze.analyze": "analysing"}
 COMMAND_MODULES = [f"dina_core.cli.{name}" for name in ("commands", "scoring", "tuning", "preflight")] + [
     "dina_core.evaluate.table", "dina_core.api"]
-
-
-@pytest.fixture(scope="module")
-def good(tmp_path_factory):
-    """Good files no case may change: a tiny recording, a 1-epoch run on it, another session, a relabelled copy."""
-    from dina_core.train.run import train_run
-    root = tmp_path_factory.mktemp("good")
-    data = simulate_recording(TINY)
-    data_file = write_dataset(root / "tiny.h5", data)
-    train_run(data, root / "run", model_config={**TINY_MODEL}, metadata={"data_path": str(data_file)},
-              train_config=TrainConfig(epochs=1, batch_size=16, device="cpu"))
-    other = write_dataset(root / "other_session.h5", simulate_recording(dataclasses.replace(TINY, seed=9)))
-    relabelled = root / "relabelled_copy.h5"  # the training file with validation and test swapped
-    shutil.copy(data_file, relabelled)
-    with h5py.File(relabelled, "a") as f:
-        tiers = f["/trials/tier"].asstr()[()]
-        swapped = np.where(tiers == "test", "validation", np.where(tiers == "validation", "test", tiers))
-        del f["/trials/tier"]
-        f.create_dataset("/trials/tier", data=swapped.astype(object), dtype=h5py.string_dtype())
-    return SimpleNamespace(root=root, data=str(data_file), run=str(root / "run"), other=str(other),
-                           relabelled=str(relabelled))
 
 
 @pytest.fixture()
@@ -195,10 +161,10 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_a_mistake_is_one_clear_line_before_any_work(case, good, tripwires, tmp_path, capsys):
+def test_a_mistake_is_one_clear_line_before_any_work(case, good_files, tripwires, tmp_path, capsys):
     build, named = CASES[case]
-    argv = build(good, tmp_path)
-    with untouched(good.root, tmp_path):
+    argv = build(good_files, tmp_path)
+    with untouched(good_files.root, tmp_path):
         status = main(argv)
     err = capsys.readouterr().err
     assert status == 2, err
@@ -208,73 +174,3 @@ def test_a_mistake_is_one_clear_line_before_any_work(case, good, tripwires, tmp_
     assert "Traceback" not in err
     for words in named:
         assert words in err, f"{words!r} not in {err!r}"
-
-
-def test_other_data_is_scored_only_when_allowed_and_the_output_says_so(good, tmp_path, capsys):
-    out = tmp_path / "other.json"
-    with untouched(good.root):
-        assert main(["evaluate", good.run, "--data", good.other, "--allow-other-data", "--json", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "warning: scored on OTHER data" in printed and "top-1" in printed
-    check = json.loads(out.read_text())["data_check"]
-    assert check == {**check, "same_data": False, "allowed": True, "matched_by": None,
-                     "data_fingerprint": recording_identity(_read(good.other))["data_fingerprint"]}
-    assert check["run_fingerprint"] != check["data_fingerprint"]
-
-
-def test_the_runs_own_recording_is_scored_and_recorded_as_the_same_data(good, tmp_path, capsys):
-    out = tmp_path / "same.json"
-    assert main(["evaluate", good.run, "--json", str(out)]) == 0  # the data file the run recorded
-    assert "OTHER data" not in capsys.readouterr().out
-    check = json.loads(out.read_text())["data_check"]
-    assert check["same_data"] and check["allowed"] and check["matched_by"] == "content"
-    assert check["run_fingerprint"] == check["data_fingerprint"]
-
-
-def _read(path: str):
-    from dina_core.data.io import read_dataset
-    return read_dataset(path)
-
-
-def test_the_fingerprint_covers_tiers_also_without_simulator_provenance(good):
-    """A lab recording (no provenance) whose tiers are relabelled is other data: the content hash sees tiers."""
-    data = _read(good.data)
-    lab = dataclasses.replace(data, attrs={**data.attrs, "source": "suite2p import"})
-    relabelled = dataclasses.replace(lab, tiers=_read(good.relabelled).tiers)
-    assert data_fingerprint(relabelled) != data_fingerprint(lab)
-    assert not recording_matches(recording_identity(lab), recording_identity(relabelled))
-    assert recording_matches(recording_identity(lab), recording_identity(dataclasses.replace(lab)))
-
-
-def test_debug_shows_the_traceback_of_a_user_error(good, tmp_path, capsys):
-    assert main(["--debug", "train", good.data, "--out", str(tmp_path / "r"), "--lr", "nan"]) == 2
-    err = capsys.readouterr().err
-    assert "Traceback (most recent call last)" in err and err.rstrip().splitlines()[-1].startswith("error: --lr nan")
-    assert main(["info", str(tmp_path / "absent.h5"), "--debug"]) == 2  # also after the command
-    assert "Traceback" in capsys.readouterr().err
-
-
-def test_a_bug_is_an_internal_error_with_where_it_happened(good, monkeypatch, capsys):
-    def broken(path):
-        return {"n": 1 / 0}
-    monkeypatch.setattr("dina_core.data.io.dataset_summary", broken)
-    assert main(["info", good.data]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("internal error: ZeroDivisionError") and "test_hostile_cli.py" in err
-    assert "rerun with --debug" in err and "Traceback" not in err
-    assert main(["--debug", "info", good.data]) == 1
-    assert "Traceback (most recent call last)" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("raised, status, words", [
-    (PermissionError(13, "Permission denied", "/lab/rec.h5"), 2, ["error: /lab/rec.h5: Permission denied"]),
-    (OSError(28, "No space left on device", "/lab/out.h5"), 2, ["/lab/out.h5", "free space"]),
-    (KeyboardInterrupt(), 130, ["error: interrupted"]),
-])
-def test_file_system_errors_and_ctrl_c_are_user_errors(good, monkeypatch, capsys, raised, status, words):
-    def fails(path):
-        raise raised
-    monkeypatch.setattr("dina_core.data.io.dataset_summary", fails)
-    assert main(["info", good.data]) == status
-    err = capsys.readouterr().err
-    assert "Traceback" not in err and all(w in err for w in words), err

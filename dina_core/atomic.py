@@ -13,11 +13,15 @@ write fails; nothing is ever replaced by a partial file).
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
 import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import DiskFullError
 
 _TEMP_NAME = re.compile(r"\..+\.tmp-\d+-[^/]+")  # what atomic_path names its temporary files
 _RANDOM = "[a-z0-9_]+"  # mkstemp's random part: no dot, so another target's temporary file never matches
@@ -69,6 +73,28 @@ def remove_stale(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+_REASONS = {errno.ENOSPC: "no space left on device", errno.EFBIG: "file too large: a file size limit was reached",
+            errno.EDQUOT: "disk quota exceeded"}
+_LIBRARY_WORDS = re.compile(r"file write failed|no space left on device|file too large|disk quota exceeded", re.I)
+_LIBRARY_ERRNO = re.compile(r"errno = (\d+)")  # how h5py's messages carry the OS error
+
+
+def disk_full_reason(exc: BaseException) -> str | None:
+    """Why ``exc`` is a full disk, in words ('no space left on device'), or None when it is another error."""
+    if isinstance(exc, OSError) and exc.errno in _REASONS:
+        return _REASONS[exc.errno]
+    if isinstance(exc, (OSError, RuntimeError)) and _LIBRARY_WORDS.search(str(exc)):
+        found = _LIBRARY_ERRNO.search(str(exc))
+        return _REASONS.get(int(found.group(1)) if found else -1, "the file write failed")
+    return None
+
+
+def write_buffer(path: str | os.PathLike, buffer: io.BytesIO) -> None:
+    """Write the bytes of ``buffer`` to ``path`` (a temporary path of :func:`atomic_path`), without a copy."""
+    with open(path, "wb") as f, buffer.getbuffer() as view:
+        f.write(view)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path``, on error it is removed.
@@ -77,16 +103,30 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     (a killed process leaves its temporary file, named as ``temp_files`` finds it; the next write to
     ``path`` removes it, :func:`remove_stale`).
     The file gets the usual permissions (0666 minus the umask), not mkstemp's private 0600.
+
+    Raises:
+        DiskFullError: the disk filled up (or a size limit was reached) while writing: nothing was kept.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
+    except OSError as exc:
+        _raise_if_full(exc, path)
+        raise
     os.close(fd)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        _raise_if_full(exc, path)
         raise
+
+
+def _raise_if_full(exc: BaseException, path: Path) -> None:
+    reason = None if isinstance(exc, DiskFullError) else disk_full_reason(exc)
+    if reason is not None:
+        raise DiskFullError(path, reason, earlier=path.exists()) from exc

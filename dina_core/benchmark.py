@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .atomic import atomic_path
 from .data.format import DinaData
 from .model import LinearConfig, ModelConfig
 from .runs.config import TrainConfig
@@ -162,8 +163,10 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
     metrics = {"n_candidates": n, "rows": add_fraction_of_ceiling(rows, ceiling), "per_level": per_level,
                "seconds": seconds, "ceiling_note": ceiling_note, "dina_ensemble": ensemble, **extra}
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
-    (out_dir / "metrics.md").write_text(markdown_table(metrics))
+    for name, text in (("metrics.json", json.dumps(metrics, indent=2, default=float)),
+                       ("metrics.md", markdown_table(metrics))):
+        with atomic_path(out_dir / name) as tmp:  # a full disk: one line, and the earlier file kept
+            tmp.write_text(text)
     return metrics
 
 

@@ -18,6 +18,15 @@ class DatasetError(DinaError):
         super().__init__(f"{self.path}: field '{field}': expected {expected}, found {found}")
 
 
+class DiskFullError(DinaError):
+    """A write that ran out of disk space (or into a file size or quota limit): nothing of it was kept."""
+
+    def __init__(self, path, reason: str, earlier: bool):
+        self.path, self.reason = str(path), reason
+        kept = ", the earlier file is unchanged" if earlier else ""
+        super().__init__(f"{self.path}: the disk is full ({reason}); nothing was written{kept}")
+
+
 class CheckpointError(DinaError):
     """A run folder or checkpoint is missing, corrupt or does not match the data."""
 

@@ -74,8 +74,8 @@ def test_cli_import_failure_names_the_source_and_keeps_the_output(s2p_case, caps
     roi = cell(s2p_case)
     edit(s2p_case.plane / "F.npy", lambda F: F.__setitem__((roi, slice(10, 13)), np.nan))
     with untouched(s2p_case.root):
-        code = main(["import", "suite2p", str(s2p_case.suite2p), str(s2p_case.out), "--stimuli", str(s2p_case.table),
-                     "--images", str(s2p_case.images)])
+        code = main(["import", "suite2p", str(s2p_case.suite2p), str(s2p_case.out), "--overwrite",
+                     "--stimuli", str(s2p_case.table), "--images", str(s2p_case.images)])
     err = capsys.readouterr().err
     assert code == 2 and f"error: {s2p_case.plane / 'F.npy'}: field 'ROI {roi}" in err and "frames 10-12" in err
 

@@ -91,8 +91,8 @@ def test_an_onset_of_1e300_is_a_clear_error(s2p_case, unit, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no overflow on the way
         s2p_case.refused(s2p_case.import_suite2p, s2p_case.table, "row 3", "1e300" if unit == "frames" else "1e+300")
-        code = main(["import", "suite2p", str(s2p_case.suite2p), str(s2p_case.out), "--stimuli", str(s2p_case.table),
-                     "--images", str(s2p_case.images)])
+        code = main(["import", "suite2p", str(s2p_case.suite2p), str(s2p_case.out), "--overwrite",
+                     "--stimuli", str(s2p_case.table), "--images", str(s2p_case.images)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error: ") and "row 3" in err and "\n" not in err, err
 
@@ -136,7 +136,7 @@ def test_sensorium_text_that_cannot_be_read_names_the_file(sens, tmp_path, capsy
     damage(src)
     refused(lambda: import_sensorium(src, out), tmp_path, src, field, *words)
     with untouched(tmp_path):
-        assert main(["import", "sensorium", str(src), str(out)]) == 2
+        assert main(["import", "sensorium", str(src), str(out), "--overwrite"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {src}: field '{field}'") and "\n" not in err, err
 

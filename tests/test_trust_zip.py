@@ -72,7 +72,7 @@ def test_a_sensorium_link_out_of_the_folder_is_refused(sens, tmp_path, capsys, r
     src, out = sens
     link_out(src / rel, tmp_path / "elsewhere")
     refused(lambda: import_sensorium(src, out), tmp_path, src, rel, "a link to", "outside it")
-    assert main(["import", "sensorium", str(src), str(out)]) == 2
+    assert main(["import", "sensorium", str(src), str(out), "--overwrite"]) == 2
     assert capsys.readouterr().err.startswith(f"error: {src}: field '{rel}'")
 
 

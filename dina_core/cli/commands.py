@@ -27,9 +27,9 @@ def cmd_simulate(args) -> None:
     from ..config import ConfigError
     from ..data.format import write_dataset
     from ..simulate import DEMO_CONFIG, SimConfig, simulate_recording
-    preflight.output_file(args.out, "output file")
+    preflight.output_file(args.out, "output file", overwrite=args.overwrite)
     if args.traces:
-        preflight.output_folder(args.traces, "--traces")
+        _traces_preflight(args.traces, args.overwrite)
     base = SimConfig.small() if args.size == "small" else DEMO_CONFIG
     overrides = {k: v for k, v in {"seed": args.seed, "n_neurons": args.neurons}.items() if v is not None}
     try:
@@ -37,15 +37,33 @@ def cmd_simulate(args) -> None:
     except ConfigError as err:
         name = {"seed": "--seed", "n_neurons": "--neurons"}.get(err.field, f"--size {args.size}: field '{err.field}'")
         raise DinaError(f"{name} {err.found}: expected {err.expected}") from None
+    if args.traces:  # before any work: the recording's own memory is checked by simulate_recording
+        from ..simulate.trace_writers import check_trace_fits
+        pixels = config.n_images * config.image_shape[0] * config.image_shape[1]
+        check_trace_fits(args.traces, config.n_neurons, config.n_trials, 4 * pixels, nwb=_has_pynwb())
     data = simulate_recording(config)
     write_dataset(args.out, data)
     print(f"wrote {args.out}: {data.n_images} images, {data.n_neurons} neurons, {data.n_trials} trials")
     if args.traces:
-        import importlib.util
         from ..simulate.trace_writers import write_trace_recording
-        files = write_trace_recording(data, args.traces, nwb=importlib.util.find_spec("pynwb") is not None)
+        files = write_trace_recording(data, args.traces, nwb=_has_pynwb())
         print(f"wrote raw traces of the same trials: {files.suite2p}, {files.stimulus_table}, {files.images}, "
               f"{files.nwb or '(no NWB file: pip install pynwb)'}")
+
+
+def _has_pynwb() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("pynwb") is not None
+
+
+def _traces_preflight(folder: str, overwrite: bool) -> None:
+    """``--traces DIR`` can be written, and holds none of the files it would replace unless ``--overwrite``."""
+    from ..simulate.trace_writers import TRACE_NAMES
+    path = preflight.output_folder(folder, "--traces")
+    found = [name for name in TRACE_NAMES if (path / name).exists() or (path / name).is_symlink()]
+    if found and not overwrite:
+        raise DinaError(f"--traces {folder}: already holds {', '.join(found)}; pass --overwrite to replace "
+                        f"{'them' if len(found) > 1 else 'it'}, or choose another folder")
 
 
 def _import_preflight(args) -> float | None:
@@ -53,7 +71,7 @@ def _import_preflight(args) -> float | None:
     expected = {"sensorium": "a Sensorium static folder or its .zip", "suite2p": "a suite2p output folder",
                 "nwb": "an NWB file"}[args.source_format]
     preflight.input_path(args.src, "source", expected)
-    preflight.output_file(args.out, "output file", inputs=(args.src, args.stimuli))
+    preflight.output_file(args.out, "output file", inputs=(args.src, args.stimuli), overwrite=args.overwrite)
     preflight.positive(args.um_per_pixel, "--um-per-pixel")
     preflight.fraction(args.validation_fraction, "--validation-fraction")
     if args.source_format != "suite2p":

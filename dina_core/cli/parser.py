@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--neurons", type=int)
     p.add_argument("--traces", metavar="DIR", help="also write the raw recording behind OUT: DIR/suite2p, "
                    "DIR/stimulus_table.csv, DIR/images.npy, DIR/recording.nwb")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT (and --traces files)")
     p.set_defaults(func=cmd_simulate)
 
     p = add("import", help="convert a recording to a DINA dataset file")
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--um-per-pixel", type=float, help="pixel size in micrometres (nwb default: the imaging plane's)")
     p.add_argument("--validation-fraction", type=float, default=0.1,
                    help="tables without tiers: share of once-shown images held out for validation")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT (refused by default)")
     _add_trace_options(p)
     p.set_defaults(func=cmd_import)
 

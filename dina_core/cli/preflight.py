@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import ConfigError, UnknownFieldError
 from ..errors import DinaError
 from ..importers.traces.config import TraceConfig
+from ..limits import check_sizes
 from ..runs.config import TrainConfig
 
 TRAIN_OPTIONS = ("epochs", "device", "seed", "batch_size", "lr")  # TrainConfig fields that have an option
@@ -63,8 +64,9 @@ def _writable_folder(folder: Path, what: str, path: str) -> None:
         raise DinaError(f"{what} {path}: permission denied in {folder}; expected a folder you may write into")
 
 
-def output_file(path: str, what: str, inputs: tuple[str | None, ...] = ()) -> Path:
-    """``path`` can be written as a file: its folder exists and is writable, it is not a folder, not an input."""
+def output_file(path: str, what: str, inputs: tuple[str | None, ...] = (), overwrite: bool | None = None) -> Path:
+    """``path`` can be written as a file: its folder exists and is writable, it is not a folder, not an input,
+    and, unless ``overwrite`` is true or None (a report that is always rewritten), not an existing file."""
     p = Path(path)
     if p.is_dir():
         raise DinaError(f"{what} {path}: is a folder; expected a file name to write")
@@ -72,6 +74,8 @@ def output_file(path: str, what: str, inputs: tuple[str | None, ...] = ()) -> Pa
     for source in filter(None, inputs):
         if p.exists() and Path(source).exists() and p.resolve() == Path(source).resolve():
             raise DinaError(f"{what} {path}: is the input {source}; expected another file, so the input is kept")
+    if overwrite is False and (p.exists() or p.is_symlink()):
+        raise DinaError(f"{what} {path}: already exists; pass --overwrite to replace it, or choose another file")
     return p
 
 
@@ -98,6 +102,8 @@ def read_config(path: str | None) -> dict:
     input_file(path, "--config", expected)
     try:
         raw = json.loads(Path(path).read_bytes().decode("utf-8"))
+    except RecursionError:
+        raise DinaError(f"--config {path}: JSON nested too deeply to read; expected {expected}") from None
     except UnicodeDecodeError as err:
         raise DinaError(f"--config {path}: byte 0x{err.object[err.start]:02x} at offset {err.start} is not UTF-8 "
                         f"text; expected {expected}") from None
@@ -154,7 +160,7 @@ def model_config(args, raw: dict, kind: str) -> dict | None:
     if "model" not in raw:
         return None
     try:
-        return MODEL_KINDS[kind][1].from_dict(raw["model"]).to_dict()
+        return check_sizes(MODEL_KINDS[kind][1].from_dict(raw["model"])).to_dict()
     except ValueError as err:
         raise _config_error(f"--config {args.config}: section 'model' ({kind})", err) from None
 

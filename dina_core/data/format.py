@@ -22,6 +22,7 @@ call and closed before returning: no handle outlives a function.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_buffer
 
 FORMAT_NAME = "dina-dataset"
 FORMAT_VERSION = "1.0"
@@ -107,24 +108,33 @@ def write_dataset(path: str | os.PathLike, data: DinaData, *,
                   verify: Callable[[Path], None] | None = None) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename).
 
-    A crash mid-write leaves any previous file at ``path`` untouched and no partial file.
+    A crash mid-write leaves any previous file at ``path`` untouched and no partial file. The file is
+    built in memory (as large as the file, beside ``data``) and then written in one piece, so a full disk is
+    one clear error (``atomic.DiskFullError``) and never a failed HDF5 write, which h5py reports in
+    tracebacks as its objects are freed and can crash on.
 
     Args:
         path: the ``.h5`` file.
         data: the recording.
         verify: called with the complete temporary file before it replaces ``path``; when it
             raises, the temporary file is removed and ``path`` is left as it was.
+
+    Raises:
+        DiskFullError: the disk filled up: nothing was written, an earlier ``path`` is unchanged.
     """
     path = Path(path)
+    image = io.BytesIO()
+    _write(image, data)
     with atomic_path(path) as tmp:
-        _write(tmp, data)
+        write_buffer(tmp, image)
+        image.close()
         if verify is not None:
             verify(tmp)
     return path
 
 
-def _write(tmp: Path, data: DinaData) -> None:
-    with h5py.File(tmp, "w") as f:
+def _write(target: io.BytesIO, data: DinaData) -> None:
+    with h5py.File(target, "w") as f:
         f.attrs["format"] = FORMAT_NAME
         f.attrs["format_version"] = FORMAT_VERSION
         for key, value in data.attrs.items():

@@ -8,12 +8,13 @@ loaded (``check_weights``): ``load_state_dict`` would cast integer weights silen
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_buffer
 from ..errors import CheckpointError
 
 CHECKPOINT_FORMAT = "dina-checkpoint"
@@ -21,9 +22,16 @@ CHECKPOINT_VERSION = 1
 
 
 def atomic_save(obj: dict, path: str | os.PathLike) -> Path:
-    """torch.save to a temporary file in the same folder, then rename over ``path``."""
+    """torch.save to memory, written to a temporary file in the same folder, then renamed over ``path``.
+
+    Raises:
+        DiskFullError: the disk filled up (torch's own writer would say only "file write failed", or
+            "unexpected pos"): nothing was written, an earlier ``path`` is unchanged.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        write_buffer(tmp, buffer)
     return Path(path)
 
 

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 
 from ..config import ConfigError, DictConfig, check_float, check_int, check_tuple
 
+# The largest value of each size setting (a slip such as --neurons 10**12 is refused at once, naming the field);
+# far above any recording on record, so within them the real limit is memory (``simulation_bytes``).
+MAXIMA = {"n_neurons": 100_000, "n_train_images": 1_000_000, "n_validation_images": 1_000_000,
+          "n_test_images": 100_000, "n_test_repeats": 1_000, "n_crop_scales": 256, "n_interaction_groups": 100_000,
+          "image_shape": 1024, "crop_height_range": 4096, "group_size_range": 1_000}
+
 
 @dataclass
 class SimConfig(DictConfig):
@@ -56,13 +62,16 @@ class SimConfig(DictConfig):
         check_tuple(self, "image_shape", length=2, kind=int, lo=8)  # the image tower halves H and W per stage
         for count, lo in (("n_neurons", 1), ("n_train_images", 1), ("n_validation_images", 0),
                           ("n_test_images", 2), ("n_crop_scales", 1), ("n_interaction_groups", 0)):
-            check_int(self, count, lo=lo)  # N = 1 test image would make retrieval trivially "100%"
-        check_int(self, "n_test_repeats", lo=2)  # so reliability can be measured
+            check_int(self, count, lo=lo, hi=MAXIMA[count])  # N = 1 test image would make retrieval trivially "100%"
+        check_int(self, "n_test_repeats", lo=2, hi=MAXIMA["n_test_repeats"])  # so reliability can be measured
         for pair, kind in (("crop_height_range", int), ("rf_sigma_range", float), ("cycles_per_sigma_range", float),
                            ("group_size_range", int), ("depth_range_um", float)):
             low, high = check_tuple(self, pair, length=2, kind=kind, lo=0, lo_open=pair != "depth_range_um")
             if low > high:
                 raise ConfigError(name, pair, "(low, high) with low <= high", getattr(self, pair))
+        for sizes in ("image_shape", "crop_height_range", "group_size_range"):
+            if max(getattr(self, sizes)) > MAXIMA[sizes]:
+                raise ConfigError(name, sizes, f"integers <= {MAXIMA[sizes]:,}", getattr(self, sizes))
         check_tuple(self, "rf_region", length=4, lo=0.0)
         if not all(0.0 <= v <= 1.0 for v in self.rf_region) or not (self.rf_region[0] < self.rf_region[1]
                                                                      and self.rf_region[2] < self.rf_region[3]):
@@ -80,6 +89,20 @@ class SimConfig(DictConfig):
         if self.n_interaction_groups * self.group_size_range[1] > self.n_neurons:
             raise ConfigError(name, "n_neurons", f"at least n_interaction_groups x largest group size = "
                               f"{self.n_interaction_groups} x {self.group_size_range[1]}", self.n_neurons)
+
+    @property
+    def n_images(self) -> int:
+        return self.n_train_images + self.n_validation_images + self.n_test_images
+
+    @property
+    def n_trials(self) -> int:
+        return self.n_train_images + self.n_validation_images + self.n_test_images * self.n_test_repeats
+
+    def simulation_bytes(self) -> int:
+        """Peak memory of ``simulate_recording(self)``, estimated: float64 work arrays per neuron and trial,
+        image and pixel (responses, rates, mean responses, filters and masks), and the images themselves."""
+        pixels = self.image_shape[0] * self.image_shape[1]
+        return 16 * self.n_neurons * (self.n_trials + self.n_images + pixels) + 16 * self.n_images * pixels
 
     @classmethod
     def small(cls, **overrides) -> "SimConfig":

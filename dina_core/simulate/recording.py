@@ -6,6 +6,7 @@ import numpy as np
 
 from dina_core.data.fingerprint import SIMULATOR_SOURCE_PREFIX
 from dina_core.data.format import DinaData
+from dina_core.limits import check_memory
 from dina_core.simulate.config import SimConfig
 from dina_core.simulate.images import sample_crops
 from dina_core.simulate.population import Population, make_population
@@ -68,10 +69,15 @@ def simulate_recording(config: SimConfig) -> DinaData:
         DinaData with images (n_images, H, W) float32 0..255; responses (n_trials,
         n_neurons) float32 events; per-trial behaviour; neurons' ids, cortical positions
         and area; and ``ground_truth`` as documented in :mod:`dina_core.simulate`.
+
+    Raises:
+        DinaError: the simulation would need more memory than is free (``SimConfig.simulation_bytes``).
     """
+    check_memory(config.simulation_bytes(), f"simulation (n_neurons {config.n_neurons:,}, {config.n_trials:,} trials "
+                 f"of {config.n_images:,} images, image_shape {config.image_shape[0]} x {config.image_shape[1]})",
+                 "fewer neurons, images or test repeats")
     stim_seed, _, session_seed, noise_seed = _streams(config)
-    n_images = config.n_train_images + config.n_validation_images + config.n_test_images
-    images, sources = sample_crops(np.random.default_rng(stim_seed), n_images, config.image_shape,
+    images, sources = sample_crops(np.random.default_rng(stim_seed), config.n_images, config.image_shape,
                                    config.crop_height_range, config.n_crop_scales)
     population = simulate_population(config)
     mean_response = population.expected_responses(images)

@@ -25,14 +25,18 @@ from __future__ import annotations
 import csv
 import datetime
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dina_core.data.format import DinaData
+from dina_core.atomic import atomic_path
+from dina_core.limits import check_disk, check_memory
 from dina_core.simulate.traces import SimulatedTraces, TraceSimConfig, simulate_traces
 
+TRACE_NAMES = ("suite2p", "stimulus_table.csv", "images.npy", "recording.nwb")  # what out_dir receives
 _BLOCK_FRAMES = 4096  # frames per HDF5 write (and chunk) of each NWB trace series
 
 
@@ -56,31 +60,37 @@ def roi_masks(traces: SimulatedTraces) -> list[tuple[np.ndarray, np.ndarray, np.
     return [(y + dy, x + dx, lam) for y, x in traces.centers_px.tolist()]
 
 
+def _save(path: Path, values: np.ndarray, allow_pickle: bool = False) -> None:
+    """``np.save`` through a temporary file: a full disk leaves no partial ``.npy`` (``atomic``)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, values, allow_pickle=allow_pickle)
+
+
 def write_suite2p(traces: SimulatedTraces, folder: str | os.PathLike) -> Path:
     """Write ``folder/plane0/`` exactly as suite2p does (pickled stat and ops included)."""
     plane = Path(folder) / "plane0"
     plane.mkdir(parents=True, exist_ok=True)
-    np.save(plane / "F.npy", traces.fluorescence)
-    np.save(plane / "Fneu.npy", traces.neuropil)
-    np.save(plane / "spks.npy", traces.events)
-    np.save(plane / "iscell.npy", np.column_stack([traces.is_cell, traces.iscell_prob]).astype(np.float64))
+    _save(plane / "F.npy", traces.fluorescence)
+    _save(plane / "Fneu.npy", traces.neuropil)
+    _save(plane / "spks.npy", traces.events)
+    _save(plane / "iscell.npy", np.column_stack([traces.is_cell, traces.iscell_prob]).astype(np.float64))
     stat = np.empty(traces.is_cell.size, dtype=object)
     for i, (ypix, xpix, lam) in enumerate(roi_masks(traces)):
         stat[i] = {"ypix": ypix, "xpix": xpix, "lam": lam, "npix": int(ypix.size),
                    "med": traces.centers_px[i].tolist()}
-    np.save(plane / "stat.npy", stat, allow_pickle=True)
+    _save(plane / "stat.npy", stat, allow_pickle=True)
     cfg = traces.config
     ops = {"fs": cfg.fs, "nframes": traces.n_frames, "Ly": traces.shape_px[0],
            "Lx": traces.shape_px[1], "nplanes": 1, "tau": cfg.tau_decay_s,
            "neucoeff": cfg.neuropil_coef, "simulated": True}
-    np.save(plane / "ops.npy", np.array(ops, dtype=object), allow_pickle=True)
+    _save(plane / "ops.npy", np.array(ops, dtype=object), allow_pickle=True)
     return Path(folder)
 
 
 def write_stimulus_table(traces: SimulatedTraces, data: DinaData, path: str | os.PathLike) -> Path:
     """One CSV row per trial in session order: onset_frame, onset_time_s, image_id, tier."""
     path = Path(path)
-    with open(path, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["onset_frame", "onset_time_s", "image_id", "tier"])
         writer.writerows(zip(traces.onsets.tolist(), np.round(traces.onset_times(), 6).tolist(),
@@ -168,9 +178,30 @@ def write_nwb(traces: SimulatedTraces, data: DinaData, path: str | os.PathLike) 
     nwb.add_stimulus_template(templates)
     nwb.add_stimulus(IndexSeries(name="stimulus_index", data=data.image_index.astype(np.uint32),
                                  indexed_images=templates, timestamps=start, unit="N/A"))
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwb)
+    with warnings.catch_warnings(), atomic_path(path) as tmp:  # the disk was checked first (check_trace_fits)
+        warnings.filterwarnings("ignore", "The file path provided", UserWarning)  # the temporary name's suffix
+        with NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwb)
     return Path(path)
+
+
+def check_trace_fits(out_dir: str | os.PathLike, n_neurons: int, n_trials: int, image_bytes: int, *, nwb: bool,
+                     config: TraceSimConfig | None = None) -> None:
+    """Refuse raw traces of that many neurons and trials that would not fit in the memory free now, or on the disk
+    of ``out_dir`` (the nearest existing folder): said before any work, as the full disk they would meet.
+
+    Args:
+        image_bytes: the size of ``images.npy`` (float32 images).
+        nwb: the NWB file is written too (its four series of the cells, and the images again).
+    """
+    config = config or TraceSimConfig()
+    what = f"raw traces of {n_neurons:,} neurons x {n_trials:,} trials"
+    memory = config.trace_bytes(n_neurons, n_trials)
+    check_memory(memory, what, "fewer neurons or trials")
+    series = memory // 4  # one float32 (n_rois, n_frames) array: F.npy, Fneu.npy and spks.npy each
+    # four series of the cells, the ROIs' masks and the images: a fifth series is a margin for what NWB adds
+    nwb_bytes = 5 * series * n_neurons // (n_neurons + config.n_noncells) + image_bytes if nwb else 0
+    check_disk(out_dir, 3 * series + image_bytes + nwb_bytes, max(series, image_bytes, nwb_bytes), f"the {what}")
 
 
 def write_trace_recording(data: DinaData, out_dir: str | os.PathLike, *,
@@ -185,11 +216,16 @@ def write_trace_recording(data: DinaData, out_dir: str | os.PathLike, *,
 
     Returns:
         The written paths.
+
+    Raises:
+        DinaError: the traces would need more memory than is free (``TraceSimConfig.trace_bytes``);
+            DiskFullError: their files would not fit on the disk.
     """
+    check_trace_fits(out_dir, data.n_neurons, data.n_trials, 4 * data.images.size, nwb=nwb, config=config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     traces = simulate_traces(data, config)
-    np.save(out_dir / "images.npy", data.images.astype(np.float32))
+    _save(out_dir / "images.npy", data.images.astype(np.float32))
     return TraceFiles(suite2p=write_suite2p(traces, out_dir / "suite2p"),
                       stimulus_table=write_stimulus_table(traces, data, out_dir / "stimulus_table.csv"),
                       images=out_dir / "images.npy",

@@ -67,6 +67,13 @@ class TraceSimConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def trace_bytes(self, n_neurons: int, n_trials: int) -> int:
+        """Peak memory of ``simulate_traces`` for that many neurons and trials, estimated: its three float32
+        outputs and one chunk's float64 work per ROI and frame."""
+        frames = (round(self.lead_s * self.fs) + round((self.stimulus_s + self.grey_s) * self.fs) * n_trials
+                  + round(self.tail_s * self.fs))
+        return 16 * (n_neurons + self.n_noncells) * frames
+
 
 @dataclass
 class SimulatedTraces:

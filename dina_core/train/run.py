@@ -32,6 +32,7 @@ from .distributed import current, rank_device
 from .level_weights import set_level_weights
 from .linear_level import fit_linear_level, freeze_linear_level, has_linear_level, maps_scored_alone
 from .loop import FitResult, StepInfo, fit
+from .memory import check_training_fits
 from .validation import validation_top1
 
 
@@ -62,6 +63,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     Raises:
         DatasetError: ``data`` breaks a rule a DINA file must keep (``data.checked.validate_data``: test images
             shown on other trials, identical images, NaN/Inf, ...), checked as for a file read from disk.
+        SizeError, DinaError: a model size above its maximum, or a training that would not fit in the memory
+            free now (``train.memory``).
         DinaError: ``out_dir`` may not be written (see ``runs.folder.check_target``); RunBusyError:
             another training holds it; CheckpointError: its state cannot be resumed by this training;
             NothingTrainedError: stopped before the first epoch finished (nothing is saved).
@@ -74,6 +77,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
     train_config = (train_config or TrainConfig()).resolved(kind)
     check_recording(data)
     dist = current()
+    check_training_fits(kind, model_config, data.n_neurons, data.image_shape,  # before any folder or lock
+                        str(rank_device(resolve_device(train_config.device), dist)))
     writes = out_dir is not None and dist.is_main
     if out_dir is not None:  # refuse before taking the lock or any work; other ranks: rank 0 holds the lock
         check_target(out_dir, resume=resume, overwrite=overwrite, locked=not dist.is_main)

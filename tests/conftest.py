@@ -213,13 +213,20 @@ def sensorium_case(sensorium_pristine, tmp_path):
     return src, out
 
 
-# --- small_data as a raw suite2p session (test_suite2p*.py; helpers in simulated_sessions.py) ---------------
+# --- small_data as a raw suite2p session (test_suite2p*.py, test_app_import*.py; helpers in simulated_sessions.py)
 
 @pytest.fixture(scope="session")
 def suite2p_files(small_data, tmp_path_factory):
     """``small_data``'s suite2p folder, stimulus table, images and NWB file (shared, never modified)."""
     from simulated_sessions import simulated_files
     return simulated_files(small_data, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def suite2p_source(suite2p_files):
+    """``suite2p_files`` read as a suite2p source (with its stimulus table and images)."""
+    from dina_core.importers.suite2p import read_suite2p_source
+    return read_suite2p_source(suite2p_files.suite2p, stimuli=suite2p_files.stimulus_table, images=suite2p_files.images)
 
 
 @pytest.fixture()

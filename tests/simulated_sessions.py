@@ -3,7 +3,8 @@ checks of what an import of them recovers.
 
 ``simulated_files`` writes each recording once per test session (writing the NWB file is the slow part), so
 the suite2p, NWB, preview, wizard and browser tests share one copy; the ``suite2p_files`` fixture of
-conftest.py is it for ``small_data``.
+conftest.py is it for ``small_data`` (``suite2p_source`` reads it). ``expected_preview`` is the preview
+the import wizard must show, computed by ``dina_core`` directly.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from dina_core.data.reliability import oracle_correlation
 from dina_core.importers.traces import TraceConfig
+from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_source
 from dina_core.simulate.trace_writers import write_trace_recording
 
 # events summed over the 0.5 s stimulus are the simulated responses: a cheap exact check
@@ -40,3 +42,9 @@ def simulated_files(data, tmp_path_factory):
         _WRITTEN[id(data)] = write_trace_recording(data, tmp_path_factory.mktemp("rec"),
                                                    nwb=importlib.util.find_spec("pynwb") is not None)
     return _WRITTEN[id(data)]
+
+
+def expected_preview(source, config: TraceConfig, max_neurons: int = 200):
+    """The preview of ``source`` with ``config`` on the wizard's sample of ``max_neurons`` neurons."""
+    sample, neurons = sample_source(source, max_neurons, preview_kinds(source, config))
+    return preview_source(sample, neurons, config, n_total=source.recording.n_neurons)

@@ -2,7 +2,11 @@
 
 A simulated session (suite2p folder, stimulus table, images and NWB file) sits in a
 temporary data folder. What the wizard shows is checked against ``dina_core``'s preview
-computed here, and what it writes against ``write_source`` with the same settings.
+computed here (``simulated_sessions.expected_preview``), and what it writes against
+``write_source`` with the same settings; stimulus tables with a problem or other column
+names, NWB files lacking a signal and zipped uploads go through the page too. The wizard's
+parts without a page (folder scan, zip extraction, a stopped import, the trace figure):
+test_app_import_parts.py.
 """
 
 from __future__ import annotations
@@ -18,13 +22,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dina_core.data.io import read_dataset
-from dina_core.importers.suite2p import read_suite2p_source
-from dina_core.errors import DinaError
 from dina_core.importers.traces import TraceConfig
-from dina_core.importers.traces.preview import preview_kinds, preview_source, sample_source
 from dina_core.importers.traces.source import write_source
 from dina_app import keys, sources
-from simulated_sessions import simulated_files
+from simulated_sessions import expected_preview, simulated_files
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 TIMEOUT = 300  # seconds per script run on a loaded 2-core machine
@@ -42,12 +43,6 @@ def session(small_data, tmp_path_factory):
         for name, value in env.items():
             patch.setenv(name, str(value))
         yield root / "data"
-
-
-@pytest.fixture(scope="module")
-def source(session):
-    s = session / "session1"
-    return read_suite2p_source(s / "suite2p", stimuli=s / "stimulus_table.csv", images=s / "images.npy")
 
 
 def open_wizard(choice: str) -> AppTest:
@@ -74,30 +69,25 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def reference(source, config: TraceConfig, max_neurons: int = 200):
-    sample, neurons = sample_source(source, max_neurons, preview_kinds(source, config))
-    return preview_source(sample, neurons, config, n_total=source.recording.n_neurons)
-
-
-def test_suite2p_preview_shows_dina_core_numbers_and_follows_the_windows(session, source):
+def test_suite2p_preview_shows_dina_core_numbers_and_follows_the_windows(session, suite2p_source):
     at = open_wizard("Import suite2p")
     assert not at.error, [e.value for e in at.error]
-    n = source.recording.n_neurons
+    n = suite2p_source.recording.n_neurons
     assert metric(at, "Neurons previewed") == f"{min(n, 200):,} of {n:,}"
-    expected = reference(source, TraceConfig())
+    expected = expected_preview(suite2p_source, TraceConfig())
     assert metric(at, "Median reliability") == f"{np.nanmedian(expected.report.reliability):.2f}"
     assert metric(at, "Responsive") == f"{100 * expected.report.fraction_responsive:.0f}%"
     assert len(at.get("plotly_chart")) >= 2  # traces with windows, reliability histogram
 
     at.slider(key="import.response").set_value((0.2, 1.0)).run()
     at.number_input(key="import.sample").set_value(50).run()
-    moved = reference(source, TraceConfig(response_window_s=(0.2, 1.0)), max_neurons=50)
+    moved = expected_preview(suite2p_source, TraceConfig(response_window_s=(0.2, 1.0)), max_neurons=50)
     assert metric(at, "Neurons previewed") == f"50 of {n:,}"
     assert metric(at, "Median reliability") == f"{np.nanmedian(moved.report.reliability):.2f}"
     assert any("mean over 0.2 to 1 s after onset" in c.value for c in at.caption)
 
 
-def test_suite2p_import_writes_what_the_preview_showed_and_opens_it(session, source, tmp_path):
+def test_suite2p_import_writes_what_the_preview_showed_and_opens_it(session, suite2p_source, tmp_path):
     at = open_wizard("Import suite2p")
     at.slider(key="import.response").set_value((0.2, 1.0)).run()
     at.selectbox(key="import.denoise").set_value("savgol").run()
@@ -109,10 +99,10 @@ def test_suite2p_import_writes_what_the_preview_showed_and_opens_it(session, sou
     assert "Opened wizard-s2p.h5" in [s.value for s in at.success]
     written = read_dataset(out)
     config = TraceConfig(response_window_s=(0.2, 1.0), denoise="savgol")
-    expected = read_dataset(write_source(source, tmp_path / "ref.h5", config))
+    expected = read_dataset(write_source(suite2p_source, tmp_path / "ref.h5", config))
     np.testing.assert_allclose(written.responses, expected.responses, rtol=1e-6)
     assert TraceConfig.from_dict(written.attrs["preprocessing"]["trace_config"]) == config
-    assert metric(at, "Neurons") == f"{source.recording.n_neurons:,}"  # the page now shows the import
+    assert metric(at, "Neurons") == f"{suite2p_source.recording.n_neurons:,}"  # the page now shows the import
 
     again = open_wizard("Import suite2p")  # the name is taken: importing again needs an explicit replace
     again.text_input(key="import.suite2p.name").set_value("wizard-s2p").run()
@@ -132,6 +122,28 @@ def test_nwb_wizard_previews_both_signals_and_imports(session):
     assert not at.exception and not at.error, [e.value for e in at.error]
     written = read_dataset(session / "imported" / "recording.h5")
     assert written.attrs["preprocessing"]["trace_config"]["signal"] == "events"
+
+
+def test_a_signal_the_nwb_file_lacks_is_an_error_the_user_can_undo(session):
+    from test_nwb import SHOWN, _tiny_nwb
+
+    path = session / "zz" / "tiny.nwb"  # sorts after session1/recording.nwb: other tests keep their default
+    path.parent.mkdir()
+    _tiny_nwb(path, table_columns={"frame": SHOWN})
+    try:
+        at = open_wizard("Import NWB")
+        files = at.selectbox(key="import.nwb.file")
+        files.select_index(files.options.index("zz/tiny.nwb")).run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert metric(at, "Neurons previewed") == "4 of 4"
+        at.segmented_control(key="import.signal").set_value("events").run()
+        assert not at.exception
+        assert any("Deconvolved" in e.value and "tiny.nwb" in e.value for e in at.error)
+        at.segmented_control(key="import.signal").set_value("dff").run()  # the control is still there
+        assert not at.exception and not at.error
+        assert metric(at, "Neurons previewed") == "4 of 4"
+    finally:
+        shutil.rmtree(path.parent)
 
 
 @contextmanager
@@ -161,7 +173,7 @@ def test_a_bad_stimulus_table_is_a_readable_error(session):
         assert any("late_onsets.csv" in e.value and "outside" in e.value for e in at.error)
 
 
-def test_table_columns_named_otherwise_are_picked_from_the_header(session, source):
+def test_table_columns_named_otherwise_are_picked_from_the_header(session, suite2p_source):
     renamed = {"onset_frame": "frame_on", "image_id": "stim", "tier": "split"}
     rename = lambda header, rows: ([renamed.get(h, h) for h in header], rows)  # noqa: E731
     with wizard_on_edited_table(session, "renamed.csv", rename) as (at, table):
@@ -169,8 +181,8 @@ def test_table_columns_named_otherwise_are_picked_from_the_header(session, sourc
         for role, column in (("onset", "frame_on"), ("image", "stim"), ("tier", "split")):
             at.selectbox(key=f"import.s2p.{role}.{table}").set_value(column).run()
         assert not at.exception and not at.error, [e.value for e in at.error]
-        assert metric(at, "Trials") == f"{source.n_trials:,}"
-        expected = reference(source, TraceConfig())
+        assert metric(at, "Trials") == f"{suite2p_source.n_trials:,}"
+        expected = expected_preview(suite2p_source, TraceConfig())
         assert metric(at, "Median reliability") == f"{np.nanmedian(expected.report.reliability):.2f}"
 
 
@@ -187,103 +199,3 @@ def test_a_zipped_session_upload_lands_in_the_data_folder(session):
     assert at.success
     folders = [str(p.relative_to(session)) for p in sources.scan(session).suite2p]
     assert any(f.startswith("uploads/lab-session-") and f.endswith("lab-session/suite2p") for f in folders)
-
-
-def test_zip_members_outside_the_archive_are_refused(tmp_path):
-    evil = tmp_path / "uploads" / "evil.zip"
-    evil.parent.mkdir()
-    with zipfile.ZipFile(evil, "w") as archive:
-        archive.writestr("../../outside.txt", "x")
-    with pytest.raises(DinaError, match="outside the archive"):
-        sources.extract_zip(evil, tmp_path)
-    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "uploads" / "evil").exists()
-
-
-def test_trace_figure_marks_every_window_on_every_subplot(source):
-    from dina_app.trace_figures import trace_examples
-
-    ex = reference(source, TraceConfig(), max_neurons=20).examples
-    fig = trace_examples(ex, "dF/F")
-    n_rows, n_trials = 2 * len(ex.neurons), len(ex.trials)
-    rects = [s for s in fig.layout.shapes if s.type == "rect"]
-    lines = [s for s in fig.layout.shapes if s.type == "line"]
-    assert len(rects) == n_rows * 2 * n_trials and len(lines) == n_rows * n_trials
-    assert {s.xref for s in lines} == {"x"} | {f"x{r}" for r in range(2, n_rows + 1)}
-    response = np.array([[s.x0, s.x1] for s in rects if s.xref == "x"][:n_trials])
-    np.testing.assert_allclose(response, ex.response_windows_s)
-    np.testing.assert_allclose(sorted(s.x0 for s in lines if s.xref == "x"), ex.onsets_s)
-
-
-def test_a_signal_the_nwb_file_lacks_is_an_error_the_user_can_undo(session):
-    from test_nwb import SHOWN, _tiny_nwb
-
-    path = session / "zz" / "tiny.nwb"  # sorts after session1/recording.nwb: other tests keep their default
-    path.parent.mkdir()
-    _tiny_nwb(path, table_columns={"frame": SHOWN})
-    try:
-        at = open_wizard("Import NWB")
-        files = at.selectbox(key="import.nwb.file")
-        files.select_index(files.options.index("zz/tiny.nwb")).run()
-        assert not at.exception and not at.error, [e.value for e in at.error]
-        assert metric(at, "Neurons previewed") == "4 of 4"
-        at.segmented_control(key="import.signal").set_value("events").run()
-        assert not at.exception
-        assert any("Deconvolved" in e.value and "tiny.nwb" in e.value for e in at.error)
-        at.segmented_control(key="import.signal").set_value("dff").run()  # the control is still there
-        assert not at.exception and not at.error
-        assert metric(at, "Neurons previewed") == "4 of 4"
-    finally:
-        shutil.rmtree(path.parent)
-
-
-def test_the_data_folder_scan_sorts_sources_and_skips_per_trial_arrays(tmp_path):
-    from dina_core.simulate.sensorium_folder import write_sensorium_folder
-
-    root = tmp_path / "data"
-    static = write_sensorium_folder(root / "mouse1", n_trials=40)  # 160 per-trial .npy files
-    (root / "zips").mkdir()
-    (root / "zips" / "mouse2.zip").write_bytes(b"PK")
-    for plane in ("plane0", "plane1"):
-        (root / "s1" / "suite2p" / plane).mkdir(parents=True)
-        np.save(root / "s1" / "suite2p" / plane / "F.npy", np.zeros((2, 3)))
-    np.save(root / "s1" / "images.npy", np.zeros((2, 4, 4)))
-    (root / "s1" / "stimulus_table.csv").write_text("onset_frame,image_id\n")
-    (root / "s1" / "pngs").mkdir()
-    (root / "s1" / "pngs" / "0.png").write_bytes(b"")
-    (root / "rec.nwb").write_bytes(b"")
-    for name in ("imported/a.h5", "uploads/b.h5", "stacks/c.h5"):
-        (root / name).parent.mkdir(exist_ok=True)
-        (root / name).write_bytes(b"")
-    (tmp_path / "outside.nwb").write_bytes(b"")
-    (root / "link.nwb").symlink_to(tmp_path / "outside.nwb")
-
-    found = sources.scan(root)
-    rel = {k: [str(p.relative_to(root)) for p in v] for k, v in vars(found).items()}
-    assert rel["sensorium"] == [str(static.relative_to(root)), "zips/mouse2.zip"]
-    assert rel["suite2p"] == ["s1/suite2p"]
-    assert rel["tables"] == ["s1/stimulus_table.csv"]
-    assert rel["images"] == ["s1/images.npy", "s1/pngs", "stacks/c.h5"]
-    assert rel["nwb"] == ["rec.nwb"]
-    assert rel["datasets"] == ["imported/a.h5", "stacks/c.h5", "uploads/b.h5"]
-    assert sources.scan(tmp_path / "missing") == sources.Inventory()
-
-
-def test_stopping_an_import_writes_nothing(source, tmp_path):
-    from dina_app import jobs
-
-    out = tmp_path / "stopped.h5"
-    work = jobs.import_work(source, out, TraceConfig(chunk_neurons=16))
-
-    def stop_during_work(job):
-        job.stop()  # as the Stop button does while the first block of neurons is processed
-        return work(job)
-
-    job = jobs.start("import:test-stop", "Importing stopped.h5", tmp_path, stop_during_work)
-    assert job.wait(timeout=120)
-    assert job.status == "stopped" and job.result is None
-    assert list(tmp_path.iterdir()) == []  # not even a temporary file
-
-    done = jobs.start("import:test-stop", "Importing done.h5", tmp_path,
-                      jobs.import_work(source, tmp_path / "done.h5", TraceConfig()))
-    assert done.wait(timeout=120)
-    assert done.status == "finished" and read_dataset(done.result["path"]).n_neurons == source.recording.n_neurons

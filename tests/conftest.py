@@ -124,7 +124,7 @@ def nwb_case(tiny_sources, tmp_path):
     return Case(tiny_sources, tmp_path, "nwb")
 
 
-# --- DINA Studio through AppTest (test_app_*.py; helpers in studio_pages.py) -------------------------------
+# --- DINA Studio through AppTest and Chromium (test_app_*.py, test_browser*.py; helpers in studio_pages.py) ---
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory, small_run_dir):
@@ -147,6 +147,14 @@ def studio_demo(studio, small_run_dir):
     from dina_core.data.io import read_dataset
     from dina_core.runs.run import load_run
     return load_run(small_run_dir[0]), read_dataset(studio / "demo" / "demo_small.h5")
+
+
+@pytest.fixture(scope="module")
+def playwright_chromium():
+    """Debian's Chromium through Playwright (``studio_pages.chromium``): skipped without it, failed under CI=true."""
+    from studio_pages import chromium
+    with chromium() as browser:
+        yield browser
 
 
 # --- The app's folders with an outside one (test_hostile_app_*.py) ------------------------------------------

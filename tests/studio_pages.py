@@ -1,18 +1,25 @@
-"""Helpers of the AppTest tests of DINA Studio (tests/test_app_*.py): open a page, read what it says.
+"""Helpers of DINA Studio's tests: AppTest (tests/test_app_*.py: open a page, read what it says) and the
+headless browser (tests/test_browser*.py: Debian's Chromium through Playwright).
 
 The app's environment (temporary folders, the small demo, the shared small run as its model) is the
-``studio`` fixture of conftest.py; ``studio_demo`` is (run, data) as the app loads them.
+``studio`` fixture of conftest.py; ``studio_demo`` is (run, data) as the app loads them;
+``playwright_chromium`` is :func:`chromium` for a test module.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 TIMEOUT = 180  # seconds per script run: generous for a loaded 2-core machine
+SLOW_MS = 300_000  # a browser on a loaded 2-core machine: first renders import torch and compute the analyses
 
 
 def open_page(name: str, **session) -> AppTest:
@@ -48,3 +55,26 @@ def wait_for_a_maps_epoch(job, timeout_s: float = 600) -> None:
         if snap["val_top1"] and (snap["last"] or {}).get("stage") == "maps":
             return
         time.sleep(0.1)
+
+
+def missing(reason: str) -> None:
+    """Skip a browser test for lack of ``reason``, except under CI=true, where that is a failure."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """Debian's Chromium launched through Playwright (never ``playwright install``); closed on exit."""
+    from dina_app.browser import CHROMIUM, launch
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("Python package playwright is not installed (pip install -e '.[test]')")
+    if not Path(CHROMIUM).exists():
+        missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as p:
+        browser = launch(p)
+        yield browser
+        browser.close()

@@ -1,14 +1,16 @@
 """DINA Studio in a real headless browser: `streamlit run app.py` + Debian's Chromium via Playwright.
 
-Visits every page through the sidebar, moves the pruning slider, trains a short run from the
-Train page, previews and imports a suite2p session with the Data page's wizard, exports the report, asserting that no page shows an exception. Screenshots go
-to test-artifacts/ (normal and presentation mode). Needs Debian's ``chromium`` (never
-``playwright install``); without it the tests skip locally and fail under CI=true.
+Against one server (the small demo, the suite's small run as its model): visits every page through the
+sidebar in normal and presentation mode with no request leaving the machine, moves the pruning slider,
+trains a short run from the Train page (Enter in a field never starts one), previews and imports a
+suite2p session with the Data page's wizard, and downloads the report and opens it offline, asserting
+that no page shows an exception. Screenshots go to test-artifacts/. Chromium comes from the
+``playwright_chromium`` fixture (``studio_pages.chromium``): without it the tests skip locally and fail
+under CI=true. A fresh checkout and PNG export: test_browser_setup.py.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -16,33 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dina_app.browser import CHROMIUM, IDLE, PAGES, launch, settle, studio_server, visit
+from dina_app.browser import IDLE, PAGES, settle, studio_server, visit
 from simulated_sessions import simulated_files
+from studio_pages import SLOW_MS
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-SLOW_MS = 300_000  # a loaded 2-core machine: first renders import torch and compute the analyses
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 pytestmark = pytest.mark.slow
-
-
-def _missing(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser test cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def playwright_chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("Python package playwright is not installed (pip install -e '.[test]')")
-    if not Path(CHROMIUM).exists():
-        _missing(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -91,30 +72,6 @@ def check(page, title: str) -> None:
 def shoot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def test_a_fresh_checkout_opens_the_shipped_model_without_training(playwright_chromium, tmp_path):
-    """No demo folder, no runs: the demo recording is simulated and the shipped run is active within 30 s."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DINA_")}
-    env.update(DINA_DATA_DIR=str(tmp_path / "data"), DINA_RUNS_DIR=str(tmp_path / "runs"),
-               DINA_DEMO_DIR=str(tmp_path / "demo"))  # the defaults: demo size, assets/demo_run
-    with studio_server(env, timeout_s=120) as url:
-        context = playwright_chromium.new_context(viewport={"width": 1400, "height": 1800})
-        try:
-            page = context.new_page()
-            page.goto(url)
-            page.locator("[data-testid=stSidebar]", has_text="shipped demo run").wait_for(timeout=30_000)
-            page.set_default_timeout(SLOW_MS)
-            settle(page)
-            shipped = json.loads((ROOT / "assets" / "demo_run" / "run.json").read_text())["metadata"]
-            score = f"validation top-1 {100 * shipped['best_val_top1']:.1f}% (chance 0.4%)"  # 250 validation images
-            assert score in page.locator("[data-testid=stSidebar]").inner_text()
-            visit(page, "Retrieval")
-            assert page.locator("[data-testid=stPlotlyChart]").count() > 0
-            assert page.get_by_text("is being trained").count() == 0
-        finally:
-            context.close()
-    assert (tmp_path / "demo" / "demo.h5").is_file() and not (tmp_path / "runs").exists()  # nothing trained
 
 
 def test_enter_in_a_train_field_does_not_start_a_training(server, page):
@@ -239,26 +196,3 @@ def test_report_downloads_and_opens_offline(server, page, playwright_chromium):
         viewer.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     finally:
         offline.close()
-
-
-def test_png_export_uses_the_system_chromium(playwright_chromium, monkeypatch):
-    import plotly.graph_objects as go
-
-    from dina_app.report import figure_png
-
-    monkeypatch.setenv("BROWSER_PATH", CHROMIUM)
-    png = figure_png(go.Figure(go.Scatter(y=[1, 3, 2])), width=400, height=300)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
-
-
-def test_without_a_chrome_png_export_says_what_to_install(monkeypatch, tmp_path):
-    import plotly.graph_objects as go
-
-    from dina_app.report import figure_png, png_export_problem
-    from dina_core.errors import DinaError
-
-    monkeypatch.delenv("BROWSER_PATH", raising=False)
-    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium, no chrome
-    assert "apt-get install chromium" in png_export_problem()
-    with pytest.raises(DinaError, match="apt-get install chromium"):
-        figure_png(go.Figure(go.Scatter(y=[1, 2])))

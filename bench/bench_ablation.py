@@ -9,8 +9,11 @@ gain follows the simulated arousal); ``linear_friendly``, the variant of ``bench
 (large RFs, mostly simple cells, strong behaviour-linked gain); the real Antolik 2016 regions and
 Allen natural scenes fixtures in ../shared/data (skipped when absent). Variants are trained with
 the defaults a user gets except for the one change each names; ``dina_v1`` is the default before
-stage0, the stride-2 stem and level weighting. Per variant: validation top-1 (what defaults are
-chosen on), test neural -> image top-1 single-trial and averaged with 95% CI, training seconds.
+stage0, the stride-2 stem and level weighting; ``encoding_model`` is the field's standard decoder (the
+benchmark's encoding baseline, ``dina_core.evaluate.encoding``, its identification rule chosen on
+validation). Per variant: validation top-1 (what defaults are chosen on), test neural -> image top-1
+single-trial and averaged with 95% CI, the paired single-trial differences from the linear model and from
+the encoding model (when they ran before it), training seconds.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_sensorium_scale import VARIANTS  # noqa: E402
 from real_fixtures import allen, antolik, available  # noqa: E402
 
+from dina_core.evaluate.encoding import fit_encoding  # noqa: E402
+from dina_core.evaluate.encoding_scores import evaluate_encoding  # noqa: E402
+from dina_core.evaluate.encoding_scores import tier_embeddings as encoding_embeddings  # noqa: E402
 from dina_core.evaluate.model_eval import evaluate_run, tier_embeddings  # noqa: E402
 from dina_core.evaluate.retrieval import bootstrap_ci  # noqa: E402
 from dina_core.model import LinearConfig, ModelConfig  # noqa: E402
@@ -42,6 +48,10 @@ ABLATIONS = {  # name: (kind, model overrides, train overrides)
     "stage0_raw": ("dina", {"stage0_filters": 0}, {}),
     "no_stage0": ("dina", {"aligned_stages": ("stage2", "stage3"), "stage_weights": (1.0, 1.0)}, {}),
     "no_linear_level": ("dina", {"linear_level": False}, {}),
+    "encoding_level": ("dina", {"encoding_level": True}, {}),
+    "encoding_level_only": ("dina", {"encoding_level": True, "aligned_stages": (), "stage_weights": (),
+                                     "linear_level": False}, {}),
+    "encoding_model": ("encoding", {}, {}),
     "no_shift": ("dina", {}, {"shift_pixels": 0}),
     "shift1": ("dina", {}, {"shift_pixels": 1}),
     "behavior": ("dina", {}, {"behavior": "on"}),
@@ -81,28 +91,49 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print("| data | variant | val top-1 | test single-trial top-1 (95% CI) | test averaged top-1 (95% CI) | "
-          "single-trial minus linear (paired 95% CI) | train s | epochs |\n|---|---|---|---|---|---|---|---|",
-          flush=True)
+          "single-trial minus linear (paired 95% CI) | minus encoding model | train s | epochs |\n"
+          "|---|---|---|---|---|---|---|---|---|", flush=True)
     for data_name, data in datasets(args.data, args.neurons, args.train_images, args.seed):
-        linear = None  # the linear model's single-trial hits on this data, once it has run
+        references = {}  # variant -> its single-trial hits on this data, for the paired columns
         for variant in args.variants:
             kind, model_over, train_over = ABLATIONS[variant]
+            started = time.perf_counter()
+            if kind == "encoding":
+                _encoding_row(data_name, data, args.seed, started, references)
+                continue
             base = ModelConfig().to_dict() if kind == "dina" else LinearConfig().to_dict()
             train_config = TrainConfig(seed=args.seed, **train_over)
-            started = time.perf_counter()
             run, result = train_run(data, None, kind=kind, model_config={**base, **model_over},
                                     train_config=train_config)
             seconds = time.perf_counter() - started
             if variant == "linear":
-                linear = single_trial_hits(run, data)
+                references["linear"] = single_trial_hits(run, data)
             chosen = run.metadata.get("level_weights")
             _print_row(data_name, variant + (f" {chosen['chosen']}" if chosen else ""), run, data, args.seed,
                        chosen["validation_top1"] if chosen else result.best_val_top1, seconds, len(result.history),
-                       linear)
+                       references)
             if chosen:  # the same run scored with its training weights: what choosing them on validation adds
                 run.model.level_weights = dict(zip(run.model.levels, chosen["before"]))
                 _print_row(data_name, f"{variant} without level weights", run, data, args.seed,
-                           result.best_val_top1, seconds, len(result.history), linear)
+                           result.best_val_top1, seconds, len(result.history), references)
+
+
+def _encoding_row(data_name, data, seed, started, references) -> None:
+    """Fit and print the encoding baseline; its single-trial hits become the 'minus encoding model' reference."""
+    fit = fit_encoding(data, seed=seed)
+    result = evaluate_encoding(fit, seed=seed)
+    seconds = time.perf_counter() - started
+    rule = result["scores"]["chosen"]
+    ranks = encoding_embeddings(fit, "test", rule)
+    hits = (ranks.ranks("neural_to_image", "single_trial") == 0).astype(np.float64)
+    groups = ranks.groups("neural_to_image", "single_trial")
+    linear = _paired(hits, groups, references.get("linear"), seed)
+    references["encoding_model"] = hits, groups
+    rows = result["rows"]
+    single, avg = _top1(rows, "single_trial"), _top1(rows, "averaged")
+    print(f"| {data_name} | encoding_model ({rule}) | {result['scores']['validation_top1'][rule]:.3f} | "
+          f"{_ci(single)} | {_ci(avg)} | {linear} | | {seconds:.0f} | {result['training']['epochs_run']} |",
+          flush=True)
 
 
 def single_trial_hits(run, data) -> tuple[np.ndarray, np.ndarray]:
@@ -112,25 +143,26 @@ def single_trial_hits(run, data) -> tuple[np.ndarray, np.ndarray]:
     return (ranks == 0).astype(np.float64), embeddings.groups("neural_to_image", "single_trial")
 
 
-def _paired_difference(run, data, linear, seed) -> str:
-    """Single-trial top-1 minus the linear model's on the same trials, with a bootstrap CI over images."""
-    if linear is None:
+def _paired(hits, groups, reference, seed) -> str:
+    """Mean of ``hits`` minus ``reference``'s hits on the same trials, with a bootstrap CI over images."""
+    if reference is None:
         return ""
-    hits, groups = single_trial_hits(run, data)
-    diff = hits - linear[0]
+    diff = hits - reference[0]
     lo, hi = bootstrap_ci(diff, seed=seed, groups=groups)
     return f"{diff.mean():+.3f} ({lo:+.2f} to {hi:+.2f})"
 
 
-def _print_row(data_name, variant, run, data, seed, val, seconds, epochs, linear) -> None:
+def _ci(row) -> str:
+    return f"{row['top1']:.3f} ({row['ci95_top1'][0]:.2f}-{row['ci95_top1'][1]:.2f})"
+
+
+def _print_row(data_name, variant, run, data, seed, val, seconds, epochs, references) -> None:
     rows = evaluate_run(run, data, per_level=False, seed=seed)
     single, avg = _top1(rows, "single_trial"), _top1(rows, "averaged")
-
-    def ci(r):
-        return f"{r['top1']:.3f} ({r['ci95_top1'][0]:.2f}-{r['ci95_top1'][1]:.2f})"
-
-    print(f"| {data_name} | {variant} | {val:.3f} | {ci(single)} | {ci(avg)} | "
-          f"{_paired_difference(run, data, linear, seed)} | {seconds:.0f} | {epochs} |", flush=True)
+    hits, groups = single_trial_hits(run, data)
+    print(f"| {data_name} | {variant} | {val:.3f} | {_ci(single)} | {_ci(avg)} | "
+          f"{_paired(hits, groups, references.get('linear'), seed)} | "
+          f"{_paired(hits, groups, references.get('encoding_model'), seed)} | {seconds:.0f} | {epochs} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ MODELS = {"dina": "DINA", "linear": "linear two-tower", "global_only": "DINA, gl
 RUN_KINDS = {"dina": "DINA (feature-map alignment)", "linear": "linear two-tower (baseline)"}
 # retrieval levels of a model (model.levels, and 'combined' for the retrieval score)
 _STAGE_WORDS = {1: "early", 2: "mid-level", 3: "high-level"}
-LEVELS = {"combined": "combined score", "global": "global embedding", "linear": "linear pixel read-out"}
+LEVELS = {"combined": "combined score", "global": "global embedding", "linear": "linear pixel read-out",
+          "encoding": "encoding head (predicted responses)"}
 
 
 def level(key: str | None) -> str:

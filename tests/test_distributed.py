@@ -35,14 +35,14 @@ import torch.multiprocessing as mp
 from dina_core.model import build_model
 from dina_core.simulate import SimConfig, simulate_recording
 from dina_core.train.distributed import SINGLE, Dist, current
-from dina_core.train.loop import train_step
+from dina_core.train.step import train_step
 from dina_core.train.loss import multilevel_info_nce
 from dina_core.runs.prepare import Preprocessing, prepare
 
 TINY = SimConfig.small(n_neurons=40, n_train_images=48, n_validation_images=6, n_test_images=6,
                        n_interaction_groups=2)
 BATCH = 24  # global batch: 12 trials per rank
-KINDS = {"dina": {"neuron_dropout": 0.0, "stage_channels": [4, 8, 8], "trunk_dim": 32},
+KINDS = {"dina": {"neuron_dropout": 0.0, "stage_channels": [4, 8, 8], "trunk_dim": 32, "encoding_level": True},
          "linear": {"neuron_dropout": 0.0, "embed_dim": 16}}
 
 
@@ -103,15 +103,23 @@ def two_rank_steps(tmp_path_factory):
 
 
 def reference_step(kind: str, shards: int) -> torch.Tensor:
-    """One process: forward the global batch shard by shard, the loss on all of it, one step."""
+    """One process: forward the global batch shard by shard, the loss on all of it, one step.
+
+    Each shard is forwarded from the random state every rank starts its step with (the encoding head's
+    readout jitter draws from it), and a model's own loss ('fit_loss', a mean over the shard) counts
+    shard / batch of it, as the ranks' summed gradients do."""
     model, data, trials, paired = setup(kind)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     batch = torch.arange(BATCH)
-    outs = [model(data.images[paired[part]], data.responses[trials[part]]) for part in batch.chunk(shards)]
+    state, outs = torch.get_rng_state(), []
+    for part in batch.chunk(shards):
+        torch.set_rng_state(state)
+        outs.append(model(data.images[paired[part]], data.responses[trials[part]]))
     merged = {tower: {level: torch.cat([o[tower][level] for o in outs]) for level in outs[0][tower]}
               for tower in ("image", "neural")}
     merged["logit_scale"] = outs[0]["logit_scale"]
     loss, _ = multilevel_info_nce(merged, model.level_weights, paired[batch])
+    loss = loss + sum(o["fit_loss"] / shards for o in outs if "fit_loss" in o)
     loss.backward()
     optimizer.step()
     return flat_parameters(model)
@@ -122,8 +130,10 @@ def test_two_ranks_step_like_one_process_on_the_global_batch(two_rank_steps, kin
     rank0 = torch.load(two_rank_steps / f"{kind}-rank0.pt", weights_only=True)
     rank1 = torch.load(two_rank_steps / f"{kind}-rank1.pt", weights_only=True)
     assert torch.equal(rank0, rank1)  # the ranks stay identical
-    before = flat_parameters(setup(kind)[0])
+    model = setup(kind)[0]
+    before = flat_parameters(model)
     assert not torch.allclose(rank0, before)  # the step moved the weights
+    assert kind != "dina" or "encoding" in model.levels  # the encoding head's own loss is covered too
     torch.testing.assert_close(rank0, reference_step(kind, shards=2), rtol=1e-5, atol=1e-6)
     if kind == "linear":  # no BatchNorm: identical to the plain single-process step on the whole batch
         torch.testing.assert_close(rank0, sharded_step(kind, SINGLE), rtol=1e-5, atol=1e-6)

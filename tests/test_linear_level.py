@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dina_core.model import LINEAR, DinaModel, LinearConfig, LinearTwoTower, ModelConfig
+from dina_core.model.config import ENCODING
 from dina_core.config import ConfigError
 
 
@@ -46,7 +47,8 @@ def test_linear_level_in_the_config():
     assert config.levels() == ("stage0", "stage2", "stage3", LINEAR)
     assert len(ModelConfig(retrieval_weights=(0.0, 1.0, 0.5, 0.25)).retrieval_weights) == 4
     assert ModelConfig(linear_level=False).levels() == ("stage0", "stage2", "stage3")
-    assert LINEAR not in ModelConfig.global_only().levels()
+    assert ModelConfig(encoding_level=True).levels() == ("stage0", "stage2", "stage3", LINEAR, ENCODING)
+    assert not {LINEAR, ENCODING} & set(ModelConfig.global_only(encoding_level=False).levels())
     assert ModelConfig(aligned_stages=(), stage_weights=(), linear_level=True).levels() == (LINEAR,)
     with pytest.raises(ConfigError, match="linear_level"):
         ModelConfig(linear_level="yes")

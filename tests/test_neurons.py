@@ -49,14 +49,18 @@ def test_evaluator_reproduces_evaluate_run(small_run, small_data, evaluator):
     assert evaluator.top1(mask) == masked["averaged"]["top1"]
 
 
-@pytest.mark.parametrize("kind", ["dina", "linear"])
+UNTRAINED = {"linear": ("linear", {}), "dina_encoding_level": ("dina", {"encoding_level": True})}
+
+
+@pytest.mark.parametrize("kind", ["dina", *UNTRAINED])
 def test_scores_match_the_model_under_masks(kind, small_run, small_data):
     if kind == "dina":
         run = small_run
-    else:  # an untrained linear two-tower: the fold must hold for any weights
+    else:  # an untrained linear two-tower, or DINA with its encoding level: the fold must hold for any weights
         torch.manual_seed(0)
-        model = build_model("linear", {}, small_data.n_neurons, small_data.image_shape).eval()
-        run = Run(model, "linear", {}, TrainConfig(), Preprocessing.fit(small_data))
+        model_kind, config = UNTRAINED[kind]
+        model = build_model(model_kind, config, small_data.n_neurons, small_data.image_shape).eval()
+        run = Run(model, model_kind, config, TrainConfig(), Preprocessing.fit(small_data))
     ev = MaskedEvaluator(run, small_data)
     prepared = run.prepare(small_data)
     task = tier_task(prepared)

@@ -3,7 +3,7 @@
 exact mean of every step's loss.
 
 A CPU run cannot see a GPU wait, so the test counts what would cause one: every read of a tensor's value
-made from the loop's or the loss's code (``float``, ``int``, ``bool``, ``.item()``, ``.tolist()``).
+made from the loop's, the step's or the loss's code (``float``, ``int``, ``bool``, ``.item()``, ``.tolist()``).
 """
 
 import math
@@ -15,15 +15,15 @@ import torch
 from dina_core.model import build_model
 from dina_core.runs.config import TrainConfig
 from dina_core.runs.prepare import Preprocessing, prepare
-from dina_core.train import loop, loss
+from dina_core.train import loop, loss, step
 
 TINY_DINA = {"neuron_dropout": 0.0, "stage_channels": [4, 8, 8], "trunk_dim": 32}
 HOST_READS = ("__float__", "__int__", "__bool__", "item", "tolist")
 
 
 def count_host_reads(patch: pytest.MonkeyPatch) -> list[str]:
-    """Record each tensor read made directly from loop.py or loss.py, as 'file:method'."""
-    reads, watched = [], {loop.__file__, loss.__file__}
+    """Record each tensor read made directly from loop.py, step.py or loss.py, as 'file:method'."""
+    reads, watched = [], {loop.__file__, loss.__file__, step.__file__}
     for name in HOST_READS:
         original = getattr(torch.Tensor, name)
 
@@ -63,7 +63,7 @@ def test_losses_are_read_back_every_log_every_steps_not_every_step(tiny_fit):
     assert per_epoch > 4  # a read-back inside the epoch as well as at its end
     read_steps = sorted({1} | set(range(4, total + 1, 4)) | set(range(per_epoch, total + 1, per_epoch)))
     assert len(read_steps) < total
-    assert tiny_fit["reads"] == ["loop.py:tolist"] * len(read_steps)  # one transfer per read-back, nothing else
+    assert tiny_fit["reads"] == ["step.py:tolist"] * len(read_steps)  # one transfer per read-back, nothing else
     for info in tiny_fit["infos"]:
         shown = max(s for s in read_steps if s <= info.step)
         assert info.loss_step == shown

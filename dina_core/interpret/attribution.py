@@ -21,6 +21,7 @@ from scipy.ndimage import gaussian_filter
 
 from ..errors import DinaError
 from ..model import LINEAR, TwoTowerModel
+from ..model.config import ENCODING
 from ..model.inference import eval_mode
 from .forwards import hooks_removed, margin_forward, response_forward, similarity_forward
 
@@ -148,8 +149,8 @@ class AttributionError(DinaError):
 
 
 def _cam_layer(model: TwoTowerModel, layer: str | None, stage: str | None) -> torch.nn.Module:
-    """The image-tower module Grad-CAM weighs: ``layer``, else the explained stage, else the last stage (which the
-    global level pools).
+    """The image-tower module Grad-CAM weighs: ``layer``, else the explained stage (for the encoding level, the
+    stage its head reads), else the last stage (which the global level pools).
 
     Raises:
         AttributionError: for the linear level, which reads the pixels without passing through the tower.
@@ -159,6 +160,8 @@ def _cam_layer(model: TwoTowerModel, layer: str | None, stage: str | None) -> to
         raise AttributionError("Grad-CAM weighs a layer of the image tower, and the linear level reads the pixels "
                                "directly, without it: explain the linear level with another method (integrated "
                                "gradients, saliency, SHAP or occlusion)")
+    if layer is None and stage == ENCODING:
+        stage = model.config.encoding_stage
     name = layer or (stage if stage in tower.stage_channels else None) or tower.stage_names[-1]
     return getattr(tower, name)
 

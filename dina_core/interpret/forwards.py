@@ -9,7 +9,8 @@ the inputs):
   its similarities to the other candidate responses: the evidence retrieval acts on;
 * ``response_forward``: response -> its similarity with a fixed image embedding.
 
-``hooks_removed`` deletes any module hook added inside it, even when an attribution raises.
+``hooks_removed`` deletes any module hook added inside it, even when an attribution raises;
+``replaced_output`` makes a module return a given tensor inside a block (``masked_eval`` folds layers so).
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ def hooks_removed(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
                     del hooks[key]
                     for extra in _HOOK_EXTRAS:
                         getattr(m, extra, {}).pop(key, None)
+
+
+@contextlib.contextmanager
+def replaced_output(module: torch.nn.Module, value: torch.Tensor) -> Iterator[None]:
+    """Inside the block, ``module`` returns ``value`` whatever its input; the hook is always removed."""
+    handle = module.register_forward_hook(lambda _m, _i, _o: value)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def similarity_forward(model: TwoTowerModel, level: str | None = None) -> PairForward:

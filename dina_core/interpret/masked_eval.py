@@ -19,11 +19,13 @@ one batched product (see ``bench/bench_masked_eval.py``: milliseconds for 5,000 
 and 100 candidates on CPU). A 0/1 mask that differs from all-kept (or all-masked) in
 only ``s < n / 4`` neurons (a pair ablated, the top 50 kept) replaces the product by an
 (s x d) update of the unmasked first-layer output, leaving only the O(Q (N + d) d) part.
+
+DINA's encoding level has no layer over the neurons (``model.encoding_head``): its term is
+``w (r * m) . e_j / ||r * m||``, ``e_j`` the candidates' normalised predictions, one (Q, n) x (n, N) product per mask.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections.abc import Iterator
 
@@ -34,9 +36,11 @@ from torch import nn
 from ..data.format import DinaData
 from ..evaluate.tasks import tier_task
 from ..model import LINEAR, DinaModel, LinearTwoTower, TwoTowerModel
+from ..model.config import ENCODING
 from ..model.inference import encode_images
 from ..runs.prepare import PreparedData
 from ..runs.run import Run, check_compatible
+from .forwards import replaced_output
 
 SUPPORTED = (DinaModel, LinearTwoTower)
 _MAX_CHUNK_ELEMENTS = 1 << 22  # masked responses held at once (16 MB of float32)
@@ -48,7 +52,7 @@ def _branches(model: TwoTowerModel) -> list[tuple[str, str | None, tuple[str, ..
     if isinstance(model, LinearTwoTower):
         return [("response_linear", None, model.levels)]
     linear = (LINEAR,) if model.neural_tower.linear_head is not None else ()
-    trunk = tuple(lv for lv in model.levels if lv not in linear)
+    trunk = tuple(lv for lv in model.levels if lv not in (*linear, ENCODING))
     return [branch for branch in (("neural_tower.trunk.0", "neural_tower.trunk.1", trunk),
                                   ("neural_tower.linear_head", None, linear)) if branch[2]]
 
@@ -64,16 +68,6 @@ class _Branch:
 
     def __init__(self, first: nn.Linear, post: nn.Module, full_pre: torch.Tensor, levels: list[tuple]):
         self.first, self.post, self.full_pre, self.levels = first, post, full_pre, levels
-
-
-@contextlib.contextmanager
-def _replace_output(module: nn.Module, value: torch.Tensor) -> Iterator[None]:
-    """Inside the block, ``module`` returns ``value`` whatever its input; the hook is always removed."""
-    handle = module.register_forward_hook(lambda _m, _i, _o: value)
-    try:
-        yield
-    finally:
-        handle.remove()
 
 
 class MaskedEvaluator:
@@ -116,6 +110,9 @@ class MaskedEvaluator:
         own = copy.deepcopy(model).eval()  # a private copy: the shared model is never folded into
         images = task.images.to(self.device)
         self._branches = [self._fold(own, images, first, post, levels) for first, post, levels in _branches(own)]
+        self._encoding = None  # (weight, (N, n) normalised predicted responses of the candidates)
+        if ENCODING in own.levels:
+            self._encoding = (own.level_weights[ENCODING], encode_images(own, images, level=ENCODING).double())
         # Pessimistic ties as in evaluate.retrieval.target_ranks: |q| = |c| = sqrt(sum w).
         self._slack = torch.finfo(torch.float32).eps * sum(model.level_weights.values())
 
@@ -131,7 +128,7 @@ class MaskedEvaluator:
         first = model.get_submodule(first_name)
         d = first.out_features
         basis = torch.cat([torch.zeros(1, d), torch.eye(d)]).to(self.device)
-        with _replace_output(model.get_submodule(post_name or first_name), basis):
+        with replaced_output(model.get_submodule(post_name or first_name), basis):
             outputs = model.response_levels(torch.zeros(d + 1, model.n_neurons, device=self.device))
         folded = []
         for level in levels:
@@ -192,6 +189,10 @@ class MaskedEvaluator:
             for w, p, c, g_mat, g_vec, beta in branch.levels:
                 norm2 = ((t @ g_mat) * t).sum(-1) + 2.0 * (t @ g_vec) + beta
                 total += w * (t @ p.T + c) / norm2.clamp_min(0.0).sqrt().clamp_min(1e-12)[..., None]
+        if self._encoding is not None:
+            w, predicted = self._encoding
+            masked = (self._queries[None] * m[:, None, :]).double()  # (K, Q, n)
+            total += w * (masked @ predicted.T) / masked.norm(dim=-1).clamp_min(1e-12)[..., None]
         return total
 
     def _pre_sparse(self, branch: _Branch, m: torch.Tensor, base: torch.Tensor) -> torch.Tensor:

@@ -9,10 +9,12 @@ from ..config import ConfigError, DictConfig, check_bool, check_float, check_int
 PIXEL_STAGE = "stage0"  # the pixel-level map: the (pooled, standardised) image itself
 GLOBAL = "global"  # the level of a pooled whole-image embedding (the "traditional" alignment)
 LINEAR = "linear"  # the level of the linear two-tower inside DINA: raw pixels and raw responses, each mapped linearly
+ENCODING = "encoding"  # the level of the encoding head: each neuron's response predicted from the image tower's maps
 
 # Values that rebuild the model a checkpoint written before a field existed was trained with:
 # ``saved_config`` fills a missing field from here, so old runs load unchanged while new runs get the defaults.
-LEGACY = {"stem_stride": 1, "stage0_pool": 2, "stage0_filters": 0, "retrieval_weights": (), "linear_level": False}
+LEGACY = {"stem_stride": 1, "stage0_pool": 2, "stage0_filters": 0, "retrieval_weights": (), "linear_level": False,
+          "encoding_level": False}
 
 
 @dataclass
@@ -44,6 +46,19 @@ class ModelConfig(DictConfig):
     linear_weight: float = why(1.0, "the linear level's retrieval weight before validation chooses (its loss weight "
                                     "only when no map or global level trains beside it)")
     linear_dim: int = why(128, "size of the linear level's embedding (the linear two-tower's embed_dim)")
+    encoding_level: bool = why(False, "also predict every neuron's response from the image tower's maps (a "
+                                      "Gaussian readout per neuron, as the field's encoding models) and score a pair "
+                                      "by the correlation over neurons of observed and predicted responses, as one "
+                                      "more level; off by default: on validation it has not yet helped "
+                                      "(bench/results/encoding_level_cpu.md)")
+    encoding_stage: str = why("stage2", "image-tower stage the encoding head reads (stage2: V1-sized receptive "
+                                        "fields at a quarter of the image resolution)")
+    encoding_weight: float = why(1.0, "the encoding level's loss weight (and retrieval weight before validation "
+                                      "chooses)")
+    encoding_fit_weight: float = why(10.0, "weight of the encoding head's regression loss (mean squared error of "
+                                           "the predicted z-scored responses, each centred over neurons) beside its "
+                                           "InfoNCE: it anchors the head to each neuron's own tuning (1 learnt "
+                                           "little on the simulator; 10 and above learnt the noise-free responses)")
     latent_channels: int = why(16, "channels per location in the shared latent space (1x1 projections)")
     global_dim: int = why(128, "size of the pooled global embedding")
     trunk_dim: int = why(256, "neural tower trunk width: a linear map of the population, "
@@ -73,11 +88,18 @@ class ModelConfig(DictConfig):
             self.stage_weights = (1.0,) * len(self.aligned_stages)  # empty: 1 per aligned stage
         check_bool(self, "global_level")
         check_bool(self, "linear_level")
-        if not self.aligned_stages and not self.global_level and not self.linear_level:
-            raise ConfigError(name, "aligned_stages", "at least one stage, or global_level or linear_level true",
-                              self.aligned_stages)
+        if not (self.aligned_stages or self.global_level or self.linear_level or self.encoding_level):
+            raise ConfigError(name, "aligned_stages", "at least one stage, or global_level, linear_level or "
+                              "encoding_level true", self.aligned_stages)
         check_float(self, "global_weight", lo=0.0)
         check_float(self, "linear_weight", lo=0.0)
+        check_bool(self, "encoding_level")
+        feature_stages = [f"stage{i + 1}" for i in range(len(self.stage_channels))]
+        if self.encoding_stage not in feature_stages:
+            raise ConfigError(name, "encoding_stage", f"a stage of the image tower ({', '.join(feature_stages)})",
+                              self.encoding_stage)
+        check_float(self, "encoding_weight", lo=0.0)
+        check_float(self, "encoding_fit_weight", lo=0.0)
         for size in ("latent_channels", "global_dim", "trunk_dim", "stage0_pool", "linear_dim"):
             check_int(self, size, lo=1)
         check_int(self, "stem_stride", lo=1, hi=2)
@@ -94,19 +116,21 @@ class ModelConfig(DictConfig):
             self.retrieval_weights = ()
 
     def levels(self) -> tuple[str, ...]:
-        """The model's retrieval levels in order: aligned stages, then global and linear when enabled."""
-        return self.aligned_stages + ((GLOBAL,) if self.global_level else ()) + ((LINEAR,) if self.linear_level else ())
+        """The model's retrieval levels in order: aligned stages, then global, linear and encoding when enabled."""
+        return (self.aligned_stages + ((GLOBAL,) if self.global_level else ()) + ((LINEAR,) if self.linear_level else ())
+                + ((ENCODING,) if self.encoding_level else ()))
 
     def loss_weights(self) -> tuple[float, ...]:
         """Loss weight of each of ``levels()``."""
         return (self.stage_weights + ((self.global_weight,) if self.global_level else ())
-                + ((self.linear_weight,) if self.linear_level else ()))
+                + ((self.linear_weight,) if self.linear_level else ())
+                + ((self.encoding_weight,) if self.encoding_level else ()))
 
     @classmethod
     def global_only(cls, **overrides) -> "ModelConfig":
         """The ablation DINA improves on: same towers, alignment only at a pooled embedding."""
         return cls(**{"aligned_stages": (), "stage_weights": (), "global_level": True, "linear_level": False,
-                      **overrides})
+                      "encoding_level": False, **overrides})
 
 
 def saved_config(values: dict) -> dict:

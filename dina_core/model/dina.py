@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import GLOBAL, LINEAR, PIXEL_STAGE, ModelConfig
+from .config import ENCODING, GLOBAL, LINEAR, PIXEL_STAGE, ModelConfig
+from .encoding_head import EncodingHead
 from .image_tower import ImageTower
 from .neural_tower import NeuralTower
 from .two_tower import TwoTowerModel
@@ -28,7 +29,10 @@ class DinaModel(TwoTowerModel):
     ``linear`` (``linear_level``) is that model itself as one more level: the flattened image and the
     (dropped-out) responses each mapped linearly to ``linear_dim`` (fitted before the maps and frozen,
     see ``train.linear_level``), so DINA contains the linear two-tower and validation decides how much
-    its score counts beside the maps'.
+    its score counts beside the maps'. ``encoding`` (``encoding_level``) is the field's encoding-model decoder as
+    one more level: a per-neuron readout of one image-tower map predicts the responses, and a pair scores the
+    correlation of observed and predicted responses (``encoding_head``); training adds the head's regression
+    loss (``forward``'s 'fit_loss').
 
     Loss weights are ``config.stage_weights``; the retrieval score's level weights
     (``level_weights``) are ``config.retrieval_weights`` when set (chosen on validation).
@@ -56,6 +60,8 @@ class DinaModel(TwoTowerModel):
                              if config.global_level else None)
         self.image_linear = (nn.Linear(self.image_shape[0] * self.image_shape[1], config.linear_dim)
                              if config.linear_level else None)
+        self.encoding_head = (EncodingHead(self.n_neurons, self.image_tower.stage_channels[config.encoding_stage])
+                              if config.encoding_level else None)
 
     # --- maps -------------------------------------------------------------------------------
     def image_latent_maps(self, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -91,9 +97,24 @@ class DinaModel(TwoTowerModel):
             out[GLOBAL] = self.image_global(tower[self.image_tower.stage_names[-1]].mean(dim=(2, 3)))
         if self.image_linear is not None:
             out[LINEAR] = self.image_linear(images.flatten(1))
+        if self.encoding_head is not None:
+            out[ENCODING] = self.encoding_head(tower[self.config.encoding_stage])
         return out
 
     def response_levels(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None
                         ) -> dict[str, torch.Tensor]:
         latent, _, vectors = self.response_latent_maps(responses, neuron_mask)
-        return {**{s: z.flatten(1) for s, z in latent.items()}, **vectors}
+        out = {**{s: z.flatten(1) for s, z in latent.items()}, **vectors}
+        if self.encoding_head is not None:
+            out[ENCODING] = EncodingHead.response_embedding(responses, neuron_mask)
+        return out
+
+    def forward(self, images: torch.Tensor, responses: torch.Tensor,
+                neuron_mask: torch.Tensor | None = None) -> dict:
+        """``TwoTowerModel.forward``'s output; while training with an encoding level, also 'fit_loss': the
+        encoding head's regression loss on this batch times ``config.encoding_fit_weight`` (a scalar)."""
+        img = self.image_levels(images)
+        out = self.outputs(img, self.response_levels(responses, neuron_mask))
+        if self.training and self.encoding_head is not None and self.config.encoding_fit_weight > 0:
+            out["fit_loss"] = self.config.encoding_fit_weight * EncodingHead.fit_loss(img[ENCODING], responses)
+        return out

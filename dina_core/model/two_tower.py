@@ -62,8 +62,10 @@ class TwoTowerModel(nn.Module):
 
         Embeddings are L2-normalised; ``logit_scale`` is exp(log-scale), clamped at 100.
         """
-        img = self.image_levels(images)
-        neu = self.response_levels(responses, neuron_mask)
+        return self.outputs(self.image_levels(images), self.response_levels(responses, neuron_mask))
+
+    def outputs(self, img: dict[str, torch.Tensor], neu: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+        """``forward``'s output from the two towers' unnormalised levels ({level: (B, D)} each)."""
         return {
             "image": {lv: F.normalize(img[lv], dim=-1) for lv in self.levels},
             "neural": {lv: F.normalize(neu[lv], dim=-1) for lv in self.levels},

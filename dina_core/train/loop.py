@@ -22,14 +22,12 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import DinaError
+from ..model.device import autocast
 from ..model.two_tower import TwoTowerModel
 from ..runs.config import TrainConfig
-from ..model.device import autocast
-from .distributed import (SINGLE, Dist, average_buffers, broadcast_parameters, current,
-                          gather_embeddings, sum_gradients)
-from .augment import random_shifts
-from .loss import multilevel_info_nce
 from ..runs.prepare import PreparedData
+from .distributed import broadcast_parameters, current
+from .step import EpochLosses, pairing, param_groups, train_step
 from .validation import validation_top1
 
 # Steps between read-backs of the training loss to the host. A read-back waits for every queued kernel, so one per
@@ -74,98 +72,11 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
     return peak * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Decay matrices and kernels only: biases, norms and temperatures are left alone (CLIP practice).
-
-    Frozen parameters (``requires_grad`` False, e.g. DINA's fitted linear level) are left out."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 and "logit_scale" not in name else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def _pairing(data: PreparedData, train: torch.Tensor, config: TrainConfig) -> torch.Tensor:
-    """Image shown with each training trial; permuted among trials for the shuffled-pairing null."""
-    images = data.image_index[train]
-    if config.shuffle_pairs:
-        g = torch.Generator().manual_seed(config.seed + 7919)
-        images = images[torch.randperm(len(images), generator=g).to(images.device)]
-    return images
-
-
-def train_step(model: TwoTowerModel, data: PreparedData, trials: torch.Tensor, paired_images: torch.Tensor,
-               batch: torch.Tensor, optimizer: torch.optim.Optimizer, amp: bool = True,
-               dist: Dist = SINGLE, shift_pixels: int = 0,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """One optimiser step on a global batch (this rank embeds its shard; see ``distributed``).
-
-    Args:
-        model: the model being trained, in train mode.
-        data: the prepared recording.
-        trials: (n_train,) rows of ``data`` of the train trials.
-        paired_images: (n_train,) image row paired with each train trial.
-        batch: (B,) positions in ``trials`` of the step's global batch, the same on every rank;
-            B a multiple of the world size.
-        optimizer: steps the model's parameters (its learning rate already set).
-        amp: bf16 autocast on CUDA.
-        dist: this process's rank (SINGLE: one process).
-        shift_pixels: shift augmentation of the step's images (see ``augment.random_shifts``).
-        generator: draws the shifts.
-
-    Returns:
-        The global batch's loss and its per-level losses, detached scalars left on the device (reading
-        them back waits for the step to finish; see ``LOG_EVERY``).
-    """
-    local = dist.shard(batch)
-    images = random_shifts(data.images[paired_images[local]], shift_pixels, generator)
-    with autocast(data.images.device, amp):
-        outputs = model(images, data.responses[trials[local]])
-    outputs = gather_embeddings(outputs, dist)
-    loss, per_level = multilevel_info_nce(outputs, model.loss_weights, paired_images[batch])
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    sum_gradients(model, dist)
-    optimizer.step()
-    average_buffers(model, dist)
-    return loss.detach(), per_level
-
-
-def read_back(scalars: list[torch.Tensor]) -> list[float]:
-    """Host values of device scalars, in one transfer (one wait for the device for all of them)."""
-    return torch.stack(scalars).tolist()
-
-
-class _EpochLosses:
-    """An epoch's sums of step losses; each step's losses wait on the device until the next ``read``."""
-
-    def __init__(self):
-        self.pending: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []  # steps not read back yet
-        self.total, self.levels = 0.0, {}  # host floats, added in step order
-
-    def add(self, loss: torch.Tensor, per_level: dict[str, torch.Tensor]) -> None:
-        self.pending.append((loss, per_level))
-
-    def read(self) -> float:
-        """Read the pending steps back (one transfer), add them to the sums; the last one's loss (NaN: none)."""
-        last = math.nan
-        if not self.pending:
-            return last
-        values = iter(read_back([t for loss, levels in self.pending for t in (loss, *levels.values())]))
-        for _, levels in self.pending:
-            last = next(values)
-            self.total += last
-            for level in levels:
-                self.levels[level] = self.levels.get(level, 0.0) + next(values)
-        self.pending.clear()
-        return last
-
-
 class TrainingDiverged(DinaError):
     """The training loss became NaN or infinite: the weights are lost, nothing of the epoch is saved."""
 
 
-def _check_finite(losses: _EpochLosses, step: int, total_steps: int, epoch: int, lr: float,
+def _check_finite(losses: EpochLosses, step: int, total_steps: int, epoch: int, lr: float,
                   config: TrainConfig) -> None:
     """Raise TrainingDiverged when a loss read back so far this epoch is NaN/Inf (their sum is then too)."""
     if not math.isfinite(losses.total):
@@ -212,11 +123,11 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
     dist = current()
     device = data.images.device
     train = torch.as_tensor(data.tier_trials["train"], device=device)
-    paired_images = _pairing(data, train, config)
+    paired_images = pairing(data, train, config)
     steps_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = max(1, int(config.warmup_epochs * steps_per_epoch))
-    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
+    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr)
 
     result, best_state, bad_epochs, start_epoch = FitResult(), None, 0, 0
     if resume_state is not None:
@@ -237,7 +148,7 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         torch.manual_seed(config.seed * 100_003 + epoch + 1_000_003 * dist.rank)  # dropout draws, per epoch and rank
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed + epoch)).to(device)
         shifts = torch.Generator(device=device).manual_seed(config.seed * 100_003 + epoch + 7 + 1_000_003 * dist.rank)
-        epoch_start, losses, val = time.perf_counter(), _EpochLosses(), None
+        epoch_start, losses, val = time.perf_counter(), EpochLosses(), None
         for b in range(steps_per_epoch):
             batch = dist.usable(order[b * config.batch_size:(b + 1) * config.batch_size])
             if len(batch) < 2:

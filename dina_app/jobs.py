@@ -133,12 +133,39 @@ class Job:
                     "result": self.result, "elapsed_s": time.time() - self.started}
 
 
-def start(key: str, label: str, out_dir: Path, work: Callable[[Job], dict | None], meta: dict | None = None) -> Job:
-    """Start ``work(job)`` in a thread under ``key``, unless a job of that key is still live."""
+def _check_free(out_dir: Path, key: str | None) -> None:
+    target = str(Path(out_dir).resolve()).casefold()  # as run names: one folder on case-insensitive disks
+    other = next((j for j in _JOBS.values() if j.live and j.key != key
+                  and str(j.out_dir.resolve()).casefold() == target), None)
+    if other is not None:
+        raise DinaError(f"run name {Path(out_dir).name!r}: the {other.status} job '{other.label}' will write "
+                        "that folder; choose another name")
+
+
+def check_free(out_dir: Path, key: str | None = None) -> None:
+    """Refuse ``out_dir`` while another live job (queued or running, of another key) will write it: a queued
+    training has no folder yet, so only this says at submit that its name is taken.
+
+    Raises:
+        DinaError: naming the folder and the job.
+    """
+    with _REGISTRY_LOCK:
+        _check_free(out_dir, key)
+
+
+def start(key: str, label: str, out_dir: Path, work: Callable[[Job], dict | None], meta: dict | None = None,
+          exclusive: bool = False) -> Job:
+    """Start ``work(job)`` in a thread under ``key``, unless a job of that key is still live.
+
+    ``exclusive``: refuse (DinaError, see ``check_free``) when another live job will write ``out_dir``; checked
+    and registered under one lock, so two sessions submitting one name at once cannot both be queued.
+    """
     with _REGISTRY_LOCK:
         job = _JOBS.get(key)
         if job is not None and job.live:
             return job
+        if exclusive:
+            _check_free(out_dir, key)
         job = _JOBS[key] = Job(key, label, out_dir, work, meta)
         job._thread.start()
         return job
@@ -164,6 +191,7 @@ def start_training(key: str, label: str, data, out_dir: Path, train_config, kind
 
     Raises:
         RuntimeError: ``train_config.device`` names a device this machine lacks (before any thread starts).
+        DinaError: another live job will write ``out_dir`` (``check_free``).
     """
     from dina_core.model.device import resolve_device  # torch: only once a training starts
 
@@ -179,7 +207,7 @@ def start_training(key: str, label: str, data, out_dir: Path, train_config, kind
                 "interrupted": result.interrupted, "stopped_early": result.stopped_early}
 
     meta = {"epochs": train_config.epochs, "device": str(resolve_device(train_config.device))}
-    return start(key, label, out_dir, work, meta)
+    return start(key, label, out_dir, work, meta, exclusive=True)
 
 
 def benchmark_work(data, out_dir: Path, models: tuple[str, ...], train_config) -> Callable[[Job], dict]:

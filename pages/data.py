@@ -16,10 +16,12 @@ root = state.data_dir()
 
 
 def open_recording(path) -> None:
-    """Check the file before making it active (a broken file never sticks to the session), then redraw
-    every part of the app, the sidebar included, for it."""
+    """Check the whole file before making it active (a broken file, NaN/Inf values or undecodable text included,
+    never sticks to the session: every page reads all of it), then redraw every part of the app for it."""
     with guard():
-        state.summary(state.file_key(path))
+        key = state.file_key(path)
+        state.summary(key)
+        state.load_data(key)  # cached: the page reads it next
         state.set_active_data(path)
         st.session_state[keys.DATA_FLASH] = f"Opened {Path(path).name}"
         st.rerun()

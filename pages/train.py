@@ -67,6 +67,7 @@ if submitted:
     try:  # the name and folder rules of the core: never a path, never over another run (runs.names, runs.folder)
         out_dir = state.runs_dir() / check_run_name(name.strip(), taken=saved_runs.run_folder_names())
         check_target(out_dir)
+        jobs.check_free(out_dir, job_key)  # a queued training of that name has no folder yet
     except DinaError as exc:
         st.error(f"Choose another run name: {exc}")
     else:

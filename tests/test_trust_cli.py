@@ -217,3 +217,42 @@ def test_the_weight_count_is_the_built_models(kind, config):
     assert weights == sum(p.numel() for p in model.parameters())
     assert need >= 4 * 5 * weights and not any(p.is_meta for p in model.parameters())
     assert torch.empty(1).device.type == "cpu"  # the meta device was left behind
+
+
+# --- Text that is not UTF-8 in a DINA file's attributes -------------------------------------------------------
+
+def _vlen(value: bytes) -> dict:
+    """A variable-length UTF-8 attribute holding ``value``: h5py reads it back with surrogate escapes, no error."""
+    import h5py
+    import numpy as np
+    return {"data": np.array(value, dtype=object), "dtype": h5py.string_dtype("utf-8")}
+
+
+ATTRIBUTES = {  # name: (where, attribute name, how it is written, the field the message names)
+    "fixed_bytes": ("/", "name", {"data": b"mouse \xff"}, "/@name"),
+    "variable_length": ("/", "citation", _vlen(b"\xe9t\xe9 2024"), "/@citation"),
+    "attribute_name": ("/", b"na\xffme", {"data": "x"}, "/@<attribute names>"),
+    "behavior_columns": ("/trials/behavior", "columns", _vlen(b'["run\xff", "pupil", "dpupil"]'),
+                         "/trials/behavior@columns"),
+}
+
+
+@pytest.mark.parametrize("case", ATTRIBUTES)
+def test_an_attribute_that_is_not_utf8_names_file_and_field(case, small_data, tmp_path, capsys):
+    import h5py
+
+    from dina_core.data.io import dataset_summary, read_dataset, validate_dataset
+    from dina_core.errors import DatasetError
+    where, name, written, field = ATTRIBUTES[case]
+    path = write_dataset(tmp_path / "d.h5", small_data)
+    with h5py.File(path, "r+") as f:
+        if name in f[where].attrs:
+            del f[where].attrs[name]
+        f[where].attrs.create(name, **written)
+    for read in (dataset_summary, read_dataset, validate_dataset):
+        with pytest.raises(DatasetError) as info:
+            read(path)
+        assert (info.value.path, info.value.field) == (str(path), field) and "not UTF-8" in str(info.value), read
+    with untouched(tmp_path):
+        status = main(["info", str(path)])
+    one_line_error(capsys, status, f"{path}: field '{field}': expected text in UTF-8, found byte 0x")

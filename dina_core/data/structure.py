@@ -17,7 +17,7 @@ import numpy as np
 
 from dina_core.data.format import FORMAT_NAME, FORMAT_VERSION
 from dina_core.data.guards import check_fits
-from dina_core.data.text import decode_text
+from dina_core.data.text import check_text
 from dina_core.errors import DatasetError
 
 _NUMERIC = "fiu"  # real floats and (unsigned) ints; not bool, complex or text
@@ -41,8 +41,8 @@ def _check_text_attrs(f: h5py.File, path) -> None:
         raise DatasetError(path, "/@<attributes>", "attributes whose names and text are UTF-8",
                            f"bytes that are not UTF-8 ({err.reason} at offset {err.start})") from None
     for key, value in items:
-        if isinstance(value, bytes):
-            decode_text(value, path, f"/@{key}")
+        check_text(key, path, "/@<attribute names>")
+        check_text(value, path, f"/@{key}")
 
 
 def datasets_in(f: h5py.File, group: str) -> list[tuple[str, h5py.Dataset]]:
@@ -154,7 +154,7 @@ def _check_optional(f: h5py.File, path, sizes: Sizes) -> None:
         _check_numeric(beh, "/trials/behavior", path)
         _check_rows(beh, "/trials/behavior", path, sizes.n_trials, "trial")
         try:
-            columns = json.loads(beh.attrs.get("columns", "[]"))
+            columns = json.loads(check_text(beh.attrs.get("columns", "[]"), path, "/trials/behavior@columns"))
         except (TypeError, ValueError):
             columns = None
         if not isinstance(columns, list) or len(columns) != beh.shape[1]:

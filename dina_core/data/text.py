@@ -22,6 +22,23 @@ def decode_text(raw: bytes, path, field: str) -> str:
                            f"which is not UTF-8 ({bytes(raw[:40])!r})") from None
 
 
+def check_text(value, path, field: str):
+    """``value`` itself, refused when it is text whose bytes are not UTF-8: ``bytes``, or a ``str`` that h5py
+    decoded with surrogate escapes (what it does for a variable-length attribute holding such bytes).
+
+    Raises:
+        DatasetError: naming ``path``, ``field`` and the first byte that is not UTF-8.
+    """
+    if isinstance(value, bytes):
+        decode_text(value, path, field)
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            decode_text(value.encode("utf-8", "surrogateescape"), path, field)
+    return value
+
+
 def text_array(values: np.ndarray, path, field: str) -> np.ndarray:
     """``values`` as ``<U`` text when they are bytes (``S``), decoded as UTF-8; any other array as it is.
 

@@ -256,3 +256,20 @@ def test_an_attribute_that_is_not_utf8_names_file_and_field(case, small_data, tm
     with untouched(tmp_path):
         status = main(["info", str(path)])
     one_line_error(capsys, status, f"{path}: field '{field}': expected text in UTF-8, found byte 0x")
+
+
+def test_a_stimulus_table_tier_with_byte_0xff_names_row_and_column(s2p_case, capsys):
+    """The table the app's import wizard and ``dina import suite2p`` read: the row and column, not a codec."""
+    from dina_core.importers.suite2p import read_suite2p_source
+    lines = s2p_case.table.read_bytes().split(b"\n")
+    header = lines[0].decode().strip().split(",")
+    cells = lines[4].split(b",")
+    cells[header.index("tier")] = cells[header.index("tier")][:2] + b"\xff" + cells[header.index("tier")][2:]
+    lines[4] = b",".join(cells)
+    s2p_case.table.write_bytes(b"\n".join(lines))
+    s2p_case.refused(lambda: read_suite2p_source(s2p_case.suite2p, stimuli=s2p_case.table, images=s2p_case.images),
+                     s2p_case.table, "row 4, column tier", "byte 0xff", "not UTF-8")
+    with untouched(s2p_case.root):
+        status = main(["import", "suite2p", str(s2p_case.suite2p), str(s2p_case.out), "--overwrite",
+                       "--stimuli", str(s2p_case.table), "--images", str(s2p_case.images)])
+    one_line_error(capsys, status, f"{s2p_case.table}: field 'row 4, column tier': expected UTF-8 text")

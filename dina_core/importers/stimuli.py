@@ -20,6 +20,7 @@ order (seed 0) and the first ``validation_fraction`` of them become 'validation'
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass
 
@@ -57,6 +58,18 @@ class StimulusTable:
     row_ids: np.ndarray
     source: str
     columns: dict[str, str]
+
+
+def _not_utf8(path: os.PathLike, raw: bytes, err: UnicodeDecodeError) -> DatasetError:
+    """The row (data rows from 1) and column holding the first byte that is not UTF-8."""
+    lines = raw.decode("utf-8-sig", errors="replace").splitlines()
+    row = raw[:err.start].count(b"\n")
+    cells = next(csv.reader([lines[row]])) if row < len(lines) else []
+    header = next(csv.reader([lines[0]])) if lines else []
+    column = next((header[k].strip() for k, cell in enumerate(cells) if "\ufffd" in cell and k < len(header)), None)
+    where = f"row {row}" + (f", column {column}" if column and row else "")
+    return DatasetError(path, where, "UTF-8 text", f"byte 0x{raw[err.start]:02x}, which is not UTF-8 "
+                        f"({lines[row][:60] if row < len(lines) else ''!r})")
 
 
 def _pick(header: list[str], wanted: str | None, defaults: tuple[str, ...], role: str,
@@ -122,10 +135,12 @@ def read_stimulus_table(path: str | os.PathLike, *, onset_column: str | None = N
     """
     path = regular_file(path, "a stimulus table (.csv)")  # a FIFO would block the read
     check_fits(path, [("<file>", (path.stat().st_size * 8,), np.uint8)])  # parsed rows take ~8x the text
+    raw = path.read_bytes()
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (UnicodeDecodeError, csv.Error) as err:
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    except UnicodeDecodeError as err:
+        raise _not_utf8(path, raw, err) from None
+    except csv.Error as err:
         raise DatasetError(path, "<file>", "a UTF-8 text table (.csv)", f"unreadable text ({err})") from None
     if len(rows) < 2:
         raise DatasetError(path, "<file>", "a header line and at least one presentation",

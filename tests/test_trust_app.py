@@ -124,7 +124,8 @@ def test_the_train_page_refuses_a_queued_name_at_submit(studio, a_job_running):
         next(b for b in at.button if b.label == "Start training").click().run()
         assert not at.exception, [e.value for e in at.exception]
         errors = [e.value for e in at.error]
-        assert any(e.startswith("Choose another run name: run name 'taken-name': the queued job") for e in errors), errors
+        refused = "Choose another run name: run name 'taken-name': the queued job"
+        assert any(e.startswith(refused) for e in errors), errors
         assert jobs.get(keys.training_job(at.session_state[keys.SESSION])) is None
     finally:
         first.stop()

@@ -175,6 +175,13 @@ def test_the_api_and_train_run_refuse_the_same_sizes(small_data):
         train_run(small_data, None, kind="linear", model_config={"embed_dim": 10**7})
 
 
+def test_the_benchmarks_encoding_model_is_bounded_before_any_model_trains(small_data, tmp_path):
+    from dina_core.benchmark import run_benchmark
+    from dina_core.model.encoding import EncodingConfig
+    with untouched(tmp_path), pytest.raises(SizeError, match="'core_channels': expected an integer >= 1 and <= 2048"):
+        run_benchmark(small_data, tmp_path / "bench", encoding_config=EncodingConfig(core_channels=10**6))
+
+
 def test_neurons_beyond_the_simulators_maximum_are_refused(tmp_path, tripwires, capsys):
     with untouched(tmp_path):
         status = main(["simulate", str(tmp_path / "sim.h5"), "--neurons", str(10**12)])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import DinaError
 from ..limits import MODEL_MAXIMA, check_memory, check_sizes
 from ..model import MODEL_KINDS, build_model
 
@@ -34,6 +35,8 @@ def check_training_fits(kind: str, model_config: dict | None, n_neurons: int, im
         SizeError: a size field above its maximum (a ConfigError naming the field).
         DinaError: the weights would not fit, with the model's sizes named.
     """
+    if kind not in MODEL_KINDS:
+        raise DinaError(f"unknown model kind {kind!r}; expected one of {', '.join(sorted(MODEL_KINDS))}")
     config = check_sizes(MODEL_KINDS[kind][1].from_dict(dict(model_config or {})))
     weights, need = training_bytes(kind, config.to_dict(), n_neurons, image_shape)
     sizes = ", ".join(f"{name} {getattr(config, name)}" for name in MODEL_MAXIMA[type(config).__name__]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dina_core.atomic import atomic_path
-from dina_core.errors import DinaError
+from dina_core.errors import DinaError, DiskFullError
 from dina_core.importers.archive import extract_archive
 from dina_core.importers.stimuli import IMAGE_SUFFIXES
 from dina_core.paths import files_under, inside, is_inside
@@ -138,7 +138,10 @@ def extract_zip(zip_path: Path, root: Path) -> Path:
         return out
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=PARTIAL, dir=out.parent))
     try:
-        extract_archive(zip_path, tmp)
+        try:
+            extract_archive(zip_path, tmp)
+        except DiskFullError as exc:  # named as the folder the user will look for; the partial one goes below
+            raise DiskFullError(out, exc.reason, earlier=False) from None
         try:
             tmp.rename(out)
         except OSError:

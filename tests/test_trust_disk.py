@@ -184,3 +184,21 @@ def test_hdf5_files_and_checkpoints_are_built_in_memory(tmp_path, monkeypatch):
     atomic_save({"a": torch.zeros(3)}, tmp_path / "m.pt")
     assert opened and all(isinstance(f, io.BytesIO) for f in opened), opened
     assert torch.load(tmp_path / "m.pt", weights_only=True)["a"].shape == (3,)
+
+
+def test_an_upload_unpacked_onto_a_full_disk_leaves_no_partial_folder(tmp_path):
+    import zipfile
+    data = tmp_path / "data"
+    (data / "uploads").mkdir(parents=True)
+    upload = data / "uploads" / "session.zip"
+    with zipfile.ZipFile(upload, "w") as archive:
+        archive.writestr("suite2p/plane0/F.npy", np.random.default_rng(0).bytes(200_000))
+    code = ("import sys; from pathlib import Path; from dina_app import sources; from dina_core.errors import DinaError\n"
+            "try:\n    sources.extract_zip(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+            "except DinaError as exc:\n    print(exc); sys.exit(2)\n")
+    with untouched(data):
+        result = subprocess.run([sys.executable, "-c", code, str(upload), str(data)], preexec_fn=_limited(100_000),
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout.strip() == f"{data / 'uploads' / 'session'}: the disk is full (file too large: a file size " \
+                                    "limit was reached); nothing was written", result.stdout

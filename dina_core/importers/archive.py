@@ -25,8 +25,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from dina_core.atomic import disk_full_reason
 from dina_core.data.guards import human_bytes
-from dina_core.errors import DatasetError, DinaError
+from dina_core.errors import DatasetError, DinaError, DiskFullError
 
 MAX_RATIO = 100  # declared bytes per compressed byte, per member and overall, above RATIO_GRACE
 RATIO_GRACE = 32 << 20  # bytes a member (or the whole archive) may declare whatever its ratio
@@ -118,7 +119,8 @@ def extract_archive(zip_path: str | os.PathLike, dest: str | os.PathLike, *, fre
 
     Raises:
         DinaError: not a zip, or a member :func:`check_archive` refuses; DatasetError: a member
-            that is damaged or inflates past its declared size.
+            that is damaged or inflates past its declared size; DiskFullError: the disk filled up while
+            unpacking (``dest`` then holds part of the archive: the caller removes it).
     """
     zip_path, dest = Path(zip_path), Path(dest)
     free = shutil.disk_usage(dest).free if free is None else free
@@ -143,3 +145,8 @@ def extract_archive(zip_path: str | os.PathLike, dest: str | os.PathLike, *, fre
                         out.write(block)
     except zipfile.BadZipFile:
         raise DinaError(f"{zip_path}: not a readable .zip file; expected a zip archive") from None
+    except OSError as exc:  # the disk filled up meanwhile (another writer), or a file size limit
+        reason = disk_full_reason(exc)
+        if reason is None:
+            raise
+        raise DiskFullError(dest, reason, earlier=False) from exc

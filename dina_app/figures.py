@@ -192,12 +192,12 @@ def _translucent(color: str, alpha: float = 0.18) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def add_points(fig: go.Figure, name: str, x: list, y: list, error: list | None = None) -> go.Figure:
+def add_points(fig: go.Figure, name: str, x: list, y: list, error: list | None = None, color: str = RED) -> go.Figure:
     """Isolated scores (e.g. ridge top-1/top-5 from a metrics table) as markers with CIs."""
     err = None if error is None else {"type": "data", "symmetric": False, "array": [e[1] for e in error],
                                       "arrayminus": [e[0] for e in error]}
     fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=name, error_y=err,
-                             marker={"size": 12, "symbol": "diamond", "color": RED}))
+                             marker={"size": 12, "symbol": "diamond", "color": color}))
     return fig
 
 

@@ -39,7 +39,7 @@ ATTRIBUTION_BASELINES = {"mean_grey": "mean grey image", "blurred": "blurred ima
 # models of dina_core.benchmark (the rows of metrics.json), and the kinds of run
 MODELS = {"dina": "DINA", "linear": "linear two-tower", "global_only": "DINA, global embedding only",
           "shuffled_null": "shuffled-pairing null", "ridge": "ridge regression", "ceiling": "noise ceiling",
-          "chance": "chance"}
+          "chance": "chance", "encoding": "encoding model (CNN core, Gaussian readout)"}
 RUN_KINDS = {"dina": "DINA (feature-map alignment)", "linear": "linear two-tower (baseline)"}
 # retrieval levels of a model (model.levels, and 'combined' for the retrieval score)
 _STAGE_WORDS = {1: "early", 2: "mid-level", 3: "high-level"}

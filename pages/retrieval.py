@@ -13,6 +13,8 @@ from dina_app.run_guard import require_run
 from dina_core.paths import inside
 from dina_core.runs.config import TrainConfig
 
+POINT_COLORS = {"ridge": F.RED, "encoding": "#6d4c41"}  # baselines scored as top-1/top-5 points, not curves
+
 page_header("Retrieval", "Does the decoder find the right image among all test images?")
 big = state.presenting()
 data_key = state.active_data_key()
@@ -87,9 +89,10 @@ for panel, mode in zip(panels, analysis.RESPONSES):
     fig = F.lines(curves, "k (candidates accepted)", "top-k accuracy", big=big, chance=(ks, ks / n), log_x=n > 20,
                   dashes={labels.model("shuffled_null"): "dot"}, hover=hover)
     for row in (bench or {}).get("metrics", {}).get("rows", []):
-        if row["model"] == "ridge" and row["direction"] == direction and row["responses"] == mode:
-            F.add_points(fig, labels.model("ridge"), [1, 5], [row["top1"], row["top5"]],
-                         [[row["top1"] - row["ci95_top1"][0], row["ci95_top1"][1] - row["top1"]], [0, 0]])
+        if row["model"] in POINT_COLORS and row["direction"] == direction and row["responses"] == mode:
+            F.add_points(fig, labels.model(row["model"]), [1, 5], [row["top1"], row["top5"]],
+                         [[row["top1"] - row["ci95_top1"][0], row["ci95_top1"][1] - row["top1"]], [0, 0]],
+                         color=POINT_COLORS[row["model"]])
     if (direction, mode) in ceiling["curves"]:
         F.add_ceiling(fig, ceiling["curves"][direction, mode])
     with panel:

@@ -157,3 +157,23 @@ def test_report_is_one_self_contained_html_file(studio):
     assert html.count('class="plotly-graph-div"') >= 4
     assert "Plotly" in html and not re.search(r"<script[^>]+src=", html)  # plotly.js inline, nothing fetched
     assert "Test retrieval" in html and "Simulated data" in html  # metrics table and the data's citation
+
+
+def test_the_encoding_baseline_is_a_point_beside_the_curves(studio):
+    """A benchmark's encoding-model rows (``dina benchmark``'s 'encoding' row) are drawn at k = 1 and 5, named."""
+    import json
+    import shutil
+
+    folder = studio / "runs" / "encoding-bench" / demo_fingerprint(studio)
+    folder.mkdir(parents=True)
+    rows = [{"model": "encoding", "direction": d, "responses": r, "top1": 0.4, "top5": 0.8, "ci95_top1": [0.3, 0.5]}
+            for d in ("neural_to_image", "image_to_neural") for r in ("averaged", "single_trial")]
+    (folder / "metrics.json").write_text(json.dumps({"rows": rows}))
+    try:
+        at = open_page("retrieval")
+        assert not at.exception
+        points = [t for chart in at.get("plotly_chart") for t in traces(chart)
+                  if t.get("name") == "encoding model (CNN core, Gaussian readout)"]
+        assert points and all(list(t["x"]) == [1, 5] and list(t["y"]) == [0.4, 0.8] for t in points)
+    finally:
+        shutil.rmtree(folder.parent)

@@ -49,8 +49,8 @@ class ModelConfig(DictConfig):
     encoding_level: bool = why(False, "also predict every neuron's response from the image tower's maps (a "
                                       "Gaussian readout per neuron, as the field's encoding models) and score a pair "
                                       "by the correlation over neurons of observed and predicted responses, as one "
-                                      "more level; off by default: on validation it has not yet helped "
-                                      "(bench/results/encoding_level_cpu.md)")
+                                      "more level; off by default: validation has not yet favoured it on every "
+                                      "recording (bench/results/encoding_level_cpu.md)")
     encoding_stage: str = why("stage2", "image-tower stage the encoding head reads (stage2: V1-sized receptive "
                                         "fields at a quarter of the image resolution)")
     encoding_weight: float = why(1.0, "the encoding level's loss weight (and retrieval weight before validation "

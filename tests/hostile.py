@@ -161,3 +161,13 @@ def good_cli_files(root: Path) -> SimpleNamespace:
         f.create_dataset("/trials/tier", data=swapped.astype(object), dtype=h5py.string_dtype())
     return SimpleNamespace(root=root, data=str(data_file), run=str(root / "run"), other=str(other),
                            relabelled=str(relabelled))
+
+
+def one_line_error(capsys, status: int, *words: str) -> str:
+    """A refused command: exit status 2 and one line ``error: ...`` (warnings aside) saying each of ``words``."""
+    err = "".join(line for line in capsys.readouterr().err.splitlines(keepends=True)
+                  if not line.startswith("warning:"))
+    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1, (status, err)
+    for word in words:
+        assert word in err, (word, err)
+    return err

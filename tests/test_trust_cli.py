@@ -19,12 +19,12 @@ from dina_core.cli import main
 from dina_core.config import ConfigError
 from dina_core.data.format import write_dataset
 from dina_core.errors import DinaError
-from dina_core.limits import MODEL_MAXIMA, SizeError, check_sizes
+from dina_core.limits import SizeError, check_sizes
 from dina_core.model import MODEL_KINDS, build_model
 from dina_core.simulate import SimConfig, simulate_recording
 from dina_core.simulate.config import MAXIMA as SIM_MAXIMA
 from dina_core.train.memory import training_bytes
-from hostile import untouched
+from hostile import one_line_error, untouched
 
 TINY = SimConfig.small(n_neurons=40, n_train_images=48, n_validation_images=6, n_test_images=6,
                        n_interaction_groups=2)
@@ -48,15 +48,6 @@ def tripwires(monkeypatch):
         def tripped(*args, _what=what, **kwargs):
             raise AssertionError(f"a refused command started {_what}")
         monkeypatch.setattr(target, tripped)
-
-
-def one_line_error(capsys, status: int, *words: str) -> str:
-    err = "".join(line for line in capsys.readouterr().err.splitlines(keepends=True)
-                  if not line.startswith("warning:"))
-    assert status == 2 and err.startswith("error: ") and err.count("\n") == 1, (status, err)
-    for word in words:
-        assert word in err, (word, err)
-    return err
 
 
 # --- A file replaced unasked -----------------------------------------------------------------------------------
@@ -225,58 +216,3 @@ def test_the_weight_count_is_the_built_models(kind, config):
     assert need >= 4 * 5 * weights and not any(p.is_meta for p in model.parameters())
     assert torch.empty(1).device.type == "cpu"  # the meta device was left behind
 
-
-# --- Text that is not UTF-8 in a DINA file's attributes -------------------------------------------------------
-
-def _vlen(value: bytes) -> dict:
-    """A variable-length UTF-8 attribute holding ``value``: h5py reads it back with surrogate escapes, no error."""
-    import h5py
-    import numpy as np
-    return {"data": np.array(value, dtype=object), "dtype": h5py.string_dtype("utf-8")}
-
-
-ATTRIBUTES = {  # name: (where, attribute name, how it is written, the field the message names)
-    "fixed_bytes": ("/", "name", {"data": b"mouse \xff"}, "/@name"),
-    "variable_length": ("/", "citation", _vlen(b"\xe9t\xe9 2024"), "/@citation"),
-    "attribute_name": ("/", b"na\xffme", {"data": "x"}, "/@<attribute names>"),
-    "behavior_columns": ("/trials/behavior", "columns", _vlen(b'["run\xff", "pupil", "dpupil"]'),
-                         "/trials/behavior@columns"),
-}
-
-
-@pytest.mark.parametrize("case", ATTRIBUTES)
-def test_an_attribute_that_is_not_utf8_names_file_and_field(case, small_data, tmp_path, capsys):
-    import h5py
-
-    from dina_core.data.io import dataset_summary, read_dataset, validate_dataset
-    from dina_core.errors import DatasetError
-    where, name, written, field = ATTRIBUTES[case]
-    path = write_dataset(tmp_path / "d.h5", small_data)
-    with h5py.File(path, "r+") as f:
-        if name in f[where].attrs:
-            del f[where].attrs[name]
-        f[where].attrs.create(name, **written)
-    for read in (dataset_summary, read_dataset, validate_dataset):
-        with pytest.raises(DatasetError) as info:
-            read(path)
-        assert (info.value.path, info.value.field) == (str(path), field) and "not UTF-8" in str(info.value), read
-    with untouched(tmp_path):
-        status = main(["info", str(path)])
-    one_line_error(capsys, status, f"{path}: field '{field}': expected text in UTF-8, found byte 0x")
-
-
-def test_a_stimulus_table_tier_with_byte_0xff_names_row_and_column(s2p_case, capsys):
-    """The table the app's import wizard and ``dina import suite2p`` read: the row and column, not a codec."""
-    from dina_core.importers.suite2p import read_suite2p_source
-    lines = s2p_case.table.read_bytes().split(b"\n")
-    header = lines[0].decode().strip().split(",")
-    cells = lines[4].split(b",")
-    cells[header.index("tier")] = cells[header.index("tier")][:2] + b"\xff" + cells[header.index("tier")][2:]
-    lines[4] = b",".join(cells)
-    s2p_case.table.write_bytes(b"\n".join(lines))
-    s2p_case.refused(lambda: read_suite2p_source(s2p_case.suite2p, stimuli=s2p_case.table, images=s2p_case.images),
-                     s2p_case.table, "row 4, column tier", "byte 0xff", "not UTF-8")
-    with untouched(s2p_case.root):
-        status = main(["import", "suite2p", str(s2p_case.suite2p), str(s2p_case.out), "--overwrite",
-                       "--stimuli", str(s2p_case.table), "--images", str(s2p_case.images)])
-    one_line_error(capsys, status, f"{s2p_case.table}: field 'row 4, column tier': expected UTF-8 text")

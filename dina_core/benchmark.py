@@ -42,7 +42,7 @@ from .evaluate.model_eval import COMBINED, evaluate_run
 from .evaluate.tasks import evaluate_retrieval
 from .evaluate.retrieval import chance_scores
 from .evaluate.ridge import RidgeIdentifier
-from .evaluate.encoding import EncodingStep, fit_encoding
+from .evaluate.encoding import fit_encoding
 from .evaluate.encoding_scores import evaluate_encoding
 from .model.device import resolve_device
 from .model.encoding import EncodingConfig

@@ -4,8 +4,10 @@ training of the level alone learns the simulator's noise-free responses and iden
 """
 
 import numpy as np
+import pytest
 import torch
 
+from dina_core.config import ConfigError
 from dina_core.evaluate.model_eval import evaluate_run
 from dina_core.model import DinaModel, ModelConfig
 from dina_core.model.config import ENCODING
@@ -39,6 +41,12 @@ def test_the_encoding_level_scores_the_correlation_of_observed_and_predicted_res
     scale = np.linalg.norm(r, axis=1, keepdims=True) / np.linalg.norm(r - r.mean(1, keepdims=True), axis=1, keepdims=True)
     np.testing.assert_allclose(similarity * scale, _pearson(r, predicted), atol=1e-5)
     assert (np.argsort(similarity, 1) == np.argsort(_pearson(r, predicted), 1)).all()
+
+
+def test_the_encoding_stage_is_checked_only_when_the_level_is_on():
+    assert ModelConfig(stage_channels=(8,), aligned_stages=("stage1",)).levels() == ("stage1", "linear")
+    with pytest.raises(ConfigError, match="encoding_stage"):
+        ModelConfig(stage_channels=(8,), aligned_stages=("stage1",), encoding_level=True)
 
 
 def test_a_masked_neuron_is_at_its_train_mean_on_the_encoding_level():

@@ -95,7 +95,7 @@ class ModelConfig(DictConfig):
         check_float(self, "linear_weight", lo=0.0)
         check_bool(self, "encoding_level")
         feature_stages = [f"stage{i + 1}" for i in range(len(self.stage_channels))]
-        if self.encoding_stage not in feature_stages:
+        if self.encoding_level and self.encoding_stage not in feature_stages:  # unused without the level
             raise ConfigError(name, "encoding_stage", f"a stage of the image tower ({', '.join(feature_stages)})",
                               self.encoding_stage)
         check_float(self, "encoding_weight", lo=0.0)

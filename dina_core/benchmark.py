@@ -30,7 +30,6 @@ from pathlib import Path
 
 from .atomic import atomic_path
 from .data.format import DinaData
-from .limits import check_sizes
 from .model import LinearConfig, ModelConfig
 from .runs.config import TrainConfig
 from .train.loop import StepInfo
@@ -131,8 +130,6 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
     """
     out_dir = Path(out_dir)
     train_config = train_config or TrainConfig()
-    if encoding_config is not None:
-        check_sizes(encoding_config)  # before any model trains (the others are checked by train_run)
     rows, per_level, seconds, extra = [], [], {}, {}
     for name in models:
         if on_model is not None:

@@ -4,7 +4,8 @@ A size setting is bounded twice, because no single number knows the recording:
 
 * each model size field has a documented maximum (``MODEL_MAXIMA``; the simulator's are in
   ``simulate.config``), far beyond any useful value, so a slip (``trunk_dim`` 1e7 for 256) is refused
-  at once, naming the field, before anything is allocated;
+  at once, naming the field, before anything is allocated: each config's ``__post_init__`` calls
+  :func:`check_sizes`, so every path that makes one (forms, ``--config``, the API, a checkpoint) is bounded;
 * the memory the model or the simulation would take is estimated before it is allocated and compared
   with the memory free now (:func:`check_memory`): within the maxima, 100,000 neurons and a wide trunk
   can still need more than the machine has.

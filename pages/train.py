@@ -11,7 +11,6 @@ from dina_app.forms import dataclass_form
 from dina_app.job_panel import job_progress
 from dina_app.tune_panel import tune_panel, tuned_values
 from dina_core.errors import DinaError
-from dina_core.limits import check_sizes
 from dina_core.runs.config import TrainConfig
 from dina_core.runs.folder import check_target
 from dina_core.runs.names import ALLOWED, MAX_NAME_LENGTH, check_run_name
@@ -73,7 +72,7 @@ if submitted:
     else:
         try:
             train_config = TrainConfig.from_dict(train_values)
-            model_config = check_sizes(model_cls.from_dict(model_values)).to_dict()
+            model_config = model_cls.from_dict(model_values).to_dict()
             jobs.start_training(job_key, f"Training {out_dir.name}", state.load_data(data_key), out_dir, train_config,
                                 kind, model_config, {"data_path": data_key[0]})
         except (TypeError, ValueError, DinaError) as exc:  # DinaError: a device this machine lacks

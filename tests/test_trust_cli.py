@@ -167,6 +167,7 @@ def test_the_api_and_train_run_refuse_the_same_sizes(small_data):
 
 
 def test_the_benchmarks_encoding_model_is_bounded_before_any_model_trains(small_data, tmp_path):
+    """The config refuses the size itself (``check_sizes`` in its ``__post_init__``): no benchmark can start."""
     from dina_core.benchmark import run_benchmark
     from dina_core.model.encoding import EncodingConfig
     with untouched(tmp_path), pytest.raises(SizeError, match="'core_channels': expected an integer >= 1 and <= 2048"):

@@ -12,7 +12,6 @@ from dataclasses import MISSING, Field, fields
 
 from ..config import ConfigError, UnknownFieldError
 from ..errors import DinaError
-from ..limits import check_sizes
 from ..model import MODEL_KINDS
 from ..runs.config import TrainConfig
 
@@ -56,7 +55,7 @@ def split(kind: str, settings: dict) -> tuple[dict, TrainConfig]:
     train = {k: v for k, v in settings.items() if k not in model_names and k not in ESTIMATOR_PARAMS}
     config_cls = MODEL_KINDS[kind][1]
     try:
-        model_config = check_sizes(config_cls.from_dict(model)).to_dict()
+        model_config = config_cls.from_dict(model).to_dict()
         train_config = TrainConfig.from_dict(train)
     except ConfigError as err:
         raise DinaError(f"DINA setting {err.field!r}: expected {err.expected}, found {err.found!r}") from None

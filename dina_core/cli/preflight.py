@@ -16,7 +16,6 @@ from pathlib import Path
 from ..config import ConfigError, UnknownFieldError
 from ..errors import DinaError
 from ..importers.traces.config import TraceConfig
-from ..limits import check_sizes
 from ..runs.config import TrainConfig
 
 TRAIN_OPTIONS = ("epochs", "device", "seed", "batch_size", "lr")  # TrainConfig fields that have an option
@@ -160,7 +159,7 @@ def model_config(args, raw: dict, kind: str) -> dict | None:
     if "model" not in raw:
         return None
     try:
-        return check_sizes(MODEL_KINDS[kind][1].from_dict(raw["model"])).to_dict()
+        return MODEL_KINDS[kind][1].from_dict(raw["model"]).to_dict()
     except ValueError as err:
         raise _config_error(f"--config {args.config}: section 'model' ({kind})", err) from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import ConfigError, DictConfig, check_bool, check_float, check_int, check_tuple, why
+from ..limits import check_sizes
 
 PIXEL_STAGE = "stage0"  # the pixel-level map: the (pooled, standardised) image itself
 GLOBAL = "global"  # the level of a pooled whole-image embedding (the "traditional" alignment)
@@ -114,6 +115,7 @@ class ModelConfig(DictConfig):
                 raise ConfigError(name, "retrieval_weights", f"{n_levels} non-negative weights, not all 0", weights)
         else:
             self.retrieval_weights = ()
+        check_sizes(self)  # the documented maxima (limits.MODEL_MAXIMA), wherever a config is made
 
     def levels(self) -> tuple[str, ...]:
         """The model's retrieval levels in order: aligned stages, then global, linear and encoding when enabled."""

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConfigError, DictConfig, check_bool, check_float, check_int, why
+from ..limits import check_sizes
 
 IDENTIFICATION_RULES = ("correlation", "log_likelihood")
 _GAIN_LIMIT = 3.0  # |log gain| is clipped here: an outlying behaviour value cannot blow a trial's rates up
@@ -72,6 +73,7 @@ class EncodingConfig(DictConfig):
         if self.identification not in (*IDENTIFICATION_RULES, "auto"):
             raise ConfigError(type(self).__name__, "identification",
                               f"one of {', '.join((*IDENTIFICATION_RULES, 'auto'))}", self.identification)
+        check_sizes(self)  # the documented maxima (limits.MODEL_MAXIMA), wherever a config is made
 
 
 def _layer(conv: nn.Module, channels: int) -> nn.Sequential:

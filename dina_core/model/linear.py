@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..config import DictConfig, check_float, check_int, why
+from ..limits import check_sizes
 from .two_tower import TwoTowerModel
 
 
@@ -27,6 +28,7 @@ class LinearConfig(DictConfig):
         check_int(self, "embed_dim", lo=1)
         check_float(self, "neuron_dropout", lo=0.0, hi=1.0, hi_open=True)
         check_float(self, "init_temperature", lo=0.0, lo_open=True)
+        check_sizes(self)  # the documented maxima (limits.MODEL_MAXIMA), wherever a config is made
 
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import DinaError
-from ..limits import MODEL_MAXIMA, check_memory, check_sizes
+from ..limits import MODEL_MAXIMA, check_memory
 from ..model import MODEL_KINDS, build_model
 
 # float32 copies of every weight a training holds: the weights, their gradients, AdamW's two moments and the
@@ -37,7 +37,7 @@ def check_training_fits(kind: str, model_config: dict | None, n_neurons: int, im
     """
     if kind not in MODEL_KINDS:
         raise DinaError(f"unknown model kind {kind!r}; expected one of {', '.join(sorted(MODEL_KINDS))}")
-    config = check_sizes(MODEL_KINDS[kind][1].from_dict(dict(model_config or {})))
+    config = MODEL_KINDS[kind][1].from_dict(dict(model_config or {}))  # sizes checked by the config
     weights, need = training_bytes(kind, config.to_dict(), n_neurons, image_shape)
     sizes = ", ".join(f"{name} {getattr(config, name)}" for name in MODEL_MAXIMA[type(config).__name__]
                       if ":" not in name)

@@ -11,7 +11,8 @@ Allen natural scenes fixtures in ../shared/data (skipped when absent). Variants 
 the defaults a user gets except for the one change each names; ``dina_v1`` is the default before
 stage0, the stride-2 stem and level weighting; ``encoding_model`` is the field's standard decoder (the
 benchmark's encoding baseline, ``dina_core.evaluate.encoding``, its identification rule chosen on
-validation). Per variant: validation top-1 (what defaults are chosen on), test neural -> image top-1
+validation); ``encoding_model_level`` holds that baseline, fitted first and frozen, as one of DINA's levels. Per
+variant: validation top-1 (what defaults are chosen on), test neural -> image top-1
 single-trial and averaged with 95% CI, the paired single-trial differences from the linear model and from
 the encoding model (when they ran before it), training seconds.
 """
@@ -52,6 +53,8 @@ ABLATIONS = {  # name: (kind, model overrides, train overrides)
     "encoding_level_only": ("dina", {"encoding_level": True, "aligned_stages": (), "stage_weights": (),
                                      "linear_level": False}, {}),
     "encoding_model": ("encoding", {}, {}),
+    "encoding_model_level": ("dina", {"encoding_model_level": True}, {}),
+    "encoding_model_level_no_behavior": ("dina", {"encoding_model_level": True}, {"behavior": "off"}),
     "no_shift": ("dina", {}, {"shift_pixels": 0}),
     "shift1": ("dina", {}, {"shift_pixels": 1}),
     "behavior": ("dina", {}, {"behavior": "on"}),

@@ -41,7 +41,8 @@ from .evaluate.model_eval import COMBINED, evaluate_run
 from .evaluate.tasks import evaluate_retrieval
 from .evaluate.retrieval import chance_scores
 from .evaluate.ridge import RidgeIdentifier
-from .evaluate.encoding import fit_encoding
+from .evaluate.encoding import EncodingFit, fit_encoding
+from .train.encoding_model_level import same_architecture
 from .evaluate.encoding_scores import evaluate_encoding
 from .model.device import resolve_device
 from .model.encoding import EncodingConfig
@@ -83,18 +84,25 @@ def _ridge_rows(data: DinaData, train_config: TrainConfig) -> list[dict]:
 
 
 def _encoding(data: DinaData, train_config: TrainConfig, config: EncodingConfig | None,
-              on_step: Callable[[StepInfo], None] | None) -> dict:
+              on_step: Callable[[StepInfo], None] | None) -> tuple[EncodingFit, dict]:
     """The encoding model on the other models' split, device and seed; ``train_config.epochs`` caps its epochs
-    (so a short ``--epochs`` shortens it too)."""
+    (so a short ``--epochs`` shortens it too). Returns the fit and its ``evaluate_encoding``."""
     report = (lambda step: on_step(StepInfo(**vars(step)))) if on_step is not None else None
     fit = fit_encoding(data, config, seed=train_config.seed, device=resolve_device(train_config.device),
                        amp=train_config.amp, validation_fraction=train_config.validation_fraction,
                        epochs=train_config.epochs, on_step=report)
-    return evaluate_encoding(fit, seed=train_config.seed)
+    return fit, evaluate_encoding(fit, seed=train_config.seed)
+
+
+def _shares_encoding_fit(models: tuple[str, ...], model_config: dict | None, ensemble: int) -> bool:
+    """Whether the ``dina`` row holds the encoding-model level and can take the ``encoding`` row's fit: one run
+    (an ensemble's members have seeds of their own) whose level is that very model."""
+    dina = ModelConfig.from_dict(model_config) if model_config is not None else ModelConfig()
+    return {"dina", "encoding"} <= set(models) and dina.encoding_model_level and ensemble == 1
 
 
 def _train(data: DinaData, out: Path, name: str, model_config: dict | None, train_config: TrainConfig,
-           ensemble: int, on_step: Callable[[StepInfo], None] | None):
+           ensemble: int, on_step: Callable[[StepInfo], None] | None, encoding_fit: EncodingFit | None = None):
     kind, default, shuffle = TRAINED_MODELS[name]
     config = model_config if model_config is not None and name in DINA_ARCHITECTURE else default()
     cfg = TrainConfig.from_dict({**train_config.to_dict(), "shuffle_pairs": shuffle})
@@ -102,7 +110,8 @@ def _train(data: DinaData, out: Path, name: str, model_config: dict | None, trai
         return train_ensemble(data, out, ensemble, kind=kind, model_config=config, train_config=cfg, overwrite=True,
                               on_step=(lambda _, info: on_step(info)) if on_step is not None else None)[0]
     # the benchmark's own run folders: a rerun replaces them
-    return train_run(data, out, kind=kind, model_config=config, train_config=cfg, overwrite=True, on_step=on_step)[0]
+    return train_run(data, out, kind=kind, model_config=config, train_config=cfg, overwrite=True, on_step=on_step,
+                     encoding_fit=encoding_fit if name == "dina" else None)[0]
 
 
 def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: TrainConfig | None = None,
@@ -130,8 +139,9 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
     """
     out_dir = Path(out_dir)
     train_config = train_config or TrainConfig()
-    rows, per_level, seconds, extra = [], [], {}, {}
-    for name in models:
+    rows, per_level, seconds, extra, encoding_fit = [], [], {}, {}, None
+    shares = _shares_encoding_fit(models, model_config, ensemble)
+    for name in sorted(models, key=lambda m: m != "encoding") if shares else models:  # the fit first, to hand over
         if on_model is not None:
             on_model(name)
         started = time.perf_counter()
@@ -139,19 +149,21 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
             model_rows = _ridge_rows(data, train_config)
         elif name == "encoding":
             step_cb = (lambda info: on_step(name, info)) if on_step is not None else None
-            encoding = _encoding(data, train_config, encoding_config, step_cb)
+            fit, encoding = _encoding(data, train_config, encoding_config, step_cb)
+            encoding_fit = fit if shares and same_architecture(fit) else None
             model_rows = encoding["rows"]
             extra = {"encoding_scores": encoding["scores"], "encoding_metrics": encoding["metrics"],
                      "encoding_training": encoding["training"]}
         else:
             step_cb = (lambda info, name=name: on_step(name, info)) if on_step is not None else None
-            run = _train(data, out_dir / name, name, model_config, train_config, ensemble, step_cb)
+            run = _train(data, out_dir / name, name, model_config, train_config, ensemble, step_cb, encoding_fit)
             all_rows = evaluate_run(run, data, seed=train_config.seed)
             model_rows = [r for r in all_rows if r["level"] == COMBINED]
             if name == "dina":
                 per_level += [{"model": name, **r} for r in all_rows if r["level"] != COMBINED]
         seconds[name] = time.perf_counter() - started
         rows += [{"model": name, **{k: v for k, v in r.items() if k != "level"}} for r in model_rows]
+    rows.sort(key=lambda r: models.index(r["model"]))  # the table in the order asked for
     ceiling, ceiling_note = _ceiling_rows(data, train_config)
     rows += ceiling
     n = rows[0]["n_candidates"]

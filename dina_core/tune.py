@@ -73,6 +73,9 @@ SEARCH_SPACE: tuple[Knob, ...] = (
     Knob("linear_level", "the linear two-tower held as one of DINA's levels (the default): is the recording "
                          "better decoded by the maps alone?",
          ({"model": {"linear_level": False}},)),
+    Knob("encoding_model_level", "the field's encoding model held as one of DINA's levels (the default): is the "
+                                 "recording better decoded without it?",
+         ({"model": {"encoding_model_level": False}},)),
     Knob("stage_channels", "width of the image tower",
          ({"model": {"stage_channels": (8, 16, 24)}}, {"model": {"stage_channels": (24, 48, 72)}})),
 )

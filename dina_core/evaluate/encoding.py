@@ -66,6 +66,7 @@ class EncodingFit:
     history: list[dict] = field(default_factory=list)  # per epoch: loss, val_correlation, val_top1, seconds
     best_epoch: int = -1
     best_val_correlation: float = float("-inf")
+    interrupted: bool = False  # stopped by ``should_stop`` before the epochs or early stopping ended it
 
 
 def _lr(step: int, total: int, warmup: int, peak: float) -> float:
@@ -76,7 +77,8 @@ def _lr(step: int, total: int, warmup: int, peak: float) -> float:
 
 def fit_encoding(data: DinaData | EncodingData, config: EncodingConfig | None = None, *, seed: int = 0,
                  device: torch.device | str = "cpu", amp: bool = True, validation_fraction: float = 0.1,
-                 epochs: int | None = None, on_step: Callable[[EncodingStep], None] | None = None) -> EncodingFit:
+                 epochs: int | None = None, on_step: Callable[[EncodingStep], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> EncodingFit:
     """Train on the train tier, early-stopped on the validation correlation.
 
     Args:
@@ -86,6 +88,9 @@ def fit_encoding(data: DinaData | EncodingData, config: EncodingConfig | None = 
         amp: bf16 autocast on CUDA.
         epochs: caps ``config.epochs`` (the benchmark's ``--epochs``), None: the config's.
         on_step: called after every step.
+        should_stop: polled after every step; True ends the fit there, keeping the best finished epoch's weights
+            (``interrupted`` set; with no epoch finished, ``best_epoch`` stays -1 and the weights are the
+            initial ones).
     """
     config = config or EncodingConfig()
     if isinstance(data, DinaData):
@@ -131,6 +136,11 @@ def fit_encoding(data: DinaData | EncodingData, config: EncodingConfig | None = 
                 elapsed = time.perf_counter() - started
                 on_step(EncodingStep(epoch, step, total, loss_value, lr, elapsed, elapsed / step * (total - step),
                                      val_top1, loss_step))
+            if should_stop is not None and should_stop():
+                result.interrupted = True
+                break
+        if result.interrupted and val_corr is None:  # stopped within the epoch: it is not scored
+            break
         result.history.append({"epoch": epoch, "loss": float(torch.stack(losses).mean()), "val_correlation": val_corr,
                                "val_top1": val_top1, "seconds": time.perf_counter() - started})
         if val_corr > result.best_val_correlation:
@@ -140,6 +150,9 @@ def fit_encoding(data: DinaData | EncodingData, config: EncodingConfig | None = 
             since_best += 1
             if since_best >= config.patience:
                 break
-    model.load_state_dict(best_state)
+        if result.interrupted:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     return result

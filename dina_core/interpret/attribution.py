@@ -21,7 +21,7 @@ from scipy.ndimage import gaussian_filter
 
 from ..errors import DinaError
 from ..model import LINEAR, TwoTowerModel
-from ..model.config import ENCODING
+from ..model.config import ENCODING, ENCODING_MODEL
 from ..model.inference import eval_mode
 from .forwards import hooks_removed, margin_forward, response_forward, similarity_forward
 
@@ -150,7 +150,8 @@ class AttributionError(DinaError):
 
 def _cam_layer(model: TwoTowerModel, layer: str | None, stage: str | None) -> torch.nn.Module:
     """The image-tower module Grad-CAM weighs: ``layer``, else the explained stage (for the encoding level, the
-    stage its head reads), else the last stage (which the global level pools).
+    stage its head reads; for the encoding-model level, its own core's output), else the last stage (which the
+    global level pools).
 
     Raises:
         AttributionError: for the linear level, which reads the pixels without passing through the tower.
@@ -162,6 +163,8 @@ def _cam_layer(model: TwoTowerModel, layer: str | None, stage: str | None) -> to
                                "gradients, saliency, SHAP or occlusion)")
     if layer is None and stage == ENCODING:
         stage = model.config.encoding_stage
+    if layer is None and stage == ENCODING_MODEL:
+        return model.encoding_model.model.core  # the feature maps the frozen encoding model's readout reads
     name = layer or (stage if stage in tower.stage_channels else None) or tower.stage_names[-1]
     return getattr(tower, name)
 

@@ -20,8 +20,9 @@ and 100 candidates on CPU). A 0/1 mask that differs from all-kept (or all-masked
 only ``s < n / 4`` neurons (a pair ablated, the top 50 kept) replaces the product by an
 (s x d) update of the unmasked first-layer output, leaving only the O(Q (N + d) d) part.
 
-DINA's encoding level has no layer over the neurons (``model.encoding_head``): its term is
-``w (r * m) . e_j / ||r * m||``, ``e_j`` the candidates' normalised predictions, one (Q, n) x (n, N) product per mask.
+DINA's encoding levels have no layer over the neurons (``model.encoding_head``, ``model.encoding_model_level``;
+``DinaModel.direct_response_levels``): each embeds the masked responses themselves, ``v(r * m, m)``, and its term
+is ``w v . e_j / ||v||``, ``e_j`` the candidates' normalised embeddings, one (Q, D) x (D, N) product per mask.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from torch import nn
 from ..data.format import DinaData
 from ..evaluate.tasks import tier_task
 from ..model import LINEAR, DinaModel, LinearTwoTower, TwoTowerModel
-from ..model.config import ENCODING
 from ..model.inference import encode_images
 from ..runs.prepare import PreparedData
 from ..runs.run import Run, check_compatible
@@ -52,7 +52,7 @@ def _branches(model: TwoTowerModel) -> list[tuple[str, str | None, tuple[str, ..
     if isinstance(model, LinearTwoTower):
         return [("response_linear", None, model.levels)]
     linear = (LINEAR,) if model.neural_tower.linear_head is not None else ()
-    trunk = tuple(lv for lv in model.levels if lv not in (*linear, ENCODING))
+    trunk = tuple(lv for lv in model.levels if lv not in (*linear, *model.direct_response_levels()))
     return [branch for branch in (("neural_tower.trunk.0", "neural_tower.trunk.1", trunk),
                                   ("neural_tower.linear_head", None, linear)) if branch[2]]
 
@@ -110,9 +110,10 @@ class MaskedEvaluator:
         own = copy.deepcopy(model).eval()  # a private copy: the shared model is never folded into
         images = task.images.to(self.device)
         self._branches = [self._fold(own, images, first, post, levels) for first, post, levels in _branches(own)]
-        self._encoding = None  # (weight, (N, n) normalised predicted responses of the candidates)
-        if ENCODING in own.levels:
-            self._encoding = (own.level_weights[ENCODING], encode_images(own, images, level=ENCODING).double())
+        # per direct level: (weight, embed(responses, mask) -> (B, n), (N, n) candidates' normalised embeddings)
+        direct = own.direct_response_levels() if isinstance(own, DinaModel) else {}
+        self._direct = [(own.level_weights[lv], embed, encode_images(own, images, level=lv).double())
+                        for lv, embed in direct.items()]
         # Pessimistic ties as in evaluate.retrieval.target_ranks: |q| = |c| = sqrt(sum w).
         self._slack = torch.finfo(torch.float32).eps * sum(model.level_weights.values())
 
@@ -168,7 +169,8 @@ class MaskedEvaluator:
         m = self._masks(masks)
         q, n = self._queries.shape
         widest = max(b.first.out_features for b in self._branches)
-        step = max(1, _MAX_CHUNK_ELEMENTS // (q * max(n, widest, self.n_candidates)))
+        widest_direct = max((c.shape[1] for _, _, c in self._direct), default=0)  # 2n + 1 for a likelihood
+        step = max(1, _MAX_CHUNK_ELEMENTS // (q * max(n, widest, widest_direct, self.n_candidates)))
         for k0 in range(0, len(m), step):
             yield self._score(m[k0:k0 + step])
 
@@ -189,10 +191,11 @@ class MaskedEvaluator:
             for w, p, c, g_mat, g_vec, beta in branch.levels:
                 norm2 = ((t @ g_mat) * t).sum(-1) + 2.0 * (t @ g_vec) + beta
                 total += w * (t @ p.T + c) / norm2.clamp_min(0.0).sqrt().clamp_min(1e-12)[..., None]
-        if self._encoding is not None:
-            w, predicted = self._encoding
-            masked = (self._queries[None] * m[:, None, :]).double()  # (K, Q, n)
-            total += w * (masked @ predicted.T) / masked.norm(dim=-1).clamp_min(1e-12)[..., None]
+        for w, embed, candidates in self._direct:
+            k, (q, n) = len(m), self._queries.shape
+            keep = m[:, None, :].expand(k, q, n).reshape(k * q, n)
+            v = embed((self._queries[None] * m[:, None, :]).reshape(k * q, n), keep).double().reshape(k, q, -1)
+            total += w * (v @ candidates.T) / v.norm(dim=-1).clamp_min(1e-12)[..., None]
         return total
 
     def _pre_sparse(self, branch: _Branch, m: torch.Tensor, base: torch.Tensor) -> torch.Tensor:

@@ -11,11 +11,13 @@ PIXEL_STAGE = "stage0"  # the pixel-level map: the (pooled, standardised) image 
 GLOBAL = "global"  # the level of a pooled whole-image embedding (the "traditional" alignment)
 LINEAR = "linear"  # the level of the linear two-tower inside DINA: raw pixels and raw responses, each mapped linearly
 ENCODING = "encoding"  # the level of the encoding head: each neuron's response predicted from the image tower's maps
+ENCODING_MODEL = "encoding_model"  # the level of the fitted encoding-model baseline, frozen (model.encoding_model_level)
+FITTED_FIRST = (LINEAR, ENCODING_MODEL)  # levels fitted before the maps as their own baselines, then frozen
 
 # Values that rebuild the model a checkpoint written before a field existed was trained with:
 # ``saved_config`` fills a missing field from here, so old runs load unchanged while new runs get the defaults.
 LEGACY = {"stem_stride": 1, "stage0_pool": 2, "stage0_filters": 0, "retrieval_weights": (), "linear_level": False,
-          "encoding_level": False}
+          "encoding_level": False, "encoding_model_level": False}
 
 
 @dataclass
@@ -60,6 +62,16 @@ class ModelConfig(DictConfig):
                                            "the predicted z-scored responses, each centred over neurons) beside its "
                                            "InfoNCE: it anchors the head to each neuron's own tuning (1 learnt "
                                            "little on the simulator; 10 and above learnt the noise-free responses)")
+    encoding_model_level: bool = why(False, "also hold the field's standard decoder as one more level: the encoding "
+                                            "model (convolutional core, Gaussian readout, Poisson loss; the "
+                                            "benchmark's encoding row) fitted first on the same split and frozen, "
+                                            "scoring a pair by the correlation of observed and predicted responses "
+                                            "(train.encoding_model_level); validation weighs it against the maps")
+    encoding_model_rule: str = why("auto", "how the encoding-model level scores a pair: 'correlation', "
+                                           "'log_likelihood' (Poisson) or 'auto': the one with the higher "
+                                           "single-trial validation top-1 (as the encoding baseline chooses)")
+    encoding_model_weight: float = why(1.0, "the encoding-model level's retrieval weight before validation chooses "
+                                            "(it is never trained by the contrastive loss)")
     latent_channels: int = why(16, "channels per location in the shared latent space (1x1 projections)")
     global_dim: int = why(128, "size of the pooled global embedding")
     trunk_dim: int = why(256, "neural tower trunk width: a linear map of the population, "
@@ -91,7 +103,13 @@ class ModelConfig(DictConfig):
         check_bool(self, "linear_level")
         if not (self.aligned_stages or self.global_level or self.linear_level or self.encoding_level):
             raise ConfigError(name, "aligned_stages", "at least one stage, or global_level, linear_level or "
-                              "encoding_level true", self.aligned_stages)
+                              "encoding_level true (the encoding-model level is fitted apart, not trained "
+                              "with them)", self.aligned_stages)
+        check_bool(self, "encoding_model_level")
+        if self.encoding_model_rule not in ("auto", "correlation", "log_likelihood"):
+            raise ConfigError(name, "encoding_model_rule", "one of auto, correlation, log_likelihood",
+                              self.encoding_model_rule)
+        check_float(self, "encoding_model_weight", lo=0.0)
         check_float(self, "global_weight", lo=0.0)
         check_float(self, "linear_weight", lo=0.0)
         check_bool(self, "encoding_level")
@@ -118,21 +136,23 @@ class ModelConfig(DictConfig):
         check_sizes(self)  # the documented maxima (limits.MODEL_MAXIMA), wherever a config is made
 
     def levels(self) -> tuple[str, ...]:
-        """The model's retrieval levels in order: aligned stages, then global, linear and encoding when enabled."""
+        """The model's retrieval levels in order: aligned stages, then global, linear, encoding and encoding model
+        when enabled."""
         return (self.aligned_stages + ((GLOBAL,) if self.global_level else ()) + ((LINEAR,) if self.linear_level else ())
-                + ((ENCODING,) if self.encoding_level else ()))
+                + ((ENCODING,) if self.encoding_level else ()) + ((ENCODING_MODEL,) if self.encoding_model_level else ()))
 
     def loss_weights(self) -> tuple[float, ...]:
         """Loss weight of each of ``levels()``."""
         return (self.stage_weights + ((self.global_weight,) if self.global_level else ())
                 + ((self.linear_weight,) if self.linear_level else ())
-                + ((self.encoding_weight,) if self.encoding_level else ()))
+                + ((self.encoding_weight,) if self.encoding_level else ())
+                + ((self.encoding_model_weight,) if self.encoding_model_level else ()))
 
     @classmethod
     def global_only(cls, **overrides) -> "ModelConfig":
         """The ablation DINA improves on: same towers, alignment only at a pooled embedding."""
         return cls(**{"aligned_stages": (), "stage_weights": (), "global_level": True, "linear_level": False,
-                      "encoding_level": False, **overrides})
+                      "encoding_level": False, "encoding_model_level": False, **overrides})
 
 
 def saved_config(values: dict) -> dict:

@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ENCODING, GLOBAL, LINEAR, PIXEL_STAGE, ModelConfig
+from .config import ENCODING, ENCODING_MODEL, GLOBAL, LINEAR, PIXEL_STAGE, ModelConfig
 from .encoding_head import EncodingHead
+from .encoding_model_level import EncodingModelLevel
 from .image_tower import ImageTower
 from .neural_tower import NeuralTower
 from .two_tower import TwoTowerModel
@@ -32,7 +33,9 @@ class DinaModel(TwoTowerModel):
     its score counts beside the maps'. ``encoding`` (``encoding_level``) is the field's encoding-model decoder as
     one more level: a per-neuron readout of one image-tower map predicts the responses, and a pair scores the
     correlation of observed and predicted responses (``encoding_head``); training adds the head's regression
-    loss (``forward``'s 'fit_loss').
+    loss (``forward``'s 'fit_loss'). ``encoding_model`` (``encoding_model_level``) is the encoding-model baseline
+    itself, fitted first and frozen (``encoding_model_level``, ``train.encoding_model_level``): never trained by the
+    contrastive loss (loss weight 0), so it is left out of the training forward's levels.
 
     Loss weights are ``config.stage_weights``; the retrieval score's level weights
     (``level_weights``) are ``config.retrieval_weights`` when set (chosen on validation).
@@ -62,6 +65,9 @@ class DinaModel(TwoTowerModel):
                              if config.linear_level else None)
         self.encoding_head = (EncodingHead(self.n_neurons, self.image_tower.stage_channels[config.encoding_stage])
                               if config.encoding_level else None)
+        self.encoding_model = EncodingModelLevel(self.n_neurons) if config.encoding_model_level else None
+        if self.encoding_model is not None:
+            self.loss_weights[ENCODING_MODEL] = 0.0
 
     # --- maps -------------------------------------------------------------------------------
     def image_latent_maps(self, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -90,7 +96,8 @@ class DinaModel(TwoTowerModel):
         return (zi * zn).sum(dim=1)
 
     # --- TwoTowerModel ----------------------------------------------------------------------
-    def image_levels(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def image_levels(self, images: torch.Tensor, skip_frozen: bool = False) -> dict[str, torch.Tensor]:
+        """``TwoTowerModel.image_levels``; ``skip_frozen``: without the encoding-model level, which nothing trains."""
         latent, tower = self.image_latent_maps(images)
         out = {s: z.flatten(1) for s, z in latent.items()}
         if self.image_global is not None:
@@ -99,22 +106,38 @@ class DinaModel(TwoTowerModel):
             out[LINEAR] = self.image_linear(images.flatten(1))
         if self.encoding_head is not None:
             out[ENCODING] = self.encoding_head(tower[self.config.encoding_stage])
+        if self.encoding_model is not None and not skip_frozen:
+            out[ENCODING_MODEL] = self.encoding_model.image_embedding(images)
         return out
 
-    def response_levels(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None
-                        ) -> dict[str, torch.Tensor]:
+    def response_levels(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None,
+                        skip_frozen: bool = False) -> dict[str, torch.Tensor]:
+        """``TwoTowerModel.response_levels``; ``skip_frozen`` as in ``image_levels``."""
         latent, _, vectors = self.response_latent_maps(responses, neuron_mask)
         out = {**{s: z.flatten(1) for s, z in latent.items()}, **vectors}
         if self.encoding_head is not None:
             out[ENCODING] = EncodingHead.response_embedding(responses, neuron_mask)
+        if self.encoding_model is not None and not skip_frozen:
+            out[ENCODING_MODEL] = self.encoding_model.response_embedding(responses, neuron_mask)
+        return out
+
+    def direct_response_levels(self) -> dict:
+        """{level: embed(responses (B, n), neuron_mask) -> (B, n)} of the levels with no layer over the neurons
+        (the encoding head's and the encoding model's: each reads the masked responses themselves)."""
+        out = {}
+        if self.encoding_head is not None:
+            out[ENCODING] = EncodingHead.response_embedding
+        if self.encoding_model is not None:
+            out[ENCODING_MODEL] = self.encoding_model.response_embedding
         return out
 
     def forward(self, images: torch.Tensor, responses: torch.Tensor,
                 neuron_mask: torch.Tensor | None = None) -> dict:
         """``TwoTowerModel.forward``'s output; while training with an encoding level, also 'fit_loss': the
-        encoding head's regression loss on this batch times ``config.encoding_fit_weight`` (a scalar)."""
-        img = self.image_levels(images)
-        out = self.outputs(img, self.response_levels(responses, neuron_mask))
+        encoding head's regression loss on this batch times ``config.encoding_fit_weight`` (a scalar). While
+        training, the encoding-model level (frozen, loss weight 0) is left out of the output."""
+        img = self.image_levels(images, skip_frozen=self.training)  # a training step has no use for a frozen level
+        out = self.outputs(img, self.response_levels(responses, neuron_mask, skip_frozen=self.training))
         if self.training and self.encoding_head is not None and self.config.encoding_fit_weight > 0:
             out["fit_loss"] = self.config.encoding_fit_weight * EncodingHead.fit_loss(img[ENCODING], responses)
         return out

@@ -30,9 +30,8 @@ _GAIN_LIMIT = 3.0  # |log gain| is clipped here: an outlying behaviour value can
 class EncodingConfig(DictConfig):
     """Architecture, training and identification rule of the encoding-model baseline.
 
-    The defaults train in one to two minutes at Sensorium scale (5,335 neurons, ~4,500 train images of 36 x 64)
-    on 2 CPU cores, so the whole default ``dina benchmark`` stays within 10 minutes (``bench/bench_encoding.py``;
-    figures in ``bench/results/encoding_cpu.md``).
+    Sized for 2 CPU cores at Sensorium scale (5,335 neurons, ~4,500 train images of 36 x 64); its training time
+    and scores there are measured by ``bench/bench_encoding.py`` (figures in ``bench/results/encoding_cpu.md``).
     """
 
     core_channels: int = why(32, "feature maps per core layer (Sensorium's baseline uses 64; 32 fits 2 CPU cores)")

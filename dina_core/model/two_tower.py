@@ -65,9 +65,11 @@ class TwoTowerModel(nn.Module):
         return self.outputs(self.image_levels(images), self.response_levels(responses, neuron_mask))
 
     def outputs(self, img: dict[str, torch.Tensor], neu: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
-        """``forward``'s output from the two towers' unnormalised levels ({level: (B, D)} each)."""
+        """``forward``'s output from the two towers' unnormalised levels ({level: (B, D)} each; a level a
+        training forward leaves out, because nothing trains it, is left out here too)."""
+        levels = [lv for lv in self.levels if lv in img]
         return {
-            "image": {lv: F.normalize(img[lv], dim=-1) for lv in self.levels},
-            "neural": {lv: F.normalize(neu[lv], dim=-1) for lv in self.levels},
-            "logit_scale": {lv: self.logit_scale[lv].clamp(max=MAX_LOGIT_SCALE).exp() for lv in self.levels},
+            "image": {lv: F.normalize(img[lv], dim=-1) for lv in levels},
+            "neural": {lv: F.normalize(neu[lv], dim=-1) for lv in levels},
+            "logit_scale": {lv: self.logit_scale[lv].clamp(max=MAX_LOGIT_SCALE).exp() for lv in levels},
         }

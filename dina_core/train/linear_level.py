@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from torch import nn
 
-from ..model.config import LINEAR
+from ..model.config import FITTED_FIRST, LINEAR
 from ..model.dina import DinaModel
 from ..model.linear import LinearConfig, LinearTwoTower
 from ..model.two_tower import TwoTowerModel
@@ -31,8 +31,10 @@ from .loop import FitResult, StepInfo, fit
 
 
 def has_linear_level(model: TwoTowerModel) -> bool:
-    """True for a DINA model with a linear level (and maps beside it: a linear level alone trains as it is)."""
-    return isinstance(model, DinaModel) and model.image_linear is not None and len(model.levels) > 1
+    """True for a DINA model with a linear level and a trained level beside it (a linear level alone trains as
+    it is)."""
+    return (isinstance(model, DinaModel) and model.image_linear is not None
+            and any(lv not in FITTED_FIRST for lv in model.levels))
 
 
 def linear_level_parameters(model: DinaModel) -> list[nn.Parameter]:
@@ -82,10 +84,11 @@ def freeze_linear_level(model: DinaModel) -> None:
 
 @contextmanager
 def maps_scored_alone(model: DinaModel) -> Iterator[None]:
-    """Within the block ``model``'s retrieval score leaves its linear level out (weight 0); restored on exit."""
-    weight = model.level_weights[LINEAR]
-    model.level_weights[LINEAR] = 0.0
+    """Within the block ``model``'s retrieval score leaves the levels fitted first out (the linear and the
+    encoding-model level: weight 0); restored on exit."""
+    weights = {lv: model.level_weights[lv] for lv in FITTED_FIRST if lv in model.level_weights}
+    model.level_weights.update(dict.fromkeys(weights, 0.0))
     try:
         yield
     finally:
-        model.level_weights[LINEAR] = weight
+        model.level_weights.update(weights)

@@ -20,6 +20,7 @@ from ..data.checked import check_recording
 from ..data.fingerprint import recording_identity
 from ..data.format import DinaData
 from ..errors import DinaError
+from ..evaluate.encoding import EncodingFit
 from ..model import ModelConfig, build_model
 from ..model.device import autocast, resolve_device
 from ..runs.checkpoint import atomic_save, load_checkpoint
@@ -30,6 +31,7 @@ from ..runs.run import STATE_FILE, Run, save_run
 from ..runs.config import TrainConfig
 from .distributed import current, rank_device
 from .level_weights import set_level_weights
+from .encoding_model_level import fit_encoding_model_level, has_encoding_model_level, set_rule_and_level_weights
 from .linear_level import fit_linear_level, freeze_linear_level, has_linear_level, maps_scored_alone
 from .loop import FitResult, StepInfo, fit
 from .memory import check_training_fits
@@ -44,7 +46,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
               model_config: dict | None = None, train_config: TrainConfig | None = None,
               resume: bool = False, overwrite: bool = False,
               metadata: dict | None = None, on_step: Callable[[StepInfo], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> tuple[Run, FitResult]:
+              should_stop: Callable[[], bool] | None = None,
+              encoding_fit: EncodingFit | None = None) -> tuple[Run, FitResult]:
     """Fit preprocessing on the train tier, build a model, train it, save it.
 
     Args:
@@ -59,6 +62,9 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         overwrite: start afresh in a folder holding a finished or interrupted run.
         metadata: extra entries for the run's metadata (e.g. the data file's path).
         on_step, should_stop: forwarded to ``fit``.
+        encoding_fit: for a DINA model with the encoding-model level, the encoding model already fitted on this
+            recording with this run's seed and validation fraction (the benchmark's encoding row), copied in
+            instead of fitting it again; None: fitted here.
 
     Raises:
         DatasetError: ``data`` breaks a rule a DINA file must keep (``data.checked.validate_data``: test images
@@ -118,9 +124,20 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         def save_state(state: dict) -> None:
             if writes:
                 atomic_save({**state, "data_fingerprint": fingerprint, "identity": wanted,
-                             "linear_level": metadata.get("linear_level")}, state_path)
+                             "linear_level": metadata.get("linear_level"),
+                             "encoding_model_level": metadata.get("encoding_model_level")}, state_path)
 
         started = time.perf_counter()
+        if has_encoding_model_level(model) and resume_state is not None:  # the state holds the fitted level
+            if isinstance(resume_state.get("encoding_model_level"), dict):
+                metadata["encoding_model_level"] = resume_state["encoding_model_level"]
+        elif has_encoding_model_level(model):
+            fitted = fit_encoding_model_level(model, data, prepared, preprocessing, train_config, fitted=encoding_fit,
+                                              should_stop=should_stop, on_step=on_step if dist.is_main else None)
+            if fitted is None:
+                raise NothingTrainedError(f"{out_dir or 'training'}: stopped while fitting the encoding model, "
+                                          "before its first epoch finished; no model was saved")
+            metadata["encoding_model_level"] = fitted
         if has_linear_level(model) and resume_state is not None:
             freeze_linear_level(model)  # resuming the maps: the state holds the linear level fitted before them
             if isinstance(resume_state.get("linear_level"), dict):
@@ -134,10 +151,11 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
             metadata["linear_level"] = {"epochs": len(linear.history), "best_epoch": linear.best_epoch,
                                         "best_val_top1": linear.best_val_top1,
                                         "seconds": time.perf_counter() - started}
-        with maps_scored_alone(model) if has_linear_level(model) else contextlib.nullcontext():
+        staged = has_linear_level(model) or has_encoding_model_level(model)  # levels fitted before the maps
+        with maps_scored_alone(model) if staged else contextlib.nullcontext():
             result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None,
                          should_stop=should_stop, save_state=save_state, resume_state=resume_state,
-                         stage="maps" if has_linear_level(model) else "train")
+                         stage="maps" if staged else "train")
         model.to(memory_format=torch.contiguous_format)  # a loaded run's layout: it scores as saved, bit for bit
         if not result.history:
             raise NothingTrainedError(f"{out_dir or 'training'}: stopped before the first epoch finished; "
@@ -146,7 +164,11 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
             saved_val_top1 = unselected_val_top1 = validation_top1(model, prepared)
         if train_config.tune_level_weights and len(model.levels) > 1 and not result.interrupted:
             with autocast(device, train_config.amp):
-                metadata["level_weights"] = set_level_weights(model, prepared)
+                if has_encoding_model_level(model) and model.config.encoding_model_rule == "auto":
+                    metadata["level_weights"] = set_rule_and_level_weights(model, prepared)  # the rule too
+                    metadata["encoding_model_level"]["rule"] = model.encoding_model.rule_name
+                else:
+                    metadata["level_weights"] = set_level_weights(model, prepared)
                 saved_val_top1 = validation_top1(model, prepared)  # the saved model's own: its chosen weights
             model_config = model.config.to_dict()
         metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,

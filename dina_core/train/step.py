@@ -21,6 +21,7 @@ from .distributed import SINGLE, Dist, average_buffers, gather_embeddings, sum_g
 from .loss import multilevel_info_nce
 
 FIT_LOSS = "encoding_fit"  # the per-level key of a model's own training loss (DINA's encoding head)
+SHUFFLE_SEED = 7919  # added to the run's seed for the shuffled-pairing null's permutation
 _NOT_WEIGHTS = (".mu", ".sigma")  # readout positions and their jitter: places, not weights to shrink
 
 
@@ -41,7 +42,7 @@ def pairing(data: PreparedData, train: torch.Tensor, config: TrainConfig) -> tor
     """Image shown with each training trial; permuted among trials for the shuffled-pairing null."""
     images = data.image_index[train]
     if config.shuffle_pairs:
-        g = torch.Generator().manual_seed(config.seed + 7919)
+        g = torch.Generator().manual_seed(config.seed + SHUFFLE_SEED)
         images = images[torch.randperm(len(images), generator=g).to(images.device)]
     return images
 

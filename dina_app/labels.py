@@ -44,7 +44,8 @@ RUN_KINDS = {"dina": "DINA (feature-map alignment)", "linear": "linear two-tower
 # retrieval levels of a model (model.levels, and 'combined' for the retrieval score)
 _STAGE_WORDS = {1: "early", 2: "mid-level", 3: "high-level"}
 LEVELS = {"combined": "combined score", "global": "global embedding", "linear": "linear pixel read-out",
-          "encoding": "encoding head (predicted responses)"}
+          "encoding": "encoding head (predicted responses)",
+          "encoding_model": "encoding model (fitted baseline, frozen)"}
 
 
 def level(key: str | None) -> str:

@@ -118,7 +118,7 @@ def reference_step(kind: str, shards: int) -> torch.Tensor:
     merged = {tower: {level: torch.cat([o[tower][level] for o in outs]) for level in outs[0][tower]}
               for tower in ("image", "neural")}
     merged["logit_scale"] = outs[0]["logit_scale"]
-    loss, _ = multilevel_info_nce(merged, model.level_weights, paired[batch])
+    loss, _ = multilevel_info_nce(merged, model.loss_weights, paired[batch])
     loss = loss + sum(o["fit_loss"] / shards for o in outs if "fit_loss" in o)
     loss.backward()
     optimizer.step()

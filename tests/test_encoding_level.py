@@ -17,7 +17,8 @@ from dina_core.train.run import train_run
 from dina_core.train.step import param_groups
 
 TINY = dict(stage_channels=(4, 8, 8), trunk_dim=32, encoding_level=True)
-ENCODING_ONLY = dict(aligned_stages=(), stage_weights=(), linear_level=False, encoding_level=True)
+ENCODING_ONLY = dict(aligned_stages=(), stage_weights=(), linear_level=False, encoding_level=True,
+                     encoding_model_level=False)
 
 
 def _model(n_neurons=30, **overrides) -> DinaModel:
@@ -44,7 +45,8 @@ def test_the_encoding_level_scores_the_correlation_of_observed_and_predicted_res
 
 
 def test_the_encoding_stage_is_checked_only_when_the_level_is_on():
-    assert ModelConfig(stage_channels=(8,), aligned_stages=("stage1",)).levels() == ("stage1", "linear")
+    assert ModelConfig(stage_channels=(8,), aligned_stages=("stage1",)).levels() == ("stage1", "linear",
+                                                                                      "encoding_model")
     with pytest.raises(ConfigError, match="encoding_stage"):
         ModelConfig(stage_channels=(8,), aligned_stages=("stage1",), encoding_level=True)
 

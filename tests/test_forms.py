@@ -35,8 +35,8 @@ def two_gpus_and_mps(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
 
 
-# One weight per aligned stage (three by default) / per retrieval level (those and the linear level).
-@pytest.mark.parametrize("field, typed", [("stage_weights", "1, 2, 1"), ("retrieval_weights", "1, 2, 1, 0.5")])
+# One weight per aligned stage (three by default) / per retrieval level (those, the linear and encoding-model levels).
+@pytest.mark.parametrize("field, typed", [("stage_weights", "1, 2, 1"), ("retrieval_weights", "1, 2, 1, 0.5, 1")])
 def test_a_typed_list_for_an_empty_float_tuple_becomes_floats(field, typed):
     at = run_form("model", {field: ()})
     assert not at.exception

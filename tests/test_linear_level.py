@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from dina_core.model import LINEAR, DinaModel, LinearConfig, LinearTwoTower, ModelConfig
-from dina_core.model.config import ENCODING
+from dina_core.model.config import ENCODING, ENCODING_MODEL
 from dina_core.config import ConfigError
 
 
 def _pair(n_neurons=30, shape=(12, 20)):
     torch.manual_seed(0)
-    dina = DinaModel(ModelConfig(stage_channels=(4, 8, 8)), n_neurons, shape).eval()
+    dina = DinaModel(ModelConfig(stage_channels=(4, 8, 8), encoding_model_level=False), n_neurons, shape).eval()
     linear = LinearTwoTower(LinearConfig(embed_dim=dina.config.linear_dim), n_neurons, shape).eval()
     return dina, linear
 
@@ -44,12 +44,13 @@ def test_the_linear_level_reads_the_responses_not_the_trunk():
 
 def test_linear_level_in_the_config():
     config = ModelConfig()
-    assert config.levels() == ("stage0", "stage2", "stage3", LINEAR)
-    assert len(ModelConfig(retrieval_weights=(0.0, 1.0, 0.5, 0.25)).retrieval_weights) == 4
-    assert ModelConfig(linear_level=False).levels() == ("stage0", "stage2", "stage3")
-    assert ModelConfig(encoding_level=True).levels() == ("stage0", "stage2", "stage3", LINEAR, ENCODING)
+    assert config.levels() == ("stage0", "stage2", "stage3", LINEAR, ENCODING_MODEL)
+    assert len(ModelConfig(retrieval_weights=(0.0, 1.0, 0.5, 0.25, 1.0)).retrieval_weights) == 5
+    assert ModelConfig(linear_level=False, encoding_model_level=False).levels() == ("stage0", "stage2", "stage3")
+    assert ModelConfig(encoding_level=True).levels() == ("stage0", "stage2", "stage3", LINEAR, ENCODING,
+                                                         ENCODING_MODEL)
     assert not {LINEAR, ENCODING} & set(ModelConfig.global_only(encoding_level=False).levels())
-    assert ModelConfig(aligned_stages=(), stage_weights=(), linear_level=True).levels() == (LINEAR,)
+    assert ModelConfig(aligned_stages=(), stage_weights=(), linear_level=True).levels() == (LINEAR, ENCODING_MODEL)
     with pytest.raises(ConfigError, match="linear_level"):
         ModelConfig(linear_level="yes")
     with pytest.raises(ConfigError, match="linear_dim"):
@@ -63,7 +64,8 @@ def test_training_fits_the_linear_level_first_then_freezes_it(small_data):
     from dina_core.train.run import train_run
     from dina_core.train.validation import validation_top1
 
-    run, result = train_run(small_data, None, train_config=TrainConfig(epochs=4, batch_size=32, patience=100))
+    run, result = train_run(small_data, None, model_config=ModelConfig(encoding_model_level=False).to_dict(),
+                            train_config=TrainConfig(epochs=4, batch_size=32, patience=100))
     model, fitted = run.model, run.metadata["linear_level"]
     assert 1 <= fitted["epochs"] <= 4 and "loss_linear" not in result.history[-1]
     assert all(not p.requires_grad for p in model.image_linear.parameters())

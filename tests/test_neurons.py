@@ -49,7 +49,9 @@ def test_evaluator_reproduces_evaluate_run(small_run, small_data, evaluator):
     assert evaluator.top1(mask) == masked["averaged"]["top1"]
 
 
-UNTRAINED = {"linear": ("linear", {}), "dina_encoding_level": ("dina", {"encoding_level": True})}
+UNTRAINED = {"linear": ("linear", {}), "dina_encoding_level": ("dina", {"encoding_level": True}),
+             "dina_encoding_levels_only": ("dina", {"aligned_stages": (), "stage_weights": (), "linear_level": False,
+                                                    "encoding_level": True})}  # no layer over the neurons at all
 
 
 @pytest.mark.parametrize("kind", ["dina", *UNTRAINED])

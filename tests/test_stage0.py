@@ -45,9 +45,9 @@ def test_stride2_stem_keeps_every_stage_shape():
 
 
 def test_retrieval_weights_score_and_loss_weights_train():
-    m = DinaModel(ModelConfig(retrieval_weights=(0.0, 1.0, 0.5, 0.25)), 5, (36, 64))
-    assert m.level_weights == {"stage0": 0.0, "stage2": 1.0, "stage3": 0.5, "linear": 0.25}
-    assert m.loss_weights == {"stage0": 1.0, "stage2": 1.0, "stage3": 1.0, "linear": 1.0}
+    m = DinaModel(ModelConfig(retrieval_weights=(0.0, 1.0, 0.5, 0.25, 0.5)), 5, (36, 64))
+    assert m.level_weights == {"stage0": 0.0, "stage2": 1.0, "stage3": 0.5, "linear": 0.25, "encoding_model": 0.5}
+    assert m.loss_weights == {"stage0": 1.0, "stage2": 1.0, "stage3": 1.0, "linear": 1.0, "encoding_model": 0.0}
     with pytest.raises(ValueError, match="retrieval_weights"):
         ModelConfig(retrieval_weights=(1.0,))
 

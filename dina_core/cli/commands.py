@@ -184,8 +184,11 @@ def cmd_benchmark(args) -> None:
     data = read_dataset(args.data)
     models = tuple(dict.fromkeys(args.models or ALL_MODELS))  # each once: a model's folder is its name
     with Reporter(args.progress, label="benchmark") as reporter:
+        started = []  # in running order: the encoding row may run first, to hand its fit to DINA's level
+
         def on_model(name: str) -> None:
-            reporter.begin(name, f"model {models.index(name) + 1}/{len(models)}: {name}")
+            started.append(name)
+            reporter.begin(name, f"model {len(started)}/{len(models)}: {name}")
 
         metrics = run_benchmark(data, args.out, train_config=train_config, model_config=model_config,
                                 ensemble=args.ensemble, models=models, on_model=on_model,

@@ -132,7 +132,7 @@ def fit_encoding(data: DinaData | EncodingData, config: EncodingConfig | None = 
                 val_corr, val_top1 = _validation(model, data)
             if on_step is not None:
                 if step % LOG_EVERY == 0 or last or step == 1:
-                    loss_value, loss_step = float(loss), step
+                    loss_value, loss_step = float(loss.detach()), step
                 elapsed = time.perf_counter() - started
                 on_step(EncodingStep(epoch, step, total, loss_value, lr, elapsed, elapsed / step * (total - step),
                                      val_top1, loss_step))

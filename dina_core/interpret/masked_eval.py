@@ -21,7 +21,7 @@ only ``s < n / 4`` neurons (a pair ablated, the top 50 kept) replaces the produc
 (s x d) update of the unmasked first-layer output, leaving only the O(Q (N + d) d) part.
 
 DINA's encoding levels have no layer over the neurons (``model.encoding_head``, ``model.encoding_model_level``;
-``DinaModel.direct_response_levels``): each embeds the masked responses themselves, ``v(r * m, m)``, and its term
+``DinaModel.direct_response_levels``): each embeds the responses and the mask themselves, ``v(r, m)``, and its term
 is ``w v . e_j / ||v||``, ``e_j`` the candidates' normalised embeddings, one (Q, D) x (D, N) product per mask.
 """
 
@@ -102,18 +102,15 @@ class MaskedEvaluator:
         prepared = prepared if prepared is not None else run.prepare(data)
         task = tier_task(prepared, tier)
         queries, targets = task.queries(responses)
-        self.device = next(model.parameters()).device
-        self.responses = responses
-        self.tier = tier
-        self._queries = queries.to(self.device, torch.float32)
-        self._targets = torch.as_tensor(targets, device=self.device)
+        self.device, self.responses, self.tier = next(model.parameters()).device, responses, tier
+        self._queries, self._targets = queries.to(self.device, torch.float32), torch.as_tensor(targets, device=self.device)
         own = copy.deepcopy(model).eval()  # a private copy: the shared model is never folded into
         images = task.images.to(self.device)
+        self._n_candidates = len(images)  # no branch at all when every level reads the responses directly
         self._branches = [self._fold(own, images, first, post, levels) for first, post, levels in _branches(own)]
-        # per direct level: (weight, embed(responses, mask) -> (B, n), (N, n) candidates' normalised embeddings)
-        direct = own.direct_response_levels() if isinstance(own, DinaModel) else {}
+        # per direct level: (weight, embed(responses, mask) -> (B, D), (N, D) candidates' normalised embeddings)
         self._direct = [(own.level_weights[lv], embed, encode_images(own, images, level=lv).double())
-                        for lv, embed in direct.items()]
+                        for lv, embed in (own.direct_response_levels() if isinstance(own, DinaModel) else {}).items()]
         # Pessimistic ties as in evaluate.retrieval.target_ranks: |q| = |c| = sqrt(sum w).
         self._slack = torch.finfo(torch.float32).eps * sum(model.level_weights.values())
 
@@ -150,7 +147,7 @@ class MaskedEvaluator:
 
     @property
     def n_candidates(self) -> int:
-        return int(self._branches[0].levels[0][1].shape[0])
+        return self._n_candidates
 
     @property
     def chance(self) -> float:
@@ -168,7 +165,7 @@ class MaskedEvaluator:
         """(K, Q, N) float64 scores, a bounded number of masks at a time."""
         m = self._masks(masks)
         q, n = self._queries.shape
-        widest = max(b.first.out_features for b in self._branches)
+        widest = max((b.first.out_features for b in self._branches), default=0)
         widest_direct = max((c.shape[1] for _, _, c in self._direct), default=0)  # 2n + 1 for a likelihood
         step = max(1, _MAX_CHUNK_ELEMENTS // (q * max(n, widest, widest_direct, self.n_candidates)))
         for k0 in range(0, len(m), step):
@@ -194,7 +191,7 @@ class MaskedEvaluator:
         for w, embed, candidates in self._direct:
             k, (q, n) = len(m), self._queries.shape
             keep = m[:, None, :].expand(k, q, n).reshape(k * q, n)
-            v = embed((self._queries[None] * m[:, None, :]).reshape(k * q, n), keep).double().reshape(k, q, -1)
+            v = embed(self._queries[None].expand(k, q, n).reshape(k * q, n), keep).double().reshape(k, q, -1)
             total += w * (v @ candidates.T) / v.norm(dim=-1).clamp_min(1e-12)[..., None]
         return total
 

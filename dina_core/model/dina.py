@@ -66,8 +66,9 @@ class DinaModel(TwoTowerModel):
         self.encoding_head = (EncodingHead(self.n_neurons, self.image_tower.stage_channels[config.encoding_stage])
                               if config.encoding_level else None)
         self.encoding_model = EncodingModelLevel(self.n_neurons) if config.encoding_model_level else None
-        if self.encoding_model is not None:
+        if self.encoding_model is not None:  # never trained by the contrastive loss: nor is its temperature
             self.loss_weights[ENCODING_MODEL] = 0.0
+            self.logit_scale[ENCODING_MODEL].requires_grad_(False)
 
     # --- maps -------------------------------------------------------------------------------
     def image_latent_maps(self, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

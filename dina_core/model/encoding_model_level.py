@@ -9,18 +9,18 @@ validation can weigh its score against the maps' (``train.level_weights``) and D
 baseline as its special case (every other level at weight 0).
 
 The response enters on the scale the encoding model was fitted on: ``v = z + mean / std`` (the z-scored,
-behaviour-corrected response DINA sees, plus the train mean over the train std: raw / std). ``l`` (B, n) are a
-candidate's rates at average behaviour; ``m`` the 0/1 neuron mask (all ones without one).
+behaviour-corrected response DINA sees, plus the train mean over the train std: raw / std). A masked neuron is at
+its train mean (z = 0), as on every level. ``l`` (B, n) are a candidate's rates at average behaviour.
 
-* ``correlation``: image side ``l`` centred over neurons, response side ``v`` centred over the kept neurons (masked
-  at 0). After L2 normalisation their dot product is the Pearson correlation over neurons.
-* ``log_likelihood``: response side ``[max(v, 0) m, m, 0]``, image side ``[log l - a, -(l - b), p] / M`` (``a``,
+* ``correlation``: image side ``l``, response side ``v``, each centred over neurons. After L2 normalisation their
+  dot product is the Pearson correlation over neurons.
+* ``log_likelihood``: response side ``[max(v, 0), 1, 0]``, image side ``[log l - a, -(l - b), p] / M`` (``a``,
   ``b`` the train images' mean log rate and rate per neuron, ``p`` padding). Their dot product is the Poisson
-  log-likelihood of the kept neurons, ``sum m (v log l - l)``, minus a constant of the response; the padding gives
-  every image the same norm ``M`` (``image_norm``, twice the largest of the train images), so after L2
-  normalisation a response still ranks the images exactly by likelihood (an image beyond ``M``, none of the train
-  images, is scored a little closer to 0). Ranking responses for one image (image -> neural) divides each
-  likelihood by its response's norm: a normalised likelihood, not the baseline's posterior.
+  log-likelihood ``sum (v log l - l)`` minus a constant of the response; the padding gives every image the same
+  norm ``M`` (``image_norm``, twice the largest of the train images), so after L2 normalisation a response still
+  ranks the images exactly by likelihood (an image beyond ``M``, none of the train images, is scored a little
+  closer to 0). Ranking responses for one image (image -> neural) divides each likelihood by its response's norm:
+  a normalised likelihood, not the baseline's posterior.
 
 The fitted model's behaviour gain is left out: DINA corrects every level's responses for behaviour itself. The
 architecture is ``EncodingConfig()``'s (``ARCHITECTURE``): should its defaults change, a run saved before must still
@@ -38,13 +38,9 @@ ARCHITECTURE = EncodingConfig()  # what the level is built as; its training fiel
 _LOG_FLOOR = 1e-8  # log(rate) of a rate that underflowed to 0 stays finite (as the baseline's)
 
 
-def centred(x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-    """(B, n) rows centred over the neurons ``keep`` marks ((B, n) or (n,) 0/1; None: all); others set to 0."""
-    if keep is None:
-        return x - x.mean(dim=1, keepdim=True)
-    keep = keep.to(x.dtype).expand_as(x)
-    mean = (x * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp_min(1.0)
-    return (x - mean) * keep
+def centred(x: torch.Tensor) -> torch.Tensor:
+    """(B, n) rows centred over neurons."""
+    return x - x.mean(dim=1, keepdim=True)
 
 
 class EncodingModelLevel(nn.Module):
@@ -59,7 +55,8 @@ class EncodingModelLevel(nn.Module):
 
     def __init__(self, n_neurons: int, config: EncodingConfig = ARCHITECTURE):
         super().__init__()
-        self.model = EncodingModel(config, n_neurons, 0)
+        with torch.random.fork_rng(devices=[]):  # its random start is overwritten by ``load_fitted``: the global
+            self.model = EncodingModel(config, n_neurons, 0)  # random state is left as it was found
         for name, shape in (("response_offset", (n_neurons,)), ("log_rate_mean", (n_neurons,)),
                             ("rate_mean", (n_neurons,)), ("image_norm", ())):
             self.register_buffer(name, torch.zeros(shape))
@@ -113,9 +110,10 @@ class EncodingModelLevel(nn.Module):
         return torch.cat([rows, pad], 1) / self.image_norm
 
     def response_embedding(self, responses: torch.Tensor, neuron_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, n) z-scored responses (masked neurons at 0) and a (B, n) or (n,) 0/1 mask -> (B, n) or (B, 2n + 1)."""
-        v = responses.float() + self.response_offset
+        """(B, n) z-scored responses and a (B, n) or (n,) 0/1 mask (masked neurons set to their train mean, 0)
+        -> (B, n) (correlation) or (B, 2n + 1) (log-likelihood)."""
+        z = responses.float() if neuron_mask is None else responses.float() * neuron_mask.to(torch.float32)
+        v = z + self.response_offset
         if self.rule_name == "correlation":
-            return centred(v, neuron_mask)
-        keep = torch.ones_like(v) if neuron_mask is None else neuron_mask.to(v.dtype).expand_as(v)
-        return torch.cat([v.clamp_min(0.0) * keep, keep, torch.zeros_like(v[:, :1])], 1)
+            return centred(v)
+        return torch.cat([v.clamp_min(0.0), torch.ones_like(v), torch.zeros_like(v[:, :1])], 1)

@@ -95,11 +95,15 @@ def fit_encoding_model_level(model: DinaModel, data: DinaData, prepared: Prepare
         check_fit_matches(fitted, prepared)
     else:
         report = (lambda step: on_step(StepInfo(**vars(step), stage=STAGE))) if on_step is not None else None
-        encoding_data = prepare_encoding(data, prepared.images.device, config.validation_fraction, config.seed)
+        device = prepared.images.device
+        encoding_data = prepare_encoding(data, device, config.validation_fraction, config.seed)
         if config.shuffle_pairs:
             shuffle_train_pairs(encoding_data, config.seed)
-        fitted = fit_encoding(encoding_data, ARCHITECTURE, seed=config.seed, amp=config.amp, epochs=config.epochs,
-                              on_step=report, should_stop=should_stop)
+        # the fit seeds and draws on its own: the maps then train from the random state they would have had
+        # without it, so a run that is handed the fit (the benchmark's) trains the same model as one that fits it
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            fitted = fit_encoding(encoding_data, ARCHITECTURE, seed=config.seed, amp=config.amp,
+                                  epochs=config.epochs, on_step=report, should_stop=should_stop)
         check_fit_matches(fitted, prepared)
     if fitted.best_epoch < 0:
         return None
@@ -136,19 +140,31 @@ def set_rule_and_level_weights(model: DinaModel, prepared: PreparedData) -> dict
     A likelihood's cosine spreads on another scale than a correlation's, so the rule that wins alone may
     combine worse with the maps: each rule gets its own weight search (``level_weights.set_level_weights``,
     from the same starting weights), and the rule whose chosen weights score the higher validation top-1 is
-    kept (a tie: the rule chosen alone, ``choose_rule``).
+    kept. A tie goes to the higher single-trial image -> neural validation top-1 (the likelihood ranks the
+    responses to one image less well than the correlation does), then to the rule chosen alone (``choose_rule``).
 
     Returns:
-        ``set_level_weights``'s record for the kept rule, plus 'per_rule': {rule: its validation top-1}.
+        ``set_level_weights``'s record for the kept rule, plus 'per_rule': {rule: its validation top-1} and
+        'per_rule_image_to_neural': {rule: its single-trial image -> neural validation top-1}.
     """
     start, alone = dict(model.level_weights), model.encoding_model.rule_name
-    tried = {}
+    tried, reverse = {}, {}
     for rule in sorted(IDENTIFICATION_RULES, key=lambda r: r != alone):  # the rule chosen alone first: wins ties
         model.level_weights = dict(start)
         model.encoding_model.set_rule(rule)
         tried[rule] = set_level_weights(model, prepared)
-    best = max(tried, key=lambda r: tried[r]["validation_top1"])  # max keeps the first of equals
+        reverse[rule] = _image_to_neural_top1(model, prepared)
+    best = max(tried, key=lambda r: (tried[r]["validation_top1"], reverse[r]))  # max keeps the first of equals
     model.encoding_model.set_rule(best)
     model.level_weights = dict(zip(model.levels, tried[best]["chosen"]))
     model.config.retrieval_weights = tuple(tried[best]["chosen"])
-    return {**tried[best], "per_rule": {r: t["validation_top1"] for r, t in tried.items()}}
+    return {**tried[best], "per_rule": {r: t["validation_top1"] for r, t in tried.items()},
+            "per_rule_image_to_neural": reverse}
+
+
+def _image_to_neural_top1(model: DinaModel, prepared: PreparedData) -> float:
+    """Single-trial image -> neural top-1 of ``model``'s combined score on the validation tier."""
+    embeddings = tier_task(prepared, "validation").embed(
+        lambda x: encode_responses(model, torch.as_tensor(x)).cpu().numpy(),
+        lambda x: encode_images(model, torch.as_tensor(x)).cpu().numpy())
+    return topk_accuracy(embeddings.ranks("image_to_neural", "single_trial"), 1)

@@ -1,7 +1,8 @@
 """DINA beside its baselines on one split: the table behind every accuracy claim.
 
 Models (all trained on the train tier, early-stopped on validation, scored on test):
-    dina           feature-map alignment at the configured stages (the method)
+    dina           feature-map alignment at the configured stages (the method), holding the linear and the
+                   encoding model as levels by default (the encoding row's fit, handed over)
     linear         linear two-tower contrastive model (simple and strong on real data)
     global_only    DINA's towers aligned only at a pooled embedding ("traditional" alignment)
     shuffled_null  DINA trained on permuted image-response pairs: must sit at chance
@@ -126,7 +127,9 @@ def run_benchmark(data: DinaData, out_dir: str | os.PathLike, *, train_config: T
         model_config: DINA's architecture for the ``dina`` row and its shuffled null (``ModelConfig()``
             when None); the linear and global-only baselines keep their own.
         ensemble: the ``dina`` row is a seed ensemble of this many runs (1: a single run).
-        encoding_config: the encoding model's settings (``EncodingConfig()`` when None).
+        encoding_config: the encoding model's settings (``EncodingConfig()`` when None). Its fit is fitted first
+            and handed to the ``dina`` row's encoding-model level when that row is one run whose level has this
+            architecture (``train.encoding_model_level.same_architecture``): then the level is this very model.
 
     Each trained model's run folder ``out_dir/<model>`` is the benchmark's own: a rerun replaces it.
 

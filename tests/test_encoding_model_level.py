@@ -61,7 +61,7 @@ def test_the_level_scores_exactly_as_the_baselines_correlation_rule(fitted, smal
 def test_the_level_never_trains_and_its_batch_norm_stays_in_eval_mode(fitted, small_data):
     _, model, prepared = fitted
     model.train()
-    assert not model.encoding_model.model.training
+    assert not model.encoding_model.training and not model.encoding_model.model.training  # nor its buffers averaged
     assert not any(p.requires_grad for p in model.encoding_model.parameters())
     out = model(prepared.images[:4], prepared.responses[:4])
     assert ENCODING_MODEL not in out["image"] and model.loss_weights[ENCODING_MODEL] == 0

@@ -65,9 +65,8 @@ class EncodingModelLevel(nn.Module):
         self.model.eval()
 
     def train(self, mode: bool = True) -> "EncodingModelLevel":
-        super().train(mode)
-        self.model.eval()  # frozen: never batch statistics, never a running-stat update
-        return self
+        """Frozen: always in eval mode (never batch statistics, never a running-stat update), whatever ``mode``."""
+        return super().train(False)
 
     @property
     def rule_name(self) -> str:

@@ -129,13 +129,17 @@ def sum_gradients(model: torch.nn.Module, dist: Dist) -> None:
 
 
 def average_buffers(model: torch.nn.Module, dist: Dist) -> None:
-    """Average floating-point buffers (BatchNorm running statistics) over ranks."""
+    """Average floating-point buffers (BatchNorm running statistics) over ranks, of the modules in training mode
+    (a frozen module, e.g. DINA's encoding-model level, keeps eval mode and its buffers: the same on every rank)."""
     if not dist.enabled:
         return
-    for buffer in model.buffers():
-        if buffer.is_floating_point():
-            torch_dist.all_reduce(buffer)
-            buffer.div_(dist.world_size)
+    for module in model.modules():
+        if not module.training:
+            continue
+        for buffer in module.buffers(recurse=False):
+            if buffer.is_floating_point():
+                torch_dist.all_reduce(buffer)
+                buffer.div_(dist.world_size)
 
 
 def broadcast_parameters(model: torch.nn.Module, dist: Dist) -> None:

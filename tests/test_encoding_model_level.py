@@ -166,3 +166,19 @@ def test_the_log_likelihood_rule_ranks_images_exactly_by_the_poisson_likelihood(
         np.testing.assert_allclose((ours * scale - naive).std(1), 0, atol=1e-3)
     finally:
         model.encoding_model.set_rule("correlation")
+
+
+@pytest.mark.parametrize("buffer, value", [("encoding_model.rule", 7), ("encoding_model.image_norm", 0.0)])
+def test_a_hand_edited_level_in_a_checkpoint_is_refused(level_run, tmp_path, buffer, value):
+    from dina_core.errors import CheckpointError
+
+    _, out = level_run
+    payload = torch.load(out / "model.pt", weights_only=True)
+    payload["state_dict"]["encoding_model.rule"] = torch.tensor(1)  # the likelihood, so the norm matters
+    payload["state_dict"][buffer] = torch.tensor(value, dtype=payload["state_dict"][buffer].dtype)
+    (tmp_path / "run").mkdir()
+    torch.save(payload, tmp_path / "run" / "model.pt")
+    for name in ("run.json",):
+        (tmp_path / "run" / name).write_bytes((out / name).read_bytes())
+    with pytest.raises(CheckpointError, match=buffer.split(".")[1]):
+        load_run(tmp_path / "run")

@@ -62,11 +62,18 @@ class EncodingModelLevel(nn.Module):
             self.register_buffer(name, torch.zeros(shape))
         self.register_buffer("rule", torch.zeros((), dtype=torch.int64))
         self.requires_grad_(False)
-        self.model.eval()
+        self.eval()
 
     def train(self, mode: bool = True) -> "EncodingModelLevel":
         """Frozen: always in eval mode (never batch statistics, never a running-stat update), whatever ``mode``."""
         return super().train(False)
+
+    def check_state(self) -> None:
+        """Refuse loaded buffers no fit writes (a hand-edited checkpoint): ValueError naming the buffer."""
+        if not 0 <= int(self.rule) < len(IDENTIFICATION_RULES):
+            raise ValueError(f"encoding_model.rule: expected 0 (correlation) or 1 (log-likelihood), found {int(self.rule)}")
+        if self.rule_name == "log_likelihood" and not float(self.image_norm) > 0:
+            raise ValueError(f"encoding_model.image_norm: expected a positive norm, found {float(self.image_norm)}")
 
     @property
     def rule_name(self) -> str:

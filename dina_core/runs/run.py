@@ -96,6 +96,8 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu") -> Run
                             tuple(payload["image_shape"]), saved=True)
         check_weights(file, field, state_dict, model.state_dict())
         model.load_state_dict(state_dict)
+        if getattr(model, "encoding_model", None) is not None:
+            model.encoding_model.check_state()  # a ValueError: refused below, naming the buffer
         return model
 
     try:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..model.encoding import IDENTIFICATION_RULES
+from ..model.encoding import IDENTIFICATION_RULES, LOG_FLOOR
 from .encoding import EncodingFit
 from .encoding_predict import image_rates, neuron_correlations, tier_prediction, trial_gains, zscore_rows
 from .repeats import average_by_image, unique_targets
@@ -35,7 +35,6 @@ from .retrieval import topk_accuracy
 from .tasks import TierEmbeddings, TierTask, score_tasks
 
 FEV_THRESHOLD = 0.15  # FEVE is averaged over neurons whose explainable fraction exceeds this (Sensorium practice)
-_LOG_FLOOR = 1e-8  # log(rate) of a rate that underflowed to 0 stays finite (the loss's epsilon)
 
 
 def response_rows(responses: torch.Tensor, gains: torch.Tensor, candidate_rates: torch.Tensor | None = None
@@ -59,7 +58,7 @@ def response_rows(responses: torch.Tensor, gains: torch.Tensor, candidate_rates:
 def likelihood_image_rows(rates: torch.Tensor) -> torch.Tensor:
     """(N, n) rates -> (N, 2n + 1) rows ``[log l, l, 1]``: a dot product with a response row is its log-likelihood."""
     rates = rates.float()
-    return torch.cat([rates.clamp_min(_LOG_FLOOR).log(), rates, torch.ones(len(rates), 1, device=rates.device)], 1)
+    return torch.cat([rates.clamp_min(LOG_FLOOR).log(), rates, torch.ones(len(rates), 1, device=rates.device)], 1)
 
 
 def tier_embeddings(fit: EncodingFit, tier: str, rule: str) -> TierEmbeddings:

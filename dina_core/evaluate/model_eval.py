@@ -7,6 +7,7 @@ import torch
 from ..data.checked import check_recording
 from ..data.format import DinaData
 from ..model.inference import encode_images, encode_responses
+from ..model.two_tower import TwoTowerModel
 from ..runs.prepare import PreparedData
 from ..runs.run import Run, check_compatible
 from .tasks import TierEmbeddings, score_tasks, tier_task
@@ -25,13 +26,19 @@ def tier_embeddings(run: Run, prepared: PreparedData, level: str | None = None,
         neuron_mask: optional (n_neurons,) 0/1 mask applied to every response.
         tier: the tier embedded ('test', or 'validation' to leave test untouched).
     """
-    device = next(run.model.parameters()).device
+    return model_tier_embeddings(run.model, prepared, level, neuron_mask, tier)
+
+
+def model_tier_embeddings(model: TwoTowerModel, prepared: PreparedData, level: str | None = None,
+                          neuron_mask: torch.Tensor | None = None, tier: str = "test") -> TierEmbeddings:
+    """:func:`tier_embeddings` of a model with no run around it (a training's, before its run exists)."""
+    device = next(model.parameters()).device
 
     def enc_r(r):
-        return encode_responses(run.model, torch.as_tensor(r, device=device), level, neuron_mask)
+        return encode_responses(model, torch.as_tensor(r, device=device), level, neuron_mask)
 
     def enc_i(x):
-        return encode_images(run.model, torch.as_tensor(x, device=device), level)
+        return encode_images(model, torch.as_tensor(x, device=device), level)
 
     return tier_task(prepared, tier).embed(enc_r, enc_i)
 

@@ -23,6 +23,7 @@ from ..config import ConfigError, DictConfig, check_bool, check_float, check_int
 from ..limits import check_sizes
 
 IDENTIFICATION_RULES = ("correlation", "log_likelihood")
+LOG_FLOOR = 1e-8  # log(rate) of a rate that underflowed to 0 stays finite when a likelihood is scored
 _GAIN_LIMIT = 3.0  # |log gain| is clipped here: an outlying behaviour value cannot blow a trial's rates up
 
 

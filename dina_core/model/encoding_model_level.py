@@ -32,10 +32,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .encoding import IDENTIFICATION_RULES, EncodingConfig, EncodingModel
+from .encoding import IDENTIFICATION_RULES, LOG_FLOOR, EncodingConfig, EncodingModel
 
 ARCHITECTURE = EncodingConfig()  # what the level is built as; its training fields are the fit's (train.*)
-_LOG_FLOOR = 1e-8  # log(rate) of a rate that underflowed to 0 stays finite (as the baseline's)
 
 
 def centred(x: torch.Tensor) -> torch.Tensor:
@@ -93,9 +92,8 @@ class EncodingModelLevel(nn.Module):
         self.response_offset.copy_(torch.as_tensor(response_offset, dtype=torch.float32))
         rates = torch.cat([self.model.image_rates(train_images[i : i + batch_size].to(self.rate_mean.device)).float()
                            for i in range(0, len(train_images), batch_size)])
-        self.log_rate_mean.copy_(rates.clamp_min(_LOG_FLOOR).log().mean(0))
+        self.log_rate_mean.copy_(rates.clamp_min(LOG_FLOOR).log().mean(0))
         self.rate_mean.copy_(rates.mean(0))
-        self.image_norm.fill_(1.0)  # unpadded norms first, then twice the largest
         self.image_norm.fill_(2.0 * float(self._likelihood_rows(rates).norm(dim=1).max().clamp_min(1e-6)))
 
     def set_rule(self, rule: str) -> None:
@@ -104,7 +102,7 @@ class EncodingModelLevel(nn.Module):
 
     def _likelihood_rows(self, rates: torch.Tensor) -> torch.Tensor:
         """(B, n) rates -> (B, 2n) ``[log l - a, -(l - b)]``, before padding."""
-        return torch.cat([rates.clamp_min(_LOG_FLOOR).log() - self.log_rate_mean, -(rates - self.rate_mean)], 1)
+        return torch.cat([rates.clamp_min(LOG_FLOOR).log() - self.log_rate_mean, -(rates - self.rate_mean)], 1)
 
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) normalised images -> (B, n) centred rates (correlation) or (B, 2n + 1) padded rows."""

@@ -20,18 +20,17 @@ from ..data.format import DinaData
 from ..errors import DinaError
 from ..evaluate.encoding import EncodingFit, fit_encoding
 from ..evaluate.encoding_data import EncodingData, prepare_encoding
-from ..evaluate.retrieval import target_ranks, topk_accuracy
-from ..evaluate.tasks import tier_task
+from ..evaluate.model_eval import model_tier_embeddings
+from ..evaluate.retrieval import topk_accuracy
 from ..model.config import ENCODING_MODEL
 from ..model.dina import DinaModel
 from ..model.encoding import IDENTIFICATION_RULES
 from ..model.encoding_model_level import ARCHITECTURE
-from ..model.inference import encode_images, encode_responses
 from ..runs.config import TrainConfig
 from ..runs.prepare import PreparedData, Preprocessing
 from .level_weights import set_level_weights
 from .loop import StepInfo
-from .step import SHUFFLE_SEED
+from .step import pairing
 
 STAGE = "encoding model"  # StepInfo.stage of this fit's steps
 
@@ -50,13 +49,13 @@ def same_architecture(fit: EncodingFit) -> bool:
     return all(fit.config.to_dict()[k] == v for k, v in ours.items())
 
 
-def shuffle_train_pairs(data: EncodingData, seed: int) -> None:
-    """Permute the images of ``data``'s train trials among them, in place (the shuffled-pairing null's encoding
-    model: no image predicts its trial's response; validation and test keep their true pairs)."""
+def shuffle_train_pairs(data: EncodingData, config: TrainConfig) -> None:
+    """Permute the images of ``data``'s train trials among them, in place, as ``step.pairing`` permutes DINA's
+    (the shuffled-pairing null's encoding model: no image predicts its trial's response; validation and test keep
+    their true pairs)."""
     train = torch.as_tensor(data.tier_trials["train"], device=data.image_index.device)
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed + SHUFFLE_SEED)).to(train.device)
     data.image_index = data.image_index.clone()
-    data.image_index[train] = data.image_index[train[order]]
+    data.image_index[train] = pairing(data, train, config)
 
 
 def check_fit_matches(fit: EncodingFit, prepared: PreparedData) -> None:
@@ -91,20 +90,18 @@ def fit_encoding_model_level(model: DinaModel, data: DinaData, prepared: Prepare
         or None when stopped before the first epoch finished (nothing copied).
     """
     started, reused = time.perf_counter(), fitted is not None
-    if reused:
-        check_fit_matches(fitted, prepared)
-    else:
+    if not reused:
         report = (lambda step: on_step(StepInfo(**vars(step), stage=STAGE))) if on_step is not None else None
         device = prepared.images.device
         encoding_data = prepare_encoding(data, device, config.validation_fraction, config.seed)
         if config.shuffle_pairs:
-            shuffle_train_pairs(encoding_data, config.seed)
+            shuffle_train_pairs(encoding_data, config)
         # the fit seeds and draws on its own: the maps then train from the random state they would have had
         # without it, so a run that is handed the fit (the benchmark's) trains the same model as one that fits it
         with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
             fitted = fit_encoding(encoding_data, ARCHITECTURE, seed=config.seed, amp=config.amp,
                                   epochs=config.epochs, on_step=report, should_stop=should_stop)
-        check_fit_matches(fitted, prepared)
+    check_fit_matches(fitted, prepared)
     if fitted.best_epoch < 0:
         return None
     normalizer = preprocessing.response_normalizer
@@ -120,14 +117,10 @@ def fit_encoding_model_level(model: DinaModel, data: DinaData, prepared: Prepare
 def choose_rule(model: DinaModel, prepared: PreparedData) -> tuple[str, dict[str, float]]:
     """Set the level's rule: ``config.encoding_model_rule``, or with 'auto' the one whose level alone has the higher
     single-trial neural -> image validation top-1 (a tie: correlation, the classic). Returns (rule, {rule: top-1})."""
-    task = tier_task(prepared, "validation")
-    queries, targets = task.queries("single_trial")
     top1 = {}
     for rule in IDENTIFICATION_RULES:
         model.encoding_model.set_rule(rule)
-        ranks = target_ranks(encode_responses(model, queries, level=ENCODING_MODEL),
-                             encode_images(model, task.images, level=ENCODING_MODEL), targets)
-        top1[rule] = topk_accuracy(ranks, 1)
+        top1[rule] = _validation_top1(model, prepared, "neural_to_image", ENCODING_MODEL)
     wanted = model.config.encoding_model_rule
     rule = wanted if wanted != "auto" else max(IDENTIFICATION_RULES, key=lambda r: top1[r])  # max keeps the first
     model.encoding_model.set_rule(rule)
@@ -153,7 +146,7 @@ def set_rule_and_level_weights(model: DinaModel, prepared: PreparedData) -> dict
         model.level_weights = dict(start)
         model.encoding_model.set_rule(rule)
         tried[rule] = set_level_weights(model, prepared)
-        reverse[rule] = _image_to_neural_top1(model, prepared)
+        reverse[rule] = _validation_top1(model, prepared, "image_to_neural")
     best = max(tried, key=lambda r: (tried[r]["validation_top1"], reverse[r]))  # max keeps the first of equals
     model.encoding_model.set_rule(best)
     model.level_weights = dict(zip(model.levels, tried[best]["chosen"]))
@@ -162,9 +155,7 @@ def set_rule_and_level_weights(model: DinaModel, prepared: PreparedData) -> dict
             "per_rule_image_to_neural": reverse}
 
 
-def _image_to_neural_top1(model: DinaModel, prepared: PreparedData) -> float:
-    """Single-trial image -> neural top-1 of ``model``'s combined score on the validation tier."""
-    embeddings = tier_task(prepared, "validation").embed(
-        lambda x: encode_responses(model, torch.as_tensor(x)).cpu().numpy(),
-        lambda x: encode_images(model, torch.as_tensor(x)).cpu().numpy())
-    return topk_accuracy(embeddings.ranks("image_to_neural", "single_trial"), 1)
+def _validation_top1(model: DinaModel, prepared: PreparedData, direction: str, level: str | None = None) -> float:
+    """Single-trial top-1 in ``direction`` on the validation tier, of ``level`` (None: the combined score)."""
+    embeddings = model_tier_embeddings(model, prepared, level, tier="validation")
+    return topk_accuracy(embeddings.ranks(direction, "single_trial"), 1)

@@ -39,7 +39,9 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 
 def pairing(data: PreparedData, train: torch.Tensor, config: TrainConfig) -> torch.Tensor:
-    """Image shown with each training trial; permuted among trials for the shuffled-pairing null."""
+    """Image shown with each training trial; permuted among trials for the shuffled-pairing null.
+
+    ``data`` needs only ``image_index`` (the encoding model's ``EncodingData`` is paired the same way)."""
     images = data.image_index[train]
     if config.shuffle_pairs:
         g = torch.Generator().manual_seed(config.seed + SHUFFLE_SEED)

@@ -11,6 +11,7 @@ from .bars import MODES
 from .commands import cmd_benchmark, cmd_demo, cmd_import, cmd_info, cmd_simulate, cmd_train
 from .scoring import cmd_analyze, cmd_evaluate
 from .tuning import cmd_tune
+from .validate_model import add_parser as add_validate_model
 
 
 class Parser(argparse.ArgumentParser):
@@ -48,7 +49,7 @@ def _add_scoring(add, name: str, func, help_text: str, json_help: str, json_requ
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="dina", description="The dina command line: simulate, import, inspect, train, "
-                                             "evaluate, benchmark.")
+                                             "evaluate, benchmark, validate a vision model.")
     parser.add_argument("--debug", action="store_true", help="show the traceback of every error")
     progress_help = ("progress of training, imports and analyses on stdout: a bar, a plain line per epoch and "
                      "per finished stage (for logs), or none; auto (default): a bar on a terminal, else lines")
@@ -140,4 +141,5 @@ def build_parser() -> argparse.ArgumentParser:
                  "write the summary to this JSON file", json_required=True)
     _add_scoring(add, "evaluate", cmd_evaluate, "test-tier retrieval of a trained run",
                  "write the rows to this JSON file", json_required=False)
+    add_validate_model(add)
     return parser

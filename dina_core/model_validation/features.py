@@ -1,0 +1,143 @@
+"""A frozen network's maps over a recording's stimuli: pooled to one grid, cached on disk, reduced to K channels.
+
+Each chosen layer's map (C, h, w) is average-pooled to the grid (``F.adaptive_avg_pool2d``) once per recording and
+kept as float32 (N_images, C, gh, gw), in a cache keyed by the network (weights file digest), the input, the grid
+and the stimuli's content: a second run on the same network and recording reads it instead of running the network.
+The reduction to K channels is fitted on train images only (:func:`reduce_channels`), so it is never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..atomic import atomic_path
+from ..errors import DinaError
+from .inputs import InputSpec
+from .layers import run_layers
+
+GRID_LONG_SIDE = 8  # default grid: 8 locations along the stimulus's longer side (DINA's stage3 for 36 x 64)
+CHANNELS = 32  # channels kept per layer after the reduction (DINA's image tower has 16 to 48 per stage)
+BATCH = 32  # stimuli per forward pass
+
+
+def default_grid(image_shape: tuple[int, int], smallest_map: tuple[int, int]) -> tuple[int, int]:
+    """The grid: ``GRID_LONG_SIDE`` along the stimulus's longer side, the other side in proportion (rounded up),
+    then no finer than the coarsest stage-level map of the network, so every stage can be pooled to it."""
+    h, w = image_shape
+    scale = GRID_LONG_SIDE / max(h, w)
+    grid = (max(1, math.ceil(h * scale)), max(1, math.ceil(w * scale)))
+    return min(grid[0], smallest_map[0]), min(grid[1], smallest_map[1])
+
+
+def check_grid(layers, grid: tuple[int, int], label: str) -> None:
+    """Refuse a layer whose map has fewer locations than the grid along either side (pooling cannot refine)."""
+    small = [f"{layer.name} ({layer.shape[1]} x {layer.shape[2]})" for layer in layers
+             if layer.shape[1] < grid[0] or layer.shape[2] < grid[1]]
+    if small:
+        raise DinaError(f"{label}: layer map smaller than the grid {grid[0]} x {grid[1]}: {', '.join(small)}; pass "
+                        "a coarser --grid HxW or a larger --input-size, or leave that layer out")
+
+
+def images_digest(images: np.ndarray) -> str:
+    """sha256 of the stimuli's pixels and shape (16 hex digits)."""
+    h = hashlib.sha256(str(images.shape).encode())
+    h.update(np.ascontiguousarray(images, dtype=np.float32).tobytes())
+    return h.hexdigest()[:16]
+
+
+def cache_key(network_id: dict, input_spec: InputSpec, grid: tuple[int, int], digest: str) -> str:
+    """The cache folder's name: a digest of everything the pooled maps depend on."""
+    text = json.dumps({"network": network_id, "input": input_spec.to_dict(), "grid": list(grid), "images": digest},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _pool(maps: dict[str, torch.Tensor], grid: tuple[int, int]) -> dict[str, np.ndarray]:
+    return {k: F.adaptive_avg_pool2d(v.float(), grid).numpy() for k, v in maps.items()}
+
+
+def extract(network: nn.Module, names: list[str], images: np.ndarray, input_spec: InputSpec,
+            grid: tuple[int, int], *, on_batch: Callable[[int, int], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> dict[str, np.ndarray] | None:
+    """{layer: (N, C, gh, gw) float32} pooled maps of ``names`` over (N, H, W) stimuli; None when stopped."""
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    with torch.no_grad():
+        for start in range(0, len(images), BATCH):
+            if should_stop is not None and should_stop():
+                return None
+            maps = run_layers(network, input_spec.batch(images[start:start + BATCH]), names)
+            for name, pooled in _pool({n: maps[n] for n in names}, grid).items():
+                if not np.isfinite(pooled).all():
+                    raise DinaError(f"layer {name}: the network's map holds NaN or infinite values on stimuli "
+                                    f"{start}..{min(start + BATCH, len(images)) - 1}")
+                parts[name].append(pooled)
+            if on_batch is not None:
+                on_batch(min(start + BATCH, len(images)), len(images))
+    return {n: np.concatenate(p) for n, p in parts.items()}
+
+
+class FeatureCache:
+    """Pooled maps on disk: ``folder/<key>/<layer>.npy`` (float32, written atomically) and ``meta.json``."""
+
+    def __init__(self, folder: str | os.PathLike | None):
+        self.folder = None if folder is None else Path(folder)
+
+    def _file(self, key: str, layer: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in layer)
+        return self.folder / key / f"{safe}.{hashlib.sha256(layer.encode()).hexdigest()[:6]}.npy"
+
+    def load(self, key: str, layer: str, expected: tuple[int, ...]) -> np.ndarray | None:
+        """The cached maps of ``layer``, or None (absent, unreadable or another shape: recomputed, not trusted)."""
+        if self.folder is None or not self._file(key, layer).is_file():
+            return None
+        try:
+            array = np.load(self._file(key, layer), allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        ok = array.shape == expected and array.dtype == np.float32 and np.isfinite(array).all()
+        return array if ok else None
+
+    def save(self, key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        if self.folder is None:
+            return
+        (self.folder / key).mkdir(parents=True, exist_ok=True)
+        for layer, array in arrays.items():
+            with atomic_path(self._file(key, layer)) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, array, allow_pickle=False)
+        with atomic_path(self.folder / key / "meta.json") as tmp:
+            tmp.write_text(json.dumps(meta, indent=2))
+
+
+def reduce_channels(pooled: np.ndarray, train_images: np.ndarray, k: int = CHANNELS) -> np.ndarray:
+    """(N, C, gh, gw) pooled maps -> (N, min(k, C), gh, gw) float32, fitted on the rows ``train_images`` only.
+
+    Channels are z-scored over train images and locations, then projected on their first k principal components
+    (of the covariance over train images and locations), then scaled so the mean component variance is 1 on train.
+    """
+    x = pooled.astype(np.float32)
+    n, c = x.shape[:2]
+    flat = x.transpose(0, 2, 3, 1).reshape(n, -1, c)  # (N, locations, C)
+    train = flat[train_images].reshape(-1, c).astype(np.float64)
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std[std < 1e-8] = 1.0  # a constant channel carries nothing; left at 0 after centring
+    z = (train - mean) / std
+    k = min(k, c)
+    if k < c:
+        _, vectors = np.linalg.eigh(z.T @ z / len(z))
+        basis = vectors[:, ::-1][:, :k]
+    else:
+        basis = np.eye(c)
+    projected = ((flat - mean) / std) @ basis  # (N, locations, k)
+    scale = np.sqrt(max(float((z @ basis).var(axis=0).mean()), 1e-12))
+    return (projected / scale).astype(np.float32).reshape(n, *x.shape[2:], k).transpose(0, 3, 1, 2).copy()

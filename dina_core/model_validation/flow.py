@@ -1,0 +1,185 @@
+"""``dina validate-model``: each chosen layer of each network aligned with V1, beside the references.
+
+For every network and layer: the layer's maps (pooled, reduced on train images) become the fixed image side of a
+DINA level, a neural tower is trained to align with them (``alignment.fit_alignment``), and the test tier scores
+it. The same for the network's random-weight twin (the control), for all chosen layers at once (``joint``), for the
+pixel level and for DINA's own trained model, all on one split, beside the noise ceiling.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch.nn.functional as F
+import torch
+
+from ..data.checked import check_recording
+from ..data.fingerprint import data_fingerprint
+from ..data.format import DinaData
+from ..errors import DinaError
+from ..evaluate.ceiling import tier_ceiling
+from ..evaluate.model_eval import COMBINED, evaluate_run
+from ..runs.config import TrainConfig
+from ..runs.prepare import Preprocessing, prepare
+from ..runs.run import Run, check_compatible
+from .alignment import fit_alignment, neural_to_image, row_slug, save_level, with_fraction
+from .features import CHANNELS, FeatureCache, check_grid, reduce_channels
+from .layers import resolve_layers
+from .networks import open_network
+from .outputs import write_outputs
+from .specs import ModelSpec
+
+JOINT = "joint"  # the row of all chosen layers of a network aligned together, as DINA's levels are
+PIXEL_POOL = 2  # the pixel level: the stimulus average-pooled 2 x 2, as DINA's stage0
+
+
+class Progress:
+    """Where the validation is: ``on_stage(text)`` as each stage begins, ``on_count(done, total, stage)`` while a
+    network's maps are computed (stimuli done), ``on_step(StepInfo)`` per training step (``info.stage`` names the fit)."""
+
+    def __init__(self, on_stage: Callable[[str], None] | None = None,
+                 on_count: Callable[[int, int, str], None] | None = None, on_step: Callable | None = None):
+        self.on_stage, self.on_count, self.on_step = on_stage, on_count, on_step
+
+    def stage(self, text: str) -> None:
+        if self.on_stage is not None:
+            self.on_stage(text)
+
+    def count(self, done: int, total: int, stage: str) -> None:
+        if self.on_count is not None:
+            self.on_count(done, total, stage)
+
+
+def _pixel_maps(base) -> dict[str, np.ndarray]:
+    pooled = F.avg_pool2d(base.images.cpu(), PIXEL_POOL, ceil_mode=True)
+    return {"pixels": pooled.numpy()}
+
+
+def _ceiling(base, seed: int) -> dict | None:
+    try:
+        rows = tier_ceiling(base, "test", seed=seed)
+    except ValueError:  # no test image repeated: no ceiling exists
+        return None
+    n2i = {r["responses"]: r["top1"] for r in rows if r["direction"] == "neural_to_image"}
+    return {"single_trial": n2i.get("single_trial"), "averaged": n2i.get("averaged")}
+
+
+def _dina_row(run: Run, data: DinaData, seed: int) -> dict:
+    check_compatible(run, data, "the --dina run")
+    rows = [r for r in evaluate_run(run, data, per_level=False, seed=seed) if r["level"] == COMBINED]
+    return {"model": "dina", "layer": COMBINED, **neural_to_image(rows)}
+
+
+def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.PathLike, *,
+                    layers: str | list[str] = "all", grid: tuple[int, int] | None = None, channels: int = CHANNELS,
+                    input_channels: int | None = None, input_size: str | None = None,
+                    train_config: TrainConfig | None = None, dina_run: Run | Callable[[], Run] | None = None,
+                    joint: bool = True,
+                    cache_dir: str | os.PathLike | None = None, progress: Progress | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> dict | None:
+    """Validate every network of ``specs`` on ``data``; write ``validation.json``, ``validation.md`` and the layer
+    profile in ``out_dir``. Returns the JSON's dict, or None when ``should_stop`` ended it (nothing written).
+
+    Args:
+        layers: 'all' (each network's stage-level layers) or names, the same for every network.
+        grid: (gh, gw) every map is pooled to (None: ``features.default_grid`` of the first network).
+        channels: channels kept per layer (principal components fitted on train images).
+        train_config: the neural towers' training (DINA's defaults when None; the split's seed and validation
+            fraction too).
+        dina_run: DINA's trained run on this recording, the ``dina`` reference, or a function making one (called
+            once every network's layers are checked); None: no such row.
+        cache_dir: where pooled maps are cached (None: not cached).
+    """
+    check_recording(data)
+    started, progress = time.perf_counter(), progress or Progress()
+    train_config = train_config or TrainConfig()
+    pre = Preprocessing.fit(data, behavior=train_config.behavior == "on")
+    base = prepare(data, pre, "cpu", train_config.validation_fraction, train_config.seed)
+    train_images = np.unique(base.image_index[torch.as_tensor(base.tier_trials["train"])].numpy())
+    ceiling, cache, out_dir = _ceiling(base, train_config.seed), FeatureCache(cache_dir), Path(out_dir)
+    result = {"recording": {"name": str(data.attrs.get("name", "recording")), "fingerprint": data_fingerprint(data),
+                            "neurons": data.n_neurons, "images": data.n_images},
+              "networks": [], "rows": [], "control": [], "dina": None, "pixel": None, "ceiling": ceiling,
+              "channels": channels, "train": train_config.to_dict(), "preprocessing": pre.to_dict()}
+    saved = []
+
+    def aligned(maps, label, layer, stage_text):
+        progress.stage(stage_text)
+        fitted = fit_alignment(base, maps, train_config, stage=stage_text, on_step=progress.on_step,
+                               should_stop=should_stop)
+        if fitted.interrupted:
+            return None
+        row = with_fraction({"model": label, "layer": layer, **neural_to_image(fitted.tasks),
+                             "validation_top1": fitted.validation_top1, "best_epoch": fitted.best_epoch}, ceiling)
+        row["file"] = f"levels/{row_slug(len(saved), label, layer)}"
+        saved.append((row["file"], fitted, {"model": label, "layer": layer}))
+        return row
+
+    opened = []  # every network opened and its layers checked before any work
+    for spec in specs:
+        progress.stage(f"{spec.label}: listing layers")
+        network = open_network(spec, data, input_channels=input_channels, input_size=input_size, grid=grid)
+        grid = network.grid  # every network of one validation on one grid
+        chosen = resolve_layers(layers, network.layers, spec.label)
+        check_grid(chosen, grid, spec.label)
+        opened.append((spec, network, [layer.name for layer in chosen]))
+    if callable(dina_run):
+        dina_run = dina_run()
+    for spec, network, chosen in opened:
+        for net, target in ((network, result["rows"]), (network.twin(), result["control"])):
+            progress.stage(f"{net.label}: maps of {len(chosen)} layers")
+            pooled = net.pooled(chosen, data.images, cache,
+                                on_batch=lambda i, n, net=net: progress.count(i, n, f"{net.label}: maps"),
+                                should_stop=should_stop)
+            if pooled is None:
+                return None
+            reduced = {name: reduce_channels(pooled[name], train_images, channels) for name in chosen}
+            result["networks"].append({"model": net.label, "control": net.control, "input": net.input.to_dict(),
+                                       "grid": list(net.grid), "layers": [vars(x) for x in net.layers],
+                                       "chosen": chosen, "cache_hits": net.cache_hits,
+                                       "random_weights": spec.random_weights or net.control})
+            for name in chosen:
+                row = aligned({name: reduced[name]}, net.label, name, f"{net.label}: {name}")
+                if row is None:
+                    return None
+                target.append(row)
+            if joint and len(chosen) > 1:
+                row = aligned(reduced, net.label, JOINT, f"{net.label}: all {len(chosen)} layers")
+                if row is None:
+                    return None
+                target.append(row)
+    result["pixel"] = aligned(_pixel_maps(base), "pixels", "pixels", "pixel level")
+    if result["pixel"] is None:
+        return None
+    if dina_run is not None:
+        progress.stage("DINA's own model")
+        result["dina"] = with_fraction(_dina_row(dina_run, data, train_config.seed), ceiling)
+    result["grid"] = list(grid)
+    result["best"] = _best_layers(result["rows"])
+    result["seconds"] = time.perf_counter() - started
+    for file, fitted, meta in saved:
+        save_level(out_dir / file, fitted, base, meta)
+    write_outputs(result, out_dir)
+    return result
+
+
+def _best_layers(rows: list[dict]) -> dict[str, str]:
+    """{network: its layer of highest single-trial neural->image top-1} (the joint row left out)."""
+    best: dict[str, dict] = {}
+    for row in rows:
+        if row["layer"] != JOINT and (row["model"] not in best or row["single_trial"] > best[row["model"]]["single_trial"]):
+            best[row["model"]] = row
+    return {model: row["layer"] for model, row in best.items()}
+
+
+def refuse_duplicate_specs(specs: list[ModelSpec]) -> None:
+    """Two --model values naming the same network would only repeat its rows."""
+    seen = set()
+    for spec in specs:
+        if spec in seen:
+            raise DinaError(f"--model {spec.label}: given twice")
+        seen.add(spec)

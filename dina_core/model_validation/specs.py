@@ -1,0 +1,203 @@
+"""Which network to validate: the ``--model`` spec, and the frozen network it loads (never a download).
+
+Specs:
+    ``torchvision:NAME``        a torchvision architecture; with a weights file (a state dict loaded with
+                                ``weights_only=True``), else random initialisation, said so in every output.
+    ``torchscript:FILE``        a scripted or traced model (its layers are its outputs, see ``layers``).
+    ``python:MODULE:FACTORY``   a function returning an ``nn.Module`` (command line only: it runs the user's code).
+    ``dina:RUN``                a DINA run's own image tower, so a tower trained on one recording is tested on another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import DinaError
+
+KINDS = ("torchvision", "torchscript", "python", "dina")
+NO_DOWNLOAD = ("DINA never downloads weights: download them once yourself, save the state dict "
+               "(torch.save(model.state_dict(), FILE)) and pass it with --weights FILE")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed ``--model`` value. ``target``: NAME, FILE, MODULE:FACTORY or RUN; ``weights``: a state-dict file."""
+
+    kind: str
+    target: str
+    weights: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How outputs name the network: the spec, and '(random weights)' where nothing trained it."""
+        text = f"{self.kind}:{self.target}"
+        if self.weights:
+            return f"{text} ({Path(self.weights).name})"
+        return text + (" (random weights)" if self.kind == "torchvision" else "")
+
+    @property
+    def random_weights(self) -> bool:
+        return self.kind == "torchvision" and not self.weights
+
+
+def parse_spec(text: str, weights: str | None = None) -> ModelSpec:
+    """``--model`` text (and ``--weights``) -> ModelSpec; a spec that would fetch weights is refused.
+
+    Raises:
+        DinaError: an unknown kind, an empty target, ``--weights`` beside a kind that carries its own, or a
+            torchvision spec naming pretrained weights (``torchvision:resnet18:IMAGENET1K_V1``).
+    """
+    kind, sep, target = str(text).partition(":")
+    if not sep or kind not in KINDS or not target.strip():
+        raise DinaError(f"--model {text!r}: expected one of torchvision:NAME, torchscript:FILE, "
+                        "python:MODULE:FACTORY, dina:RUN")
+    if kind == "torchvision" and (":" in target or "weights" in target.lower() or "pretrained" in target.lower()):
+        raise DinaError(f"--model {text!r}: names pretrained weights, which would be downloaded; {NO_DOWNLOAD}")
+    if weights and kind != "torchvision":
+        raise DinaError(f"--weights {weights}: only for torchvision:NAME ({kind}:... carries its own weights)")
+    if kind == "python" and target.count(":") != 1:
+        raise DinaError(f"--model {text!r}: expected python:MODULE:FACTORY (e.g. python:mylab.nets:v1_model)")
+    return ModelSpec(kind, target, weights)
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes (16 hex digits): what the feature cache keys a weights or TorchScript file by."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def _torchvision(name: str) -> nn.Module:
+    import torchvision
+    names = torchvision.models.list_models()
+    if name not in names:
+        raise DinaError(f"--model torchvision:{name}: not a torchvision architecture; e.g. "
+                        f"{', '.join(n for n in names if n.startswith(('resnet', 'vgg', 'alexnet')))[:200]} "
+                        f"({len(names)} in all: torchvision.models.list_models())")
+    return torchvision.models.get_model(name, weights=None)
+
+
+def read_state_dict(path: str) -> dict[str, torch.Tensor]:
+    """A state dict from ``path``, loaded with ``weights_only=True`` (a pickled full model is refused, unopened).
+
+    Accepts a bare state dict or one under 'state_dict' / 'model' (training checkpoints), and drops the 'module.'
+    prefix that DataParallel and DistributedDataParallel add.
+    """
+    if not Path(path).is_file():
+        raise DinaError(f"--weights {path}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, AttributeError, ValueError) as exc:
+        raise DinaError(f"--weights {path}: not a state dict that loads with weights_only=True (a pickled full "
+                        f"model, or not a torch file); it was not unpickled. Save model.state_dict() instead "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DinaError(f"--weights {path}: expected a state dict (parameter name -> tensor), found "
+                        f"{type(state).__name__}")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def load_weights(network: nn.Module, path: str, label: str) -> None:
+    """Load a state dict into ``network``, refusing one for another architecture (names the keys that differ)."""
+    state = read_state_dict(path)
+    own = network.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})" for k in own
+             if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        def few(keys):
+            return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        parts = [f"{len(missing)} missing keys ({few(missing)})" if missing else "",
+                 f"{len(unexpected)} unexpected keys ({few(unexpected)})" if unexpected else "",
+                 f"{len(wrong)} of another shape ({few(wrong)})" if wrong else ""]
+        raise DinaError(f"--weights {path}: not a state dict of {label}: " + "; ".join(p for p in parts if p))
+    network.load_state_dict(state)
+
+
+def _torchscript(path: str) -> nn.Module:
+    if not Path(path).is_file():
+        raise DinaError(f"--model torchscript:{path}: no such file")
+    try:
+        return torch.jit.load(path, map_location="cpu")
+    except Exception as exc:  # torch raises RuntimeError and ValueError variants for a file that is not an archive
+        raise DinaError(f"--model torchscript:{path}: not a TorchScript file "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
+
+
+def _python(target: str) -> nn.Module:
+    module_name, factory_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DinaError(f"--model python:{target}: cannot import {module_name!r} ({exc})") from None
+    factory = getattr(module, factory_name, None)
+    if not callable(factory):
+        raise DinaError(f"--model python:{target}: {module_name} has no function {factory_name!r}")
+    network = factory()
+    if not isinstance(network, nn.Module):
+        raise DinaError(f"--model python:{target}: {factory_name}() returned {type(network).__name__}, "
+                        "expected a torch.nn.Module")
+    return network
+
+
+def load_network(spec: ModelSpec) -> nn.Module:
+    """The frozen network of ``spec``, on the CPU, in eval mode, with no gradients.
+
+    ``dina:RUN`` gives the run's ``ImageTower`` (its stage maps are the layers).
+    """
+    if spec.kind == "torchvision":
+        network = _torchvision(spec.target)
+        if spec.weights:
+            load_weights(network, spec.weights, f"torchvision:{spec.target}")
+    elif spec.kind == "torchscript":
+        network = _torchscript(spec.target)
+    elif spec.kind == "python":
+        network = _python(spec.target)
+    else:
+        from ..runs.run import load_run
+        network = load_run(spec.target).model.image_tower
+    return freeze(network)
+
+
+def freeze(network: nn.Module) -> nn.Module:
+    """``network`` in eval mode (BatchNorm uses its running statistics) with every parameter frozen."""
+    network.eval()
+    for p in network.parameters():
+        p.requires_grad_(False)
+    return network
+
+
+def random_twin(spec: ModelSpec, seed: int) -> nn.Module:
+    """The control: the same architecture without its learned weights.
+
+    torchvision: the architecture built afresh (its own initialisation) under ``seed``. Any other network (whose
+    initialisation DINA cannot know): every parameter and buffer tensor with its entries permuted at random, so each
+    keeps its distribution of values while the learned structure is gone (BatchNorm statistics are permuted too).
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        if spec.kind == "torchvision":
+            return freeze(_torchvision(spec.target))
+        twin = load_network(spec)
+        generator = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for tensor in [*twin.parameters(), *twin.buffers()]:
+                if tensor.is_floating_point() and tensor.numel() > 1:
+                    flat = tensor.reshape(-1)
+                    flat.copy_(flat[torch.randperm(flat.numel(), generator=generator)])
+        return twin

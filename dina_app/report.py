@@ -2,9 +2,9 @@
 
 ``collect`` gathers the figures from the same cached analyses the pages show (and the
 baselines of the benchmark the Retrieval page finds); ``build_html`` writes them with the
-dataset and model summaries, the metrics tables (percentages, plain names, the noise ceiling
-when the benchmark has one) and the citations; ``figure_png`` renders one figure through kaleido (>= 1), which drives
-the system Chromium (``BROWSER_PATH``, else the first Chrome/Chromium on PATH) and needs no network.
+dataset and model summaries, the metrics tables (percentages, plain names, the noise ceiling when the benchmark
+has one), the newest model validation (``report_validation``) and the citations; ``figure_png`` renders one figure
+through kaleido (>= 1), driving the system Chromium (``BROWSER_PATH``, else the first Chrome/Chromium on PATH), offline.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from plotly.offline import get_plotlyjs
 from dina_core import __version__
 from dina_core.errors import DinaError
 
-from . import analysis, cached, labels, saved_runs, state
+from . import analysis, cached, labels, report_validation, saved_runs, state
 from . import figures as F
 from . import map_figures as M
 from . import result_figures as R
@@ -55,9 +55,10 @@ class Section:
 
 
 def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = True,
-            benchmark: dict | None = None) -> list[Section]:
+            benchmark: dict | None = None, validation: dict | None = None) -> list[Section]:
     """The report's figures, from the cached analyses of the active run and recording; ``benchmark``
-    (``analysis.find_benchmark``) adds the baselines beside it."""
+    (``analysis.find_benchmark``) adds the baselines beside it, ``validation`` (``report_validation.latest``)
+    the layer profile of a model validation."""
     data, run = state.load_data(data_key), saved_runs.load_run(run_key)
     out = []
     rows = np.unique(data.image_index[data.tiers == "test"])[:12]
@@ -86,6 +87,8 @@ def collect(data_key: state.FileKey, run_key: state.FileKey, interpret: bool = T
                            "identifying another response to the same image)" if _has_ceiling(benchmark) else "")
                            + " and chance; 'this run' is the model of this report.",
                            R.model_bars(comparison_rows(cached.evaluation(run_key, data_key), benchmark))))
+    if validation:
+        out.append(Section(*report_validation.section(validation)))
     scores, _ = analysis.similarity(emb, "averaged")
     out.append(Section("Similarity matrix", "Similarity of each averaged test response (rows) with each test "
                        "image (columns); a bright diagonal is correct retrieval.",
@@ -173,11 +176,11 @@ def baseline_table(rows: list[dict]) -> tuple[list[str], list[list]]:
 
 
 def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: list[dict],
-               benchmark: dict | None = None) -> str:
+               benchmark: dict | None = None, validation: dict | None = None) -> str:
     """A standalone HTML report: plotly.js is inlined once, so it opens without a network.
 
     ``metrics``: the active run's ``evaluate_run`` rows; ``benchmark``: ``analysis.find_benchmark``'s
-    result (its baselines get a table of their own), or None.
+    result (its baselines get a table of their own), or None; ``validation``: ``report_validation.latest``.
     """
     data_rows = [["name", summary.get("name")], ["images", summary["n_images"]], ["neurons", summary["n_neurons"]],
                  ["trials", summary["n_trials"]], ["trials per tier", _plain(summary["trials_per_tier"])],
@@ -195,6 +198,8 @@ def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: 
                      f'scored on the same split of this recording'
                      + (" (noise ceiling: one response identifying another response to the same image, no model)"
                         if _has_ceiling(benchmark) else "") + f'.</p>{_table(header, rows)}')
+    validated = "" if not validation else ("<h2>Model validation</h2><p>" + html.escape(report_validation.summary(
+        validation)) + f"</p>{_table(*report_validation.table(validation))}")
     figures = "".join(
         f'<div class="figure"><h3>{html.escape(s.title)}</h3>'
         f'{s.figure.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})}'
@@ -206,7 +211,7 @@ def build_html(sections: list[Section], summary: dict, run_info: dict, metrics: 
             f'<h1>DINA report</h1><p>{html.escape(time.strftime("%Y-%m-%d %H:%M"))} · DINA {__version__}</p>'
             f'<h2>Recording</h2>{_table(["", ""], data_rows)}<h2>Model</h2>{_table(["", ""], model_rows)}'
             f'<h2>Test retrieval</h2>{_table(METRIC_COLUMNS, metric_rows)}{baselines}'
-            f'{figures}<h2>Cite</h2><ol>{citations}</ol></body></html>')
+            f'{validated}{figures}<h2>Cite</h2><ol>{citations}</ol></body></html>')
 
 
 CHROMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")

@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from dina_app import analysis, cached, keys, labels, report, saved_runs, state
+from dina_app import analysis, cached, keys, labels, report, report_validation, saved_runs, state
 from dina_app.chrome import page_header
 from dina_app.run_guard import require_run
 
@@ -16,14 +16,16 @@ summary = state.summary(data_key)
 run = saved_runs.load_run(run_key)
 
 benchmark = analysis.find_benchmark(state.runs_dir(), state.fingerprint(data_key))
+validation = report_validation.latest(state.runs_dir(), state.fingerprint(data_key))
 st.markdown("The report holds the recording and model summaries, the test retrieval table with 95% intervals"
             + (", the baselines run on this recording (the Retrieval page's benchmark)" if benchmark else "")
+            + (", the newest model validation of this recording (its table and layer profile)" if validation else "")
             + ", the main figures (interactive, with plotly.js inside the file so it opens offline) and what to cite.")
 interpret = st.checkbox("Include alignment, pruning and probe figures (slower the first time)", value=True,
                         key="report.interpret")
 if st.button("Build the report", type="primary", icon=":material/description:", key="report.build"):
     with st.spinner("Computing the figures…"):
-        sections = report.collect(data_key, run_key, interpret, benchmark)
+        sections = report.collect(data_key, run_key, interpret, benchmark, validation)
         best = run.metadata.get("best_val_top1")
         info = {"run": saved_runs.run_label(run_key), "model": labels.RUN_KINDS.get(run.kind, run.kind),
                 "epochs trained": len(run.history),
@@ -31,7 +33,8 @@ if st.button("Build the report", type="primary", icon=":material/description:", 
                 "device": run.metadata.get("device"),
                 "data fingerprint": run.metadata.get("data_fingerprint"), "model config": run.model_config,
                 "train config": run.train_config.to_dict()}
-        html = report.build_html(sections, summary, info, cached.evaluation(run_key, data_key), benchmark)
+        html = report.build_html(sections, summary, info, cached.evaluation(run_key, data_key), benchmark,
+                                 validation)
     st.session_state[keys.REPORT_HTML] = html
     st.session_state[keys.REPORT_TITLES] = [s.title for s in sections]
     st.session_state[keys.REPORT_FIGURES] = {s.title: s.figure for s in sections}

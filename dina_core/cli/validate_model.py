@@ -41,8 +41,8 @@ def add_parser(add) -> None:
     p.add_argument("--layers", required=True, help="'list' (print the candidates and their shapes), 'all' (the "
                    "stage-level layers; for a DINA run its levels) or names: layer1,layer2")
     p.add_argument("--out", help="output folder (not needed with --layers list)")
-    p.add_argument("--grid", help="HxW locations every map is pooled to (default: 8 along the longer side, no finer "
-                                  "than the network's coarsest stage)")
+    p.add_argument("--grid", help="HxW locations every map is pooled to (default: 16 along the stimulus's longer side, "
+                                  "no finer than the coarsest chosen layer)")
     p.add_argument("--channels", type=int, default=32, help="channels kept per layer (default 32)")
     p.add_argument("--input-channels", type=int, choices=(1, 3), help="default 3 (grey replicated)")
     p.add_argument("--input-size", help="'native', shorter side N (default 112) or HxW")
@@ -96,10 +96,9 @@ def cmd_validate_model(args) -> None:
     data = read_dataset(args.data)
     if args.layers == "list":
         for spec in specs:
-            network = open_network(spec, data, input_channels=args.input_channels, input_size=args.input_size,
-                                   grid=grid)
-            print(f"{spec.label}: input {network.input.channels} x {' x '.join(map(str, network.input.input_shape(data.image_shape)))}, "
-                  f"grid {network.grid[0]} x {network.grid[1]}\n{layer_table(network.layers)}")
+            network = open_network(spec, data, input_channels=args.input_channels, input_size=args.input_size)
+            h, w = network.input.input_shape(data.image_shape)
+            print(f"{spec.label}: input {network.input.channels} x {h} x {w}\n{layer_table(network.layers)}")
         return
     with Reporter(args.progress, label="validate-model", unit="stimulus") as reporter:
         dina_run = _dina_reference(args, data, train_config, reporter)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,6 +11,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..evaluate.model_eval import model_tier_embeddings
+from ..evaluate.retrieval import bootstrap_ci
 from ..evaluate.tasks import score_tasks, tier_task
 from ..model.feature_alignment import FeatureAlignmentModel
 from ..runs.config import TrainConfig
@@ -26,6 +26,8 @@ class AlignedLevel:
     model: FeatureAlignmentModel
     features: torch.Tensor  # (N_images, feature_size) packed maps of every stimulus
     tasks: list[dict]  # ``score_tasks`` rows of the test tier
+    hits: np.ndarray  # (T,) 1.0 where a single test trial retrieves its own image first (neural -> image)
+    groups: np.ndarray  # (T,) the image of each of those trials: what a paired bootstrap resamples
     best_epoch: int
     validation_top1: float
     interrupted: bool = False
@@ -54,8 +56,26 @@ def fit_alignment(base: PreparedData, maps: dict[str, np.ndarray], train_config:
     model.to(base.responses.device)
     result = fit(model, prepared, replace(train_config, shift_pixels=0), on_step=on_step, should_stop=should_stop,
                  stage=stage)
-    tasks = score_tasks(model_tier_embeddings(model, prepared, None, None, "test"), seed=train_config.seed)
-    return AlignedLevel(model, features, tasks, result.best_epoch, result.best_val_top1, result.interrupted)
+    embeddings = model_tier_embeddings(model, prepared, None, None, "test")
+    hits = (embeddings.ranks("neural_to_image", "single_trial", seed=train_config.seed) == 0).astype(np.float64)
+    return AlignedLevel(model, features, score_tasks(embeddings, seed=train_config.seed), hits,
+                        np.asarray(embeddings.groups("neural_to_image", "single_trial")), result.best_epoch,
+                        result.best_val_top1, result.interrupted)
+
+
+def paired_difference(a: AlignedLevel | dict, b: AlignedLevel | dict, seed: int = 0) -> dict:
+    """Single-trial top-1 of ``a`` minus ``b`` on the same test trials, with a 95% bootstrap CI over images.
+
+    ``a`` and ``b``: fitted levels, or saved ones' payloads (``load_level``), which hold 'test_hits' and 'test_groups'.
+    """
+    def hits(x):
+        return (x.hits, x.groups) if isinstance(x, AlignedLevel) else (x["test_hits"].numpy(), x["test_groups"].numpy())
+    (ha, ga), (hb, gb) = hits(a), hits(b)
+    if ha.shape != hb.shape or not np.array_equal(ga, gb):
+        raise ValueError("paired difference of levels scored on other test trials")
+    diff = ha - hb
+    lo, hi = bootstrap_ci(diff, seed=seed, groups=ga)
+    return {"single_trial": float(diff.mean()), "ci95": [float(lo), float(hi)]}
 
 
 def neural_to_image(tasks: list[dict]) -> dict:
@@ -79,13 +99,14 @@ def with_fraction(row: dict, ceiling: dict | None) -> dict:
     return {**row, "fraction_of_ceiling": frac("single_trial"), "fraction_of_ceiling_averaged": frac("averaged")}
 
 
-def save_level(path: Path, fitted: AlignedLevel, base: PreparedData, meta: dict) -> None:
+def save_level(path: Path, fitted: AlignedLevel, base: PreparedData) -> None:
     """What the app needs to draw the level's alignment map: weights, map shapes and the test images' maps."""
     candidates = tier_task(base, "test").candidates
     payload = {"state": {k: v.detach().cpu() for k, v in fitted.model.state_dict().items()},
                "map_shapes": {k: list(s) for k, s in fitted.model.map_shapes.items()},
                "test_images": torch.as_tensor(np.asarray(candidates), dtype=torch.int64),
-               "test_features": fitted.features[torch.as_tensor(np.asarray(candidates))].clone(), "meta": meta}
+               "test_features": fitted.features[torch.as_tensor(np.asarray(candidates))].clone(),
+               "test_hits": torch.from_numpy(fitted.hits), "test_groups": torch.from_numpy(fitted.groups)}
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -103,9 +124,5 @@ def load_level(path: str | Path) -> tuple[FeatureAlignmentModel, dict]:
 
 def row_slug(index: int, label: str, layer: str) -> str:
     """File name of a row's saved level: its position and a readable, safe form of its network and layer."""
-    text = "".join(c if c.isalnum() else "_" for c in f"{label}_{layer}")[:60]
+    text = "".join(c if c.isalnum() else "_" for c in f"{layer}_{label}")[:60]
     return f"{index:02d}_{text}.pt"
-
-
-def is_finite_row(row: dict) -> bool:
-    return all(isinstance(row[k], float) and math.isfinite(row[k]) for k in ("single_trial", "averaged"))

@@ -25,14 +25,16 @@ from ..errors import DinaError
 from .inputs import InputSpec
 from .layers import run_layers
 
-GRID_LONG_SIDE = 8  # default grid: 8 locations along the stimulus's longer side (DINA's stage3 for 36 x 64)
+# Default grid: 16 locations along the stimulus's longer side (9 x 16 for 36 x 64: DINA's stage2, V1-sized fields).
+# On the simulator a 9 x 16 grid told the simulator's own filters from random ones where 5 x 8 could not.
+GRID_LONG_SIDE = 16
 CHANNELS = 32  # channels kept per layer after the reduction (DINA's image tower has 16 to 48 per stage)
 BATCH = 32  # stimuli per forward pass
 
 
 def default_grid(image_shape: tuple[int, int], smallest_map: tuple[int, int]) -> tuple[int, int]:
     """The grid: ``GRID_LONG_SIDE`` along the stimulus's longer side, the other side in proportion (rounded up),
-    then no finer than the coarsest stage-level map of the network, so every stage can be pooled to it."""
+    then no finer than ``smallest_map`` (the coarsest chosen layer's (h, w)), so every chosen map can be pooled to it."""
     h, w = image_shape
     scale = GRID_LONG_SIDE / max(h, w)
     grid = (max(1, math.ceil(h * scale)), max(1, math.ceil(w * scale)))

@@ -26,10 +26,10 @@ from ..evaluate.model_eval import COMBINED, evaluate_run
 from ..runs.config import TrainConfig
 from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import Run, check_compatible
-from .alignment import fit_alignment, neural_to_image, row_slug, save_level, with_fraction
-from .features import CHANNELS, FeatureCache, check_grid, reduce_channels
+from .alignment import fit_alignment, neural_to_image, paired_difference, row_slug, save_level, with_fraction
+from .features import CHANNELS, FeatureCache, check_grid, default_grid, reduce_channels
 from .layers import resolve_layers
-from .networks import open_network
+from .networks import CONTROL_SUFFIX, open_network
 from .outputs import write_outputs
 from .specs import ModelSpec
 
@@ -75,7 +75,7 @@ def _dina_row(run: Run, data: DinaData, seed: int) -> dict:
 
 
 def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.PathLike, *,
-                    layers: str | list[str] = "all", grid: tuple[int, int] | None = None, channels: int = CHANNELS,
+                    layers: str | list[str] | dict = "all", grid: tuple[int, int] | None = None, channels: int = CHANNELS,
                     input_channels: int | None = None, input_size: str | None = None,
                     train_config: TrainConfig | None = None, dina_run: Run | Callable[[], Run] | None = None,
                     joint: bool = True,
@@ -85,8 +85,10 @@ def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.Pa
     profile in ``out_dir``. Returns the JSON's dict, or None when ``should_stop`` ended it (nothing written).
 
     Args:
-        layers: 'all' (each network's stage-level layers) or names, the same for every network.
-        grid: (gh, gw) every map is pooled to (None: ``features.default_grid`` of the first network).
+        layers: 'all' (each network's stage-level layers) or names, the same for every network; or a dict
+            {spec: 'all' or names} per network ('all' for one not in it).
+        grid: (gh, gw) every map is pooled to (None: ``features.default_grid``, no finer than the coarsest chosen
+            map).
         channels: channels kept per layer (principal components fitted on train images).
         train_config: the neural towers' training (DINA's defaults when None; the split's seed and validation
             fraction too).
@@ -100,37 +102,35 @@ def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.Pa
     pre = Preprocessing.fit(data, behavior=train_config.behavior == "on")
     base = prepare(data, pre, "cpu", train_config.validation_fraction, train_config.seed)
     train_images = np.unique(base.image_index[torch.as_tensor(base.tier_trials["train"])].numpy())
-    ceiling, cache, out_dir = _ceiling(base, train_config.seed), FeatureCache(cache_dir), Path(out_dir)
+    opened, grid = _open_all(specs, data, layers, grid, input_channels, input_size, progress)
+    if callable(dina_run):
+        dina_run = dina_run()
+    ceiling, cache, fitted = _ceiling(base, train_config.seed), FeatureCache(cache_dir), {}
     result = {"recording": {"name": str(data.attrs.get("name", "recording")), "fingerprint": data_fingerprint(data),
                             "neurons": data.n_neurons, "images": data.n_images},
               "networks": [], "rows": [], "control": [], "dina": None, "pixel": None, "ceiling": ceiling,
-              "channels": channels, "train": train_config.to_dict(), "preprocessing": pre.to_dict()}
-    saved = []
+              "grid": list(grid), "channels": channels, "train": train_config.to_dict(), "preprocessing": pre.to_dict()}
 
     def aligned(maps, label, layer, stage_text):
         progress.stage(stage_text)
-        fitted = fit_alignment(base, maps, train_config, stage=stage_text, on_step=progress.on_step,
-                               should_stop=should_stop)
-        if fitted.interrupted:
+        level = fit_alignment(base, maps, train_config, stage=stage_text, on_step=progress.on_step,
+                              should_stop=should_stop)
+        if level.interrupted:
             return None
-        row = with_fraction({"model": label, "layer": layer, **neural_to_image(fitted.tasks),
-                             "validation_top1": fitted.validation_top1, "best_epoch": fitted.best_epoch}, ceiling)
-        row["file"] = f"levels/{row_slug(len(saved), label, layer)}"
-        saved.append((row["file"], fitted, {"model": label, "layer": layer}))
+        row = with_fraction({"model": label, "layer": layer, **neural_to_image(level.tasks),
+                             "validation_top1": level.validation_top1, "best_epoch": level.best_epoch}, ceiling)
+        row["file"] = f"levels/{row_slug(len(fitted), label, layer)}"
+        fitted[row["file"]] = level
         return row
 
-    opened = []  # every network opened and its layers checked before any work
-    for spec in specs:
-        progress.stage(f"{spec.label}: listing layers")
-        network = open_network(spec, data, input_channels=input_channels, input_size=input_size, grid=grid)
-        grid = network.grid  # every network of one validation on one grid
-        chosen = resolve_layers(layers, network.layers, spec.label)
-        check_grid(chosen, grid, spec.label)
-        opened.append((spec, network, [layer.name for layer in chosen]))
-    if callable(dina_run):
-        dina_run = dina_run()
-    for spec, network, chosen in opened:
-        for net, target in ((network, result["rows"]), (network.twin(), result["control"])):
+    result["pixel"] = aligned(_pixel_maps(base), "pixels", "pixels", "pixel level")
+    if result["pixel"] is None:
+        return None
+    for network, chosen in opened:
+        control = network.twin()
+        for net, target in ((network, result["rows"]), (control, result["control"])):
+            if net is None:
+                continue
             progress.stage(f"{net.label}: maps of {len(chosen)} layers")
             pooled = net.pooled(chosen, data.images, cache,
                                 on_batch=lambda i, n, net=net: progress.count(i, n, f"{net.label}: maps"),
@@ -138,33 +138,62 @@ def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.Pa
             if pooled is None:
                 return None
             reduced = {name: reduce_channels(pooled[name], train_images, channels) for name in chosen}
-            result["networks"].append({"model": net.label, "control": net.control, "input": net.input.to_dict(),
-                                       "grid": list(net.grid), "layers": [vars(x) for x in net.layers],
-                                       "chosen": chosen, "cache_hits": net.cache_hits,
-                                       "random_weights": spec.random_weights or net.control})
-            for name in chosen:
-                row = aligned({name: reduced[name]}, net.label, name, f"{net.label}: {name}")
+            result["networks"].append(_network_entry(net, chosen, control is None))
+            for name, maps in [(n, {n: reduced[n]}) for n in chosen] + ([(JOINT, reduced)] if joint and len(chosen) > 1
+                                                                       else []):
+                row = aligned(maps, net.label, name, f"{net.label}: {name if name != JOINT else 'all layers'}")
                 if row is None:
                     return None
                 target.append(row)
-            if joint and len(chosen) > 1:
-                row = aligned(reduced, net.label, JOINT, f"{net.label}: all {len(chosen)} layers")
-                if row is None:
-                    return None
-                target.append(row)
-    result["pixel"] = aligned(_pixel_maps(base), "pixels", "pixels", "pixel level")
-    if result["pixel"] is None:
-        return None
+    _add_differences(result, fitted, train_config.seed)
     if dina_run is not None:
         progress.stage("DINA's own model")
         result["dina"] = with_fraction(_dina_row(dina_run, data, train_config.seed), ceiling)
-    result["grid"] = list(grid)
     result["best"] = _best_layers(result["rows"])
     result["seconds"] = time.perf_counter() - started
-    for file, fitted, meta in saved:
-        save_level(out_dir / file, fitted, base, meta)
-    write_outputs(result, out_dir)
+    for file, level in fitted.items():
+        save_level(Path(out_dir) / file, level, base)
+    write_outputs(result, Path(out_dir))
     return result
+
+
+def _open_all(specs, data, layers, grid, input_channels, input_size, progress) -> tuple[list, tuple[int, int]]:
+    """Every network opened and its layers resolved before any work, and the one grid they are all pooled to:
+    ``grid``, else ``features.default_grid`` no finer than the coarsest chosen map of any network."""
+    opened = []
+    for spec in specs:
+        progress.stage(f"{spec.label}: listing layers")
+        network = open_network(spec, data, input_channels=input_channels, input_size=input_size)
+        wanted = layers.get(spec, "all") if isinstance(layers, dict) else layers
+        opened.append((network, resolve_layers(wanted, network.layers, spec.label)))
+    if grid is None:
+        maps = [layer.shape[1:] for _, chosen in opened for layer in chosen]
+        grid = default_grid(data.image_shape, (min(m[0] for m in maps), min(m[1] for m in maps)))
+    for network, chosen in opened:
+        check_grid(chosen, grid, network.label)
+        network.grid = tuple(grid)
+    return [(network, [layer.name for layer in chosen]) for network, chosen in opened], tuple(grid)
+
+
+def _network_entry(net, chosen: list[str], no_control: bool) -> dict:
+    entry = {"model": net.label, "control": net.control, "input": net.input.to_dict(), "grid": list(net.grid),
+             "layers": [vars(x) for x in net.layers], "chosen": chosen, "cache_hits": net.cache_hits,
+             "random_weights": net.spec.random_weights or net.control}
+    if no_control:
+        entry["no_control"] = "the network has no weights to randomise: its control would be itself"
+    return entry
+
+
+def _add_differences(result: dict, fitted: dict, seed: int) -> None:
+    """Each network row gets ``minus_control`` (its single-trial top-1 minus its random twin's at the same layer)
+    and every row ``minus_pixel``, paired over the same test trials with a 95% CI over images."""
+    pixel = fitted[result["pixel"]["file"]]
+    controls = {(r["model"].removesuffix(CONTROL_SUFFIX), r["layer"]): r for r in result["control"]}
+    for row in result["rows"] + result["control"]:
+        row["minus_pixel"] = paired_difference(fitted[row["file"]], pixel, seed)
+        twin = controls.get((row["model"], row["layer"]))
+        if twin is not None and twin is not row:
+            row["minus_control"] = paired_difference(fitted[row["file"]], fitted[twin["file"]], seed)
 
 
 def _best_layers(rows: list[dict]) -> dict[str, str]:

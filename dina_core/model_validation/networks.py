@@ -11,12 +11,13 @@ import numpy as np
 from torch import nn
 
 from ..data.format import DinaData
-from .features import FeatureCache, cache_key, check_grid, default_grid, extract, images_digest
+from .features import FeatureCache, cache_key, check_grid, extract, images_digest
 from .inputs import InputSpec, default_input
 from .layers import LayerInfo, list_layers
 from .specs import ModelSpec, file_digest, load_network, random_twin
 
 CONTROL_SEED = 1  # the random twin's seed (fixed, so a control is the same network in every run)
+CONTROL_SUFFIX = " [random-weight control]"  # how outputs name a network's twin
 
 
 @dataclass
@@ -28,7 +29,7 @@ class OpenNetwork:
         module: the frozen network.
         input: how the recording's stimuli are fed (``grey_range`` set).
         layers: every layer with a 4-D map, in running order, stages marked.
-        grid: (gh, gw) every chosen map is pooled to.
+        grid: (gh, gw) every chosen map is pooled to (set by the validation, once every network's layers are known).
         identity: what the feature cache keys this network by.
         cache_hits: layers read from the cache by the last :meth:`pooled` call.
     """
@@ -37,17 +38,21 @@ class OpenNetwork:
     module: nn.Module
     input: InputSpec
     layers: list[LayerInfo]
-    grid: tuple[int, int]
     identity: dict
+    grid: tuple[int, int] = (1, 1)
     control: bool = False
     cache_hits: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
-        return self.spec.label + (" [random-weight control]" if self.control else "")
+        return self.spec.label + (CONTROL_SUFFIX if self.control else "")
 
-    def twin(self) -> "OpenNetwork":
-        """The random-weight control (``specs.random_twin``), fed and pooled the same way."""
+    def twin(self) -> "OpenNetwork | None":
+        """The random-weight control (``specs.random_twin``), fed and pooled the same way; None for a network with
+        no weights (nothing to randomise: its twin would be itself)."""
+        weights = [t for t in (*self.module.parameters(), *self.module.buffers()) if t.is_floating_point() and t.numel() > 1]
+        if not weights:
+            return None
         return replace(self, module=random_twin(self.spec, CONTROL_SEED), control=True, cache_hits=[],
                        identity={**self.identity, "control_seed": CONTROL_SEED})
 
@@ -114,8 +119,8 @@ def _dina_input(spec: ModelSpec, images: np.ndarray) -> tuple[InputSpec, list[st
 
 
 def open_network(spec: ModelSpec, data: DinaData, *, input_channels: int | None = None,
-                 input_size: str | None = None, grid: tuple[int, int] | None = None) -> OpenNetwork:
-    """Load ``spec``, decide its input for ``data``'s stimuli, list its layers and fix the grid.
+                 input_size: str | None = None) -> OpenNetwork:
+    """Load ``spec``, decide its input for ``data``'s stimuli and list its layers.
 
     Raises:
         DinaError: the spec cannot be loaded, or the network fails on the stimuli as fed.
@@ -128,8 +133,4 @@ def open_network(spec: ModelSpec, data: DinaData, *, input_channels: int | None 
         fed = default_input(spec.kind, input_channels, input_size, getattr(module, "dina_input", None))
         fed = fed.for_recording(data.images)
     layers = list_layers(module, fed.batch(data.images[:2]), spec.label, stages)
-    if grid is None:
-        stage_maps = [layer.shape[1:] for layer in layers if layer.stage] or [layer.shape[1:] for layer in layers]
-        smallest = (min(s[0] for s in stage_maps), min(s[1] for s in stage_maps))
-        grid = default_grid(data.image_shape, smallest)
-    return OpenNetwork(spec, module, fed, layers, tuple(grid), _identity(spec))
+    return OpenNetwork(spec, module, fed, layers, _identity(spec))

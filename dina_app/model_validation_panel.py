@@ -18,6 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dina_core.data.format import DinaData
 from dina_core.model_validation import ModelSpec, parse_spec
 from dina_core.model_validation.layers import LayerInfo
 from dina_core.paths import inside, is_inside
@@ -103,7 +104,7 @@ def _pick_network() -> Choice | None:
         chosen = st.selectbox("TorchScript file", files, index=None, key="mv.script",
                               help=f".pt/.pth files under {root}: its layers are its outputs")
         return None if chosen is None else (kind, str(inside(root, chosen)), None)
-    runs = [r for r in saved_runs.list_runs() if r["problem"] is None]
+    runs = [r for r in saved_runs.list_runs() if r["problem"] is None and r["kind"] == "dina"]
     chosen = st.selectbox("Run", runs, index=None, format_func=lambda r: r["name"], key="mv.run",
                           help="Its image tower, trained on its own recording, tested here")
     return None if chosen is None else (kind, chosen["path"], None)
@@ -163,11 +164,11 @@ def dina_reference(data_key: state.FileKey) -> dict | None:
     return found[0]
 
 
-def validation_work(data, specs: list[ModelSpec], out_dir: Path, layers: dict,
+def validation_work(data: DinaData, specs: list[ModelSpec], out_dir: Path, layers: dict,
                     train_config: TrainConfig, input_size: str | None, cache_dir: Path,
                     dina_folder: str | None) -> Callable[[jobs.Job], dict | None]:
-    """Work that runs ``validate_models`` into ``out_dir``, reporting each stage, map count and training step to
-    the job; the DINA run (when given) is loaded in the worker, a copy of its own."""
+    """Work that runs ``validate_models`` of ``specs`` (``layers``: {spec: layer names}) into ``out_dir``, reporting
+    each stage, map count and training step to the job; the DINA run (when given) is loaded in the worker."""
     def work(job: jobs.Job) -> dict | None:
         from dina_core.model_validation import Progress, validate_models
         from dina_core.runs.run import load_run
@@ -193,7 +194,7 @@ def job_status() -> None:
     @st.fragment(run_every=1.0 if was_live else None)
     def panel() -> None:
         snap = job.snapshot()
-        last, stage = snap["last"] or {}, snap["stage"] or "starting"
+        last, stage = snap["last"] or {}, short(snap["stage"] or "starting")
         if snap["status"] == "queued":
             st.progress(0.0, text="Waiting for another job on this machine to finish…")
         elif snap["status"] == "running":
@@ -231,9 +232,9 @@ def builder(data_key: state.FileKey) -> None:
                "No DINA model is in use on this recording, so the table will have no DINA row (Train page).")
     if st.button("Validate", type="primary", icon=":material/play_arrow:", key="mv.start",
                  disabled=layers is None or (job is not None and job.live)):
-        root = state.runs_dir()
-        out = inside(root, Path(VALIDATION_DIR) / state.fingerprint(data_key) / time.strftime("mv-%Y%m%d-%H%M%S"))
-        with guard():
+        root, name = state.runs_dir(), time.strftime("mv-%Y%m%d-%H%M%S")
+        with guard():  # a link named validation must not lead out of the runs folder
+            out = inside(root, Path(VALIDATION_DIR) / state.fingerprint(data_key) / name)
             cache = inside(root, Path(VALIDATION_DIR) / CACHE_DIR)
             work = validation_work(state.load_data(data_key), [spec_of(c) for c in chosen], out, layers,
                                    TrainConfig(epochs=epochs), input_size, cache, reference and reference["path"])

@@ -53,11 +53,11 @@ def _interval(ci) -> str:
 
 
 def _difference(paired: dict | None) -> str:
-    """A paired difference of single-trial top-1 in percentage points, with its 95% CI: '+3.3 (−1.7 to 8.3)'."""
+    """A paired difference of single-trial top-1 in percentage points, with its 95% CI: '+3.3 [-1.7, 8.3]'."""
     if not paired:
         return "–"
     lo, hi = paired["ci95"]
-    return f"{100 * paired['single_trial']:+.1f} ({100 * lo:.1f} to {100 * hi:.1f})"
+    return f"{100 * paired['single_trial']:+.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
 def table_rows(result: dict) -> list[dict]:
@@ -135,6 +135,7 @@ def _alignment(folder: str, stamp: tuple, model: str, layer: str, data_key: stat
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _test_images(folder: str, stamp: tuple, model: str, layer: str) -> np.ndarray:
+    """(N,) stimulus rows of the test images a row's level was scored on (``views.test_images``)."""
     result = _checked(folder, stamp)
     row = next(r for r in result["rows"] if r["model"] == model and r["layer"] == layer)
     return views.test_images(result, folder, row)
@@ -147,7 +148,7 @@ def alignment_panel(folder: Path, best: list[tuple[dict, dict | None]], data_key
     row = c1.selectbox("Network", [r for r, _ in best], format_func=lambda r: f"{short(r['model'])} · {r['layer']}",
                        key="mv.map.network")
     rows = _test_images(str(folder), stamp, row["model"], row["layer"])
-    pos = c2.slider("Test image", 0, len(rows) - 1, 0, key="mv.map.image")
+    pos = c2.slider("Test image", 0, len(rows) - 1, 0, key="mv.map.image") if len(rows) > 1 else 0
     opacity = 0.6 if big else c3.slider("Map opacity", 0.0, 1.0, 0.6, 0.05, key="mv.map.opacity")
     aligned = _alignment(str(folder), stamp, row["model"], row["layer"], data_key, int(rows[pos]))
     image = state.load_data(data_key).images[rows[pos]]
@@ -186,8 +187,8 @@ def results_panel(data_key: state.FileKey) -> None:
         return
     ceiling = result.get("ceiling") or {}
     st.caption(f"{result['recording']['name']} · maps pooled to {result['grid'][0]} × {result['grid'][1]} "
-               f"locations, {result.get('channels')} channels per layer · neural towers of "
-               f"{result.get('train', {}).get('epochs', '?')} epochs at most · noise ceiling "
+               f"locations, {result.get('channels')} channels per layer · neural towers trained for at most "
+               f"{result.get('train', {}).get('epochs', '?')} epochs · noise ceiling "
                + (f"{100 * ceiling['single_trial']:.1f}% single-trial" if ceiling.get("single_trial") else "none"))
     responses = st.segmented_control("Responses", RESPONSES, format_func=analysis.RESPONSES.get,
                                      default="single_trial", key="mv.responses") or "single_trial"
@@ -202,8 +203,8 @@ def results_panel(data_key: state.FileKey) -> None:
         st.markdown(f"**{short(row['model'])}**: best layer **{row['layer']}**, single-trial top-1 "
                     f"{100 * row['single_trial']:.1f}% ({_interval(row['ci95_single_trial'])})"
                     + (f", {100 * frac:.0f}% of the noise ceiling" if frac is not None else "")
-                    + (f"; its random-weight control there {100 * control['single_trial']:.1f}% (difference "
-                       f"{_difference(row.get('minus_control'))} points)" if control else ""))
+                    + (f"; its random-weight control there {100 * control['single_trial']:.1f}%, a difference of "
+                       f"{_difference(row.get('minus_control'))} points" if control else ""))
     st.dataframe(table_rows(result), hide_index=True)
     st.caption("Top-1 in % among the test images (chance: one in their number), 95% intervals over images; "
                "'of ceiling': top-1 over the noise ceiling's. Control rows: the same network with random weights "

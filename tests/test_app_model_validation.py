@@ -34,7 +34,7 @@ def mv_studio(tmp_path_factory):
     nets.mkdir(parents=True)
     tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2), torch.nn.ReLU(),
                                torch.nn.Conv2d(4, 8, 3, stride=2), torch.nn.ReLU())
-    torch.jit.script(tiny).save(str(nets / "tiny.pt"))
+    torch.jit.trace(tiny, torch.zeros(1, 3, 16, 16)).save(str(nets / "tiny.pt"))
     (nets / "broken.pt").write_bytes(b"not a torchscript archive")
     torch.save({"fc.weight": torch.zeros(3, 3)}, nets / "other_arch.pth")
     with pytest.MonkeyPatch.context() as patch:
@@ -100,7 +100,7 @@ def test_validation_shows_its_table_profile_and_best_layers_map(validation):
     aligned = views.alignment_map(result, folder, row, data, int(images[3]))
     assert f"similarity ({aligned.sum():.2f})" in texts(at)
     overlay = traces(at.get("plotly_chart")[-1])
-    assert len(overlay[1]["z"]) == data.image_shape[0]  # the map upsampled over the stimulus
+    assert overlay[1]["z"]["shape"] == "{}, {}".format(*data.image_shape)  # the map upsampled over the stimulus
 
 
 def test_presentation_mode_shows_results_without_the_builder(validation):
@@ -126,6 +126,22 @@ def test_a_broken_validation_json_is_one_error_line(validation, tmp_path, monkey
     at = open_page("model_validation")
     assert len(at.error) == 1 and "validation.json" in at.error[0].value
     assert "cannot be shown" in at.error[0].value and "Traceback" not in at.error[0].value
+
+
+def test_the_dina_reference_row_is_marked_and_drawn(validation, tmp_path, monkeypatch):
+    """A validation run beside a DINA model (here its row written by hand: no run is trained for this test)."""
+    folder, result, _ = validation
+    runs = tmp_path / "runs"
+    copy = shutil.copytree(folder, runs / folder.relative_to(folder.parents[2]))
+    dina = {**result["pixel"], "model": "dina", "layer": "combined", "single_trial": 0.4, "file": None}
+    (copy / "validation.json").write_text(json.dumps({**result, "dina": dina}))
+    monkeypatch.setenv("DINA_RUNS_DIR", str(runs))
+    at = open_page("model_validation")
+    rows = at.dataframe[0].value.to_dict("records")
+    assert [r["row"] for r in rows[-2:]] == ["reference: DINA", "reference: pixels"]
+    assert rows[-2]["single-trial %"] == 40.0
+    shapes = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["shapes"]
+    assert any(s["y0"] == 0.4 for s in shapes)  # DINA's line beside the layers
 
 
 @pytest.mark.parametrize("kind, file, says", [("torchvision", "nets/other_arch.pth", "not a state dict of torchvision"),

@@ -33,8 +33,8 @@ def small():
 @pytest.fixture(scope="module")
 def resnet_validation(small, tmp_path_factory):
     out, cache = tmp_path_factory.mktemp("validation"), tmp_path_factory.mktemp("cache")
-    result = validate_models(small, [RESNET], out, layers="layer1,layer2", train_config=TrainConfig(epochs=2),
-                             cache_dir=cache)
+    result = validate_models(small, [RESNET], out, layers="layer1,layer2", grid=(9, 16),
+                             train_config=TrainConfig(epochs=2), cache_dir=cache)
     return out, cache, result
 
 
@@ -83,11 +83,16 @@ def test_validation_writes_rows_references_and_a_profile(resnet_validation):
     assert result["grid"] == [9, 16] and result["best"][RESNET.label] in ("layer1", "layer2")
 
 
+def test_the_default_grid_is_the_networks_coarsest_stage(small, tmp_path):
+    result = validate_models(small, [RESNET], tmp_path, layers="layer1", joint=False,
+                             train_config=TrainConfig(epochs=1))
+    assert result["grid"] == [4, 7]  # layer4 at 112 x 199 input, whichever layers are chosen
+
+
 def test_the_cache_serves_other_stage_layers_of_the_same_network(small, resnet_validation, tmp_path):
     _, cache, _ = resnet_validation
-    again = validate_models(small, [RESNET], tmp_path, layers="relu,layer1", joint=False,
+    again = validate_models(small, [RESNET], tmp_path, layers="relu,layer1", grid=(9, 16), joint=False,
                             train_config=TrainConfig(epochs=1), cache_dir=cache)
-    assert again["grid"] == [9, 16]
     assert again["networks"][0]["cache_hits"] == ["relu", "layer1"]  # relu: a stage computed beside layer1, layer2
     assert again["networks"][1]["cache_hits"] == ["relu", "layer1"]  # and the control's
 
@@ -146,3 +151,13 @@ def test_channels_are_reduced_on_train_images_only():
     flat = reduced[:40].transpose(0, 2, 3, 1).reshape(-1, 4)
     assert flat.var(axis=0).mean() == pytest.approx(1.0, rel=1e-3)
     assert np.all(np.diff(flat.var(axis=0)) <= 1e-6)  # components in order of variance
+
+
+def test_a_dina_runs_own_tower_is_fed_as_it_was_trained(small):
+    """``dina:RUN``: the shipped demo run's image tower, validated on another recording; its levels are the stages."""
+    from dina_core.runs.run import load_run
+    network = open_network(parse_spec("dina:assets/demo_run"), small)
+    run = load_run("assets/demo_run")
+    assert [layer.name for layer in network.layers if layer.stage] == list(run.model.config.aligned_stages)
+    fed = network.input.batch(small.images[:3])
+    torch.testing.assert_close(fed, torch.from_numpy(run.preprocessing.images(small.images[:3])), rtol=1e-5, atol=1e-5)

@@ -42,7 +42,7 @@ def add_parser(add) -> None:
                    "stage-level layers; for a DINA run its levels) or names: layer1,layer2")
     p.add_argument("--out", help="output folder (not needed with --layers list)")
     p.add_argument("--grid", help="HxW locations every map is pooled to (default: 16 along the stimulus's longer side, "
-                                  "no finer than the coarsest chosen layer)")
+                                  "no finer than the network's coarsest stage-level layer)")
     p.add_argument("--channels", type=int, default=32, help="channels kept per layer (default 32)")
     p.add_argument("--input-channels", type=int, choices=(1, 3), help="default 3 (grey replicated)")
     p.add_argument("--input-size", help="'native', shorter side N (default 112) or HxW")

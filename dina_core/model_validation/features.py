@@ -34,7 +34,8 @@ BATCH = 32  # stimuli per forward pass
 
 def default_grid(image_shape: tuple[int, int], smallest_map: tuple[int, int]) -> tuple[int, int]:
     """The grid: ``GRID_LONG_SIDE`` along the stimulus's longer side, the other side in proportion (rounded up),
-    then no finer than ``smallest_map`` (the coarsest chosen layer's (h, w)), so every chosen map can be pooled to it."""
+    then no finer than ``smallest_map`` (the networks' coarsest stage-level (h, w)), so every stage can be pooled
+    to it."""
     h, w = image_shape
     scale = GRID_LONG_SIDE / max(h, w)
     grid = (max(1, math.ceil(h * scale)), max(1, math.ceil(w * scale)))

@@ -87,8 +87,8 @@ def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.Pa
     Args:
         layers: 'all' (each network's stage-level layers) or names, the same for every network; or a dict
             {spec: 'all' or names} per network ('all' for one not in it).
-        grid: (gh, gw) every map is pooled to (None: ``features.default_grid``, no finer than the coarsest chosen
-            map).
+        grid: (gh, gw) every map is pooled to (None: ``features.default_grid``, no finer than the coarsest
+            stage-level map of any of the networks).
         channels: channels kept per layer (principal components fitted on train images).
         train_config: the neural towers' training (DINA's defaults when None; the split's seed and validation
             fraction too).
@@ -159,15 +159,16 @@ def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.Pa
 
 def _open_all(specs, data, layers, grid, input_channels, input_size, progress) -> tuple[list, tuple[int, int]]:
     """Every network opened and its layers resolved before any work, and the one grid they are all pooled to:
-    ``grid``, else ``features.default_grid`` no finer than the coarsest chosen map of any network."""
+    ``grid``, else ``features.default_grid`` no finer than the coarsest stage-level map of any network."""
     opened = []
     for spec in specs:
         progress.stage(f"{spec.label}: listing layers")
         network = open_network(spec, data, input_channels=input_channels, input_size=input_size)
         wanted = layers.get(spec, "all") if isinstance(layers, dict) else layers
         opened.append((network, resolve_layers(wanted, network.layers, spec.label)))
-    if grid is None:
-        maps = [layer.shape[1:] for _, chosen in opened for layer in chosen]
+    if grid is None:  # set by the networks' stages, not by the layers chosen: a later run on others reads the cache
+        maps = [layer.shape[1:] for network, chosen in opened
+                for layer in ([x for x in network.layers if x.stage] or chosen)]
         grid = default_grid(data.image_shape, (min(m[0] for m in maps), min(m[1] for m in maps)))
     for network, chosen in opened:
         check_grid(chosen, grid, network.label)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
-import pickle
-import zipfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +97,7 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
         raise DinaError(f"--weights {path}: no such file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, AttributeError, ValueError) as exc:
+    except Exception as exc:  # torch.load fails in many ways on a file that is not a weights-only torch file
         raise DinaError(f"--weights {path}: not a state dict that loads with weights_only=True (a pickled full "
                         f"model, or not a torch file); it was not unpickled. Save model.state_dict() instead "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
@@ -133,7 +132,9 @@ def _torchscript(path: str) -> nn.Module:
     if not Path(path).is_file():
         raise DinaError(f"--model torchscript:{path}: no such file")
     try:
-        return torch.jit.load(path, map_location="cpu")
+        with warnings.catch_warnings():  # torch 2.14 deprecates TorchScript; the user's file is still one
+            warnings.simplefilter("ignore", FutureWarning)
+            return torch.jit.load(path, map_location="cpu")
     except Exception as exc:  # torch raises RuntimeError and ValueError variants for a file that is not an archive
         raise DinaError(f"--model torchscript:{path}: not a TorchScript file "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None

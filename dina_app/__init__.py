@@ -16,7 +16,9 @@
 * ``map_figures``  maps over stimuli, channel maps, the raster, neuron-pair matrices (one colour bar each)
 * ``result_figures``  pruning curves, the benchmark's models side by side, probe small multiples
 * ``labels``    words for the core's keys (levels, models, rankings, matrices), applied when drawing
-* ``report``    self-contained HTML report and PNG export (no Streamlit)
+* ``report``    self-contained HTML report and PNG export (no Streamlit); ``report_validation`` its model-validation section
+* ``model_validation_panel``, ``model_validation_results``  the Model validation page: networks, layers and the job; the
+  profile, table and alignment map of a finished validation
 * ``import_wizard``, ``import_picker``, ``sources``, ``trace_figures``  the Data page's import of raw recordings
 * ``browser``   how to drive the app in headless Chromium with Playwright (browser tests, bench)
 """

@@ -9,7 +9,7 @@ The public Python API (five lines from recording to retrieval)::
     hits = model.retrieve(recording.responses[:3], recording.images, k=5, behavior=recording.behavior[:3])
 
 Names: :class:`DINA`, :func:`load`, :func:`simulate_recording`, :func:`import_sensorium`, :func:`import_suite2p`,
-:func:`import_nwb`, :func:`analyze`, :func:`run_benchmark`, :class:`Scores`, :class:`Retrieval`,
+:func:`import_nwb`, :func:`analyze`, :func:`run_benchmark`, :func:`validate_model`, :class:`Scores`, :class:`Retrieval`,
 :class:`DinaData`, :class:`DinaError`. They are imported on first use, so ``import dina_core`` (and the
 CLI's start) stays fast. The core never imports streamlit; the app in ``app.py``/``pages/`` is a thin
 layer over it.
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 # not ``simulate`` / ``benchmark``: those names are the subpackage and module, which importing them binds here
 _API = ("DINA", "Retrieval", "Scores", "analyze", "import_nwb", "import_sensorium", "import_suite2p", "load",
-        "run_benchmark", "simulate_recording")
+        "run_benchmark", "simulate_recording", "validate_model")
 _ELSEWHERE = {"DinaData": "dina_core.data.format", "DinaError": "dina_core.errors",
               "DinaWarning": "dina_core.errors"}
 __all__ = [*_API, *_ELSEWHERE]

@@ -161,3 +161,12 @@ def test_a_dina_runs_own_tower_is_fed_as_it_was_trained(small):
     assert [layer.name for layer in network.layers if layer.stage] == list(run.model.config.aligned_stages)
     fed = network.input.batch(small.images[:3])
     torch.testing.assert_close(fed, torch.from_numpy(run.preprocessing.images(small.images[:3])), rtol=1e-5, atol=1e-5)
+
+
+def test_the_python_api_validates_a_network(small, tmp_path):
+    import dina_core
+    result = dina_core.validate_model(small, [("torchvision:resnet18", None)], tmp_path, layers="layer1",
+                                      settings={"epochs": 1}, joint=False)
+    assert [r["layer"] for r in result["rows"]] == ["layer1"] and (tmp_path / "validation.md").exists()
+    with pytest.raises(DinaError, match="settings"):
+        dina_core.validate_model(small, "torchvision:resnet18", tmp_path, settings={"epoch": 1})

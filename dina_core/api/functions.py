@@ -159,3 +159,37 @@ def run_benchmark(recording, out: str | os.PathLike, *, models: tuple[str, ...] 
     model_config, train_config = split("dina", dict(settings or {}))
     return run_models(data, out, train_config=train_config, model_config=model_config, ensemble=ensemble,
                          models=chosen, on_step=on_step, on_model=on_model)
+
+
+def validate_model(recording, models, out: str | os.PathLike, *, layers: str | list[str] = "all",
+                   dina=None, settings: dict | None = None, cache: str | os.PathLike | None = None, **options) -> dict:
+    """Which layer of a vision network aligns with this recording's V1 (``dina validate-model``); writes
+    ``out/validation.json``, ``.md`` and the layer profile.
+
+    Args:
+        recording: ``DinaData`` or path.
+        models: one spec or a list: 'torchvision:resnet18', 'torchscript:net.pt', 'python:mylab.nets:v1',
+            'dina:RUN', or (spec, weights file) pairs for torchvision.
+        layers: 'all' (stage-level layers) or names, as the network names its modules.
+        dina: the ``dina`` reference: a fitted :class:`DINA` or a run folder trained on this recording (None: no row).
+        settings: the neural towers' training (``TrainConfig`` fields by name: ``epochs``, ``seed``, ...).
+        cache: feature-cache folder (None: none).
+        options: ``grid`` (gh, gw), ``channels``, ``input_channels``, ``input_size``, ``joint`` of
+            :func:`dina_core.model_validation.validate_models`.
+
+    Returns:
+        validation.json's dict: 'rows', 'control', 'dina', 'pixel', 'ceiling', 'best', ...
+    """
+    from ..model_validation import parse_spec, validate_models
+    from ..runs.config import TrainConfig
+    from ..runs.run import load_run
+    data, _ = as_recording(recording, "validate_model")
+    entries = [models] if isinstance(models, (str, tuple)) else list(models)
+    specs = [parse_spec(*entry) if isinstance(entry, tuple) else parse_spec(entry) for entry in entries]
+    try:
+        train_config = TrainConfig(**dict(settings or {}))
+    except TypeError as exc:
+        raise DinaError(f"validate_model: settings: {exc}") from None
+    run = dina._run() if hasattr(dina, "_run") else (load_run(dina) if dina is not None else None)
+    return validate_models(data, specs, out, layers=layers, train_config=train_config, dina_run=run,
+                           cache_dir=cache, **options)

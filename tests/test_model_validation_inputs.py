@@ -14,7 +14,8 @@ from dina_core.errors import DinaError
 from dina_core.model_validation import parse_spec, validate_models
 from dina_core.model_validation.layers import resolve_layers
 from dina_core.model_validation.networks import open_network
-from dina_core.model_validation.specs import load_network, read_state_dict
+from dina_core.model_validation.specs import load_network
+from dina_core.model_validation.weights import read_state_dict
 from dina_core.simulate import SimConfig, simulate_recording
 
 
@@ -59,10 +60,25 @@ def test_weights_of_another_architecture_name_the_keys(tmp_path):
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), tmp_path / "alex.pth")
     with pytest.raises(DinaError, match="missing keys \\(conv1.weight"):
         load_network(parse_spec("torchvision:resnet18", str(tmp_path / "alex.pth")))
-    state = torchvision.models.resnet18(weights=None, num_classes=10).state_dict()
-    torch.save(state, tmp_path / "ten.pth")
-    with pytest.raises(DinaError, match="of another shape \\(fc.weight \\(10, 512\\)"):
-        load_network(parse_spec("torchvision:resnet18", str(tmp_path / "ten.pth")))
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    state["conv1.weight"] = state["conv1.weight"][:, :1]  # a grey-input ResNet's first layer
+    torch.save(state, tmp_path / "grey.pth")
+    with pytest.raises(DinaError, match="of another shape \\(conv1.weight \\(64, 1, 7, 7\\)"):
+        load_network(parse_spec("torchvision:resnet18", str(tmp_path / "grey.pth")))
+
+
+def test_a_self_supervised_checkpoint_loads_its_backbone(small, tmp_path):
+    """MoCo-style: the network under 'module.encoder_q.', its classifier replaced by a projection head."""
+    torch.manual_seed(5)
+    trained = torchvision.models.resnet18(weights=None)
+    state = {f"module.encoder_q.{k}": v for k, v in trained.state_dict().items() if not k.startswith("fc.")}
+    state |= {"module.encoder_q.fc.0.weight": torch.zeros(512, 512), "module.queue": torch.zeros(128, 10)}
+    torch.save({"state_dict": state, "epoch": 200}, tmp_path / "moco.pth.tar")
+    spec = parse_spec("torchvision:resnet18", str(tmp_path / "moco.pth.tar"))
+    network = open_network(spec, small)
+    own = network.module.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in trained.state_dict().items() if not k.startswith("fc."))
+    assert any("module.encoder_q." in n for n in network.notes) and any("classifier head (fc)" in n for n in network.notes)
 
 
 class Payload:
@@ -149,3 +165,27 @@ def test_the_cli_lists_layers_and_refuses_a_download(tmp_path):
                                     str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "never downloads" in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "out").exists()
+
+
+class Tokens(nn.Module):
+    """A vision transformer's shape: 4 x 4 patches of a 16 x 28 input, a class token, one block."""
+
+    def __init__(self):
+        super().__init__()
+        self.patches = nn.Conv2d(3, 8, 4, stride=4)
+        self.block = nn.Linear(8, 8)
+
+    def forward(self, x):
+        tokens = self.patches(x).flatten(2).transpose(1, 2)  # (B, 4 * 7, 8)
+        tokens = torch.cat([torch.zeros_like(tokens[:, :1]), tokens], dim=1)  # (B, 1 + 28, 8)
+        return self.block(tokens)
+
+
+def test_token_layers_are_read_on_their_patch_grid():
+    from dina_core.model_validation.layers import list_layers, run_layers
+    network, x = Tokens(), torch.randn(2, 3, 16, 28)
+    layers = {layer.name: layer.shape for layer in list_layers(network, x, "tokens")}
+    assert layers == {"patches": (8, 4, 7), "block": (8, 4, 7)}
+    from dina_core.model_validation.layers import feature_map
+    block = run_layers(network, x, ["block"])["block"]
+    torch.testing.assert_close(feature_map(block, (16, 28))[:, :, 1, 2], block[:, 1 + 7 + 2])  # row 1, column 2

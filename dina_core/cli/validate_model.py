@@ -55,7 +55,8 @@ def add_parser(add) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--config", help='JSON file {"train": {...}}: the neural towers\' training')
-    p.add_argument("--device", help=argparse.SUPPRESS)
+    p.add_argument("--device", help="'auto' (default: CUDA when present), 'cpu', 'cuda', 'cuda:1': the networks' maps "
+                                   "and the neural towers")
     p.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
     p.add_argument("--lr", type=float, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_validate_model)

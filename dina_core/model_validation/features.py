@@ -23,7 +23,7 @@ from torch import nn
 from ..atomic import atomic_path
 from ..errors import DinaError
 from .inputs import InputSpec
-from .layers import run_layers
+from .layers import feature_map, run_layers
 
 # Default grid: 16 locations along the stimulus's longer side (9 x 16 for 36 x 64: DINA's stage2, V1-sized fields).
 # On the simulator a 9 x 16 grid told the simulator's own filters from random ones where 5 x 8 could not.
@@ -66,20 +66,24 @@ def cache_key(network_id: dict, input_spec: InputSpec, grid: tuple[int, int], di
 
 
 def _pool(maps: dict[str, torch.Tensor], grid: tuple[int, int]) -> dict[str, np.ndarray]:
-    return {k: F.adaptive_avg_pool2d(v.float(), grid).numpy() for k, v in maps.items()}
+    return {k: F.adaptive_avg_pool2d(v.float(), grid).cpu().numpy() for k, v in maps.items()}
 
 
 def extract(network: nn.Module, names: list[str], images: np.ndarray, input_spec: InputSpec,
-            grid: tuple[int, int], *, on_batch: Callable[[int, int], None] | None = None,
+            grid: tuple[int, int], *, device: torch.device | str = "cpu",
+            on_batch: Callable[[int, int], None] | None = None,
             should_stop: Callable[[], bool] | None = None) -> dict[str, np.ndarray] | None:
-    """{layer: (N, C, gh, gw) float32} pooled maps of ``names`` over (N, H, W) stimuli; None when stopped."""
+    """{layer: (N, C, gh, gw) float32} pooled maps of ``names`` over (N, H, W) stimuli, the network run on
+    ``device`` (the maps come back to the host pooled); None when stopped."""
     parts: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    network.to(device)
     with torch.no_grad():
         for start in range(0, len(images), BATCH):
             if should_stop is not None and should_stop():
                 return None
-            maps = run_layers(network, input_spec.batch(images[start:start + BATCH]), names)
-            for name, pooled in _pool({n: maps[n] for n in names}, grid).items():
+            x = input_spec.batch(images[start:start + BATCH]).to(device)
+            maps = run_layers(network, x, names)
+            for name, pooled in _pool({n: feature_map(maps[n], tuple(x.shape[2:])) for n in names}, grid).items():
                 if not np.isfinite(pooled).all():
                     raise DinaError(f"layer {name}: the network's map holds NaN or infinite values on stimuli "
                                     f"{start}..{min(start + BATCH, len(images)) - 1}")
@@ -122,25 +126,39 @@ class FeatureCache:
             tmp.write_text(json.dumps(meta, indent=2))
 
 
-def reduce_channels(pooled: np.ndarray, train_images: np.ndarray, k: int = CHANNELS) -> np.ndarray:
+def reduce_channels(pooled: np.ndarray, train_images: np.ndarray, k: int = CHANNELS, chunk: int = 256) -> np.ndarray:
     """(N, C, gh, gw) pooled maps -> (N, min(k, C), gh, gw) float32, fitted on the rows ``train_images`` only.
 
     Channels are z-scored over train images and locations, then projected on their first k principal components
     (of the covariance over train images and locations), then scaled so the mean component variance is 1 on train.
+    Statistics accumulate over ``chunk`` images at a time in float64, so memory stays at the maps' own size plus a
+    C x C covariance (a ResNet-50's 2048 channels over thousands of stimuli fit).
     """
-    x = pooled.astype(np.float32)
-    n, c = x.shape[:2]
-    flat = x.transpose(0, 2, 3, 1).reshape(n, -1, c)  # (N, locations, C)
-    train = flat[train_images].reshape(-1, c).astype(np.float64)
-    mean, std = train.mean(axis=0), train.std(axis=0)
+    n, c = pooled.shape[:2]
+    train_images = np.asarray(train_images)
+
+    def rows(index) -> np.ndarray:  # (len(index) * locations, C) float64
+        return pooled[index].transpose(0, 2, 3, 1).reshape(-1, c).astype(np.float64)
+
+    chunks = [train_images[i:i + chunk] for i in range(0, len(train_images), chunk)]
+    count, total, squares = 0, np.zeros(c), np.zeros(c)
+    for index in chunks:
+        x = rows(index)
+        count, total, squares = count + len(x), total + x.sum(axis=0), squares + (x * x).sum(axis=0)
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean ** 2, 0.0))
     std[std < 1e-8] = 1.0  # a constant channel carries nothing; left at 0 after centring
-    z = (train - mean) / std
+    covariance = np.zeros((c, c))
+    for index in chunks:
+        z = (rows(index) - mean) / std
+        covariance += z.T @ z
+    covariance /= count
     k = min(k, c)
-    if k < c:
-        _, vectors = np.linalg.eigh(z.T @ z / len(z))
-        basis = vectors[:, ::-1][:, :k]
-    else:
-        basis = np.eye(c)
-    projected = ((flat - mean) / std) @ basis  # (N, locations, k)
-    scale = np.sqrt(max(float((z @ basis).var(axis=0).mean()), 1e-12))
-    return (projected / scale).astype(np.float32).reshape(n, *x.shape[2:], k).transpose(0, 3, 1, 2).copy()
+    basis = np.linalg.eigh(covariance)[1][:, ::-1][:, :k] if k < c else np.eye(c)
+    scale = np.sqrt(max(float(np.diag(basis.T @ covariance @ basis).mean()), 1e-12))
+    out = np.empty((n, k, *pooled.shape[2:]), dtype=np.float32)
+    for start in range(0, n, chunk):
+        index = np.arange(start, min(start + chunk, n))
+        z = ((rows(index) - mean) / std) @ basis / scale
+        out[index] = z.reshape(len(index), *pooled.shape[2:], k).transpose(0, 3, 1, 2)
+    return out

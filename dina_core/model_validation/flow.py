@@ -23,6 +23,7 @@ from ..data.format import DinaData
 from ..errors import DinaError
 from ..evaluate.ceiling import tier_ceiling
 from ..evaluate.model_eval import COMBINED, evaluate_run
+from ..model.device import resolve_device
 from ..runs.config import TrainConfig
 from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import Run, check_compatible
@@ -91,7 +92,7 @@ def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.Pa
             stage-level map of any of the networks).
         channels: channels kept per layer (principal components fitted on train images).
         train_config: the neural towers' training (DINA's defaults when None; the split's seed and validation
-            fraction too).
+            fraction too; its ``device`` runs the networks and the towers).
         dina_run: DINA's trained run on this recording, the ``dina`` reference, or a function making one (called
             once every network's layers are checked); None: no such row.
         cache_dir: where pooled maps are cached (None: not cached).
@@ -100,8 +101,9 @@ def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.Pa
     started, progress = time.perf_counter(), progress or Progress()
     train_config = train_config or TrainConfig()
     pre = Preprocessing.fit(data, behavior=train_config.behavior == "on")
-    base = prepare(data, pre, "cpu", train_config.validation_fraction, train_config.seed)
-    train_images = np.unique(base.image_index[torch.as_tensor(base.tier_trials["train"])].numpy())
+    device = resolve_device(train_config.device)  # the networks' maps and the neural towers, on one device
+    base = prepare(data, pre, device, train_config.validation_fraction, train_config.seed)
+    train_images = np.unique(base.image_index.cpu()[torch.as_tensor(base.tier_trials["train"])].numpy())
     opened, grid = _open_all(specs, data, layers, grid, input_channels, input_size, progress)
     if callable(dina_run):
         dina_run = dina_run()
@@ -132,7 +134,7 @@ def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.Pa
             if net is None:
                 continue
             progress.stage(f"{net.label}: maps of {len(chosen)} layers")
-            pooled = net.pooled(chosen, data.images, cache,
+            pooled = net.pooled(chosen, data.images, cache, device,
                                 on_batch=lambda i, n, net=net: progress.count(i, n, f"{net.label}: maps"),
                                 should_stop=should_stop)
             if pooled is None:
@@ -179,7 +181,7 @@ def _open_all(specs, data, layers, grid, input_channels, input_size, progress) -
 def _network_entry(net, chosen: list[str], no_control: bool) -> dict:
     entry = {"model": net.label, "control": net.control, "input": net.input.to_dict(), "grid": list(net.grid),
              "layers": [vars(x) for x in net.layers], "chosen": chosen, "cache_hits": net.cache_hits,
-             "random_weights": net.spec.random_weights or net.control}
+             "random_weights": net.spec.random_weights or net.control, "notes": net.notes}
     if no_control:
         entry["no_control"] = "the network has no weights to randomise: its control would be itself"
     return entry

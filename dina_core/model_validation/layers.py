@@ -5,6 +5,10 @@ hooks (the forward stops once the last chosen layer has run). A TorchScript modu
 its outputs (a dict of name -> map, a tuple or list: ``output0``, ``output1``, ..., or one map: ``output``), or,
 for a scripted ``nn.Sequential``, its children, run one after another (``0``, ``1``, ...).
 
+A layer that gives tokens, (B, T, C) (a vision transformer's blocks), is read as a map (B, C, h, w) when T, or
+T - 1 (a class token, dropped), is h * w for a grid whose aspect ratio is the input's within 15% (14 x 14 for a
+ViT-B/16 at 224 x 224); any other output (vectors, tokens of no such grid) is not a layer.
+
 Stage-level layers (``--layers all``): in the order the layers run, among layers at most two levels deep, the last
 of every run of layers with the same spatial size (for a ResNet: ``relu``, ``layer1`` ... ``layer4``), leaving out
 maps of a single location (global pooling).
@@ -31,6 +35,22 @@ class LayerInfo:
 
 class _Enough(Exception):
     """Raised by a hook once every chosen layer has its map: the rest of the forward is not needed."""
+
+
+def feature_map(output: torch.Tensor, input_hw: tuple[int, int]) -> torch.Tensor | None:
+    """``output`` as a map (B, C, h, w): itself when 4-D, tokens (B, T, C) on their grid (module docstring), else None."""
+    if output.ndim == 4:
+        return output
+    if output.ndim != 3:
+        return None
+    aspect = input_hw[0] / input_hw[1]
+    grids = [(abs(h / (tokens // h) / aspect - 1), h, tokens // h, skip)
+             for tokens, skip in ((output.shape[1], 0), (output.shape[1] - 1, 1)) if tokens > 0
+             for h in range(1, tokens + 1) if tokens % h == 0]
+    error, h, w, skip = min(grids)
+    if error > 0.15:
+        return None
+    return output[:, skip:].transpose(1, 2).reshape(output.shape[0], output.shape[2], h, w)
 
 
 def _is_script(network: nn.Module) -> bool:
@@ -95,12 +115,13 @@ def probe(network: nn.Module, x: torch.Tensor, label: str) -> dict[str, torch.Te
 
 
 def list_layers(network: nn.Module, x: torch.Tensor, label: str, stages: list[str] | None = None) -> list[LayerInfo]:
-    """Every 4-D output of ``network`` on ``x`` (1..2 prepared stimuli), in running order, stages marked.
+    """Every map of ``network`` on ``x`` (1..2 prepared stimuli; see :func:`feature_map`), in running order, stages
+    marked.
 
     Args:
         stages: the stage-level layers when the caller knows them (a DINA run's levels); else the module rule.
     """
-    maps = {k: v for k, v in probe(network, x, label).items() if v.ndim == 4}
+    maps = {k: m for k, v in probe(network, x, label).items() if (m := feature_map(v, tuple(x.shape[2:]))) is not None}
     if not maps:
         raise DinaError(f"{label}: no layer gives a feature map (B, C, h, w) on the stimuli; "
                         + ("export the maps as the TorchScript model's outputs" if _is_script(network)

@@ -32,6 +32,7 @@ class OpenNetwork:
         grid: (gh, gw) every chosen map is pooled to (set by the validation, once every network's layers are known).
         identity: what the feature cache keys this network by.
         cache_hits: layers read from the cache by the last :meth:`pooled` call.
+        notes: what loading the weights left aside (a key prefix, the classifier head).
     """
 
     spec: ModelSpec
@@ -42,6 +43,7 @@ class OpenNetwork:
     grid: tuple[int, int] = (1, 1)
     control: bool = False
     cache_hits: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -56,10 +58,11 @@ class OpenNetwork:
         return replace(self, module=random_twin(self.spec, CONTROL_SEED), control=True, cache_hits=[],
                        identity={**self.identity, "control_seed": CONTROL_SEED})
 
-    def pooled(self, names: list[str], images: np.ndarray, cache: FeatureCache,
+    def pooled(self, names: list[str], images: np.ndarray, cache: FeatureCache, device: str = "cpu",
                on_batch: Callable[[int, int], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> dict[str, np.ndarray] | None:
-        """{layer: (N, C, gh, gw)} pooled maps of ``names`` (read from ``cache`` where held); None when stopped.
+        """{layer: (N, C, gh, gw)} pooled maps of ``names`` (read from ``cache`` where held, else computed on
+        ``device``); None when stopped.
 
         Every stage-level layer is computed (and cached) beside the ones asked for: the forward runs anyway, so a
         later run on other stages of this network reads them from the cache.
@@ -78,8 +81,8 @@ class OpenNetwork:
                      and layer.shape[1] >= self.grid[0] and layer.shape[2] >= self.grid[1]]
             wanted = missing + [n for n in extra if cache.load(key, n, (len(images), shapes[n][0], *self.grid)) is None]
             check_grid([layer for layer in self.layers if layer.name in missing], self.grid, self.label)
-            computed = extract(self.module, wanted, images, self.input, self.grid, on_batch=on_batch,
-                               should_stop=should_stop)
+            computed = extract(self.module, wanted, images, self.input, self.grid, device=device,
+                               on_batch=on_batch, should_stop=should_stop)
             if computed is None:
                 return None
             cache.save(key, computed, {"network": self.identity, "input": self.input.to_dict(),
@@ -125,7 +128,8 @@ def open_network(spec: ModelSpec, data: DinaData, *, input_channels: int | None 
     Raises:
         DinaError: the spec cannot be loaded, or the network fails on the stimuli as fed.
     """
-    module = load_network(spec)
+    notes: list[str] = []
+    module = load_network(spec, notes)
     stages = None
     if spec.kind == "dina":
         fed, stages = _dina_input(spec, data.images)
@@ -133,4 +137,4 @@ def open_network(spec: ModelSpec, data: DinaData, *, input_channels: int | None 
         fed = default_input(spec.kind, input_channels, input_size, getattr(module, "dina_input", None))
         fed = fed.for_recording(data.images)
     layers = list_layers(module, fed.batch(data.images[:2]), spec.label, stages)
-    return OpenNetwork(spec, module, fed, layers, _identity(spec))
+    return OpenNetwork(spec, module, fed, layers, _identity(spec), notes=notes)

@@ -39,6 +39,7 @@ def markdown(result: dict) -> str:
     lines += ["", f"Noise ceiling: single-trial {_pct(ceiling.get('single_trial'))}, averaged "
                   f"{_pct(ceiling.get('averaged'))}.", ""]
     lines += [f"Best layer of {model}: **{layer}**" for model, layer in result.get("best", {}).items()]
+    lines += [f"{n['model']}: {note}." for n in result["networks"] if not n["control"] for note in n.get("notes", [])]
     if any(n["random_weights"] and not n["control"] for n in result["networks"]):
         lines += ["", "Networks marked (random weights) were given no weights file: they are random "
                       "initialisations, not trained networks."]

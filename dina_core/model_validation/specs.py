@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import DinaError
+from .weights import load_weights
 
 KINDS = ("torchvision", "torchscript", "python", "dina")
 NO_DOWNLOAD = ("DINA never downloads weights: download them once yourself, save the state dict "
@@ -87,47 +88,6 @@ def _torchvision(name: str) -> nn.Module:
     return torchvision.models.get_model(name, weights=None)
 
 
-def read_state_dict(path: str) -> dict[str, torch.Tensor]:
-    """A state dict from ``path``, loaded with ``weights_only=True`` (a pickled full model is refused, unopened).
-
-    Accepts a bare state dict or one under 'state_dict' / 'model' (training checkpoints), and drops the 'module.'
-    prefix that DataParallel and DistributedDataParallel add.
-    """
-    if not Path(path).is_file():
-        raise DinaError(f"--weights {path}: no such file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load fails in many ways on a file that is not a weights-only torch file
-        raise DinaError(f"--weights {path}: not a state dict that loads with weights_only=True (a pickled full "
-                        f"model, or not a torch file); it was not unpickled. Save model.state_dict() instead "
-                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise DinaError(f"--weights {path}: expected a state dict (parameter name -> tensor), found "
-                        f"{type(state).__name__}")
-    return {k.removeprefix("module."): v for k, v in state.items()}
-
-
-def load_weights(network: nn.Module, path: str, label: str) -> None:
-    """Load a state dict into ``network``, refusing one for another architecture (names the keys that differ)."""
-    state = read_state_dict(path)
-    own = network.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})" for k in own
-             if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or wrong:
-        def few(keys):
-            return ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-        parts = [f"{len(missing)} missing keys ({few(missing)})" if missing else "",
-                 f"{len(unexpected)} unexpected keys ({few(unexpected)})" if unexpected else "",
-                 f"{len(wrong)} of another shape ({few(wrong)})" if wrong else ""]
-        raise DinaError(f"--weights {path}: not a state dict of {label}: " + "; ".join(p for p in parts if p))
-    network.load_state_dict(state)
-
-
 def _torchscript(path: str) -> nn.Module:
     if not Path(path).is_file():
         raise DinaError(f"--model torchscript:{path}: no such file")
@@ -156,15 +116,18 @@ def _python(target: str) -> nn.Module:
     return network
 
 
-def load_network(spec: ModelSpec) -> nn.Module:
+def load_network(spec: ModelSpec, notes: list[str] | None = None) -> nn.Module:
     """The frozen network of ``spec``, on the CPU, in eval mode, with no gradients.
 
-    ``dina:RUN`` gives the run's ``ImageTower`` (its stage maps are the layers).
+    ``dina:RUN`` gives the run's ``ImageTower`` (its stage maps are the layers). ``notes``, when given, receives
+    what loading the weights left aside (``weights.load_weights``).
     """
     if spec.kind == "torchvision":
         network = _torchvision(spec.target)
         if spec.weights:
-            load_weights(network, spec.weights, f"torchvision:{spec.target}")
+            found = load_weights(network, spec.weights, f"torchvision:{spec.target}")
+            if notes is not None:
+                notes.extend(found)
     elif spec.kind == "torchscript":
         network = _torchscript(spec.target)
     elif spec.kind == "python":

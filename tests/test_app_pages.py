@@ -18,7 +18,7 @@ from dina_app import keys
 from studio_pages import APP, TIMEOUT, demo_fingerprint, open_page, texts, traces
 
 
-PAGES = ["data", "train", "retrieval", "feature_maps", "attributions", "probes", "neurons", "report"]
+PAGES = ["data", "train", "retrieval", "feature_maps", "attributions", "probes", "neurons", "model_validation", "report"]
 FIGURE_PAGES = {"data", "retrieval", "feature_maps", "attributions", "probes", "neurons"}
 
 

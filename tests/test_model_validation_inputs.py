@@ -165,6 +165,11 @@ def test_the_cli_lists_layers_and_refuses_a_download(tmp_path):
                                     str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "never downloads" in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "out").exists()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    kept = subprocess.run(cli + ["--model", "torchvision:resnet18", "--layers", "layer1", "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert kept.returncode == 2 and "--overwrite" in kept.stderr and (tmp_path / "out" / "notes.txt").read_text() == "mine"
 
 
 class Tokens(nn.Module):

@@ -52,6 +52,8 @@ def add_parser(add) -> None:
     p.add_argument("--cache", help=f"feature cache folder, or 'none' (default: ${CACHE_ENV}, else "
                                    "~/.cache/dina/features)")
     p.add_argument("--no-joint", action="store_true", help="skip the row of all chosen layers aligned together")
+    p.add_argument("--overwrite", action="store_true", help="replace the validation in an --out that holds files "
+                                                            "(refused by default)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--config", help='JSON file {"train": {...}}: the neural towers\' training')
@@ -92,7 +94,10 @@ def cmd_validate_model(args) -> None:
     if args.layers != "list":
         if not args.out:
             raise DinaError("--out: required unless --layers list")
-        preflight.output_folder(args.out, "--out")
+        out = preflight.output_folder(args.out, "--out")
+        if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+            raise DinaError(f"--out {args.out}: already holds files; pass --overwrite to replace its validation, or "
+                            "choose a new folder")
     train_config = preflight.train_config(args, preflight.read_config(args.config))
     data = read_dataset(args.data)
     if args.layers == "list":

@@ -155,6 +155,9 @@ def validate_models(data: DinaData, specs: list[ModelSpec], out_dir: str | os.Pa
     result["seconds"] = time.perf_counter() - started
     for file, level in fitted.items():
         save_level(Path(out_dir) / file, level, base)
+    for stale in (Path(out_dir) / "levels").glob("*.pt"):  # an earlier validation's levels in this folder
+        if f"levels/{stale.name}" not in fitted:
+            stale.unlink()
     write_outputs(result, Path(out_dir))
     return result
 

@@ -11,6 +11,7 @@ import numpy as np
 from torch import nn
 
 from ..data.format import DinaData
+from ..limits import check_memory
 from .features import FeatureCache, cache_key, check_grid, extract, images_digest
 from .inputs import InputSpec, default_input
 from .layers import LayerInfo, list_layers
@@ -81,6 +82,12 @@ class OpenNetwork:
                      and layer.shape[1] >= self.grid[0] and layer.shape[2] >= self.grid[1]]
             wanted = missing + [n for n in extra if cache.load(key, n, (len(images), shapes[n][0], *self.grid)) is None]
             check_grid([layer for layer in self.layers if layer.name in missing], self.grid, self.label)
+            channels = sum(shapes[n][0] for n in wanted)
+            # the pooled maps, their cached copy and the reduction's float64 chunks: about three float32 copies
+            check_memory(3 * 4 * len(images) * channels * self.grid[0] * self.grid[1],
+                         f"{self.label}: maps of {len(wanted)} layers ({channels:,} channels) on a "
+                         f"{self.grid[0]} x {self.grid[1]} grid over {len(images):,} stimuli",
+                         "fewer layers, a coarser --grid or fewer stimuli")
             computed = extract(self.module, wanted, images, self.input, self.grid, device=device,
                                on_batch=on_batch, should_stop=should_stop)
             if computed is None:

@@ -27,8 +27,9 @@ def cmd_simulate(args) -> None:
     from ..config import ConfigError
     from ..data.format import write_dataset
     from ..simulate import DEMO_CONFIG, SimConfig, simulate_recording
-    preflight.output_file(args.out, "output file", overwrite=args.overwrite)
-    if args.traces:
+    if not getattr(args, "animals", None):
+        preflight.output_file(args.out, "output file", overwrite=args.overwrite)
+    if args.traces and not getattr(args, "animals", None):
         _traces_preflight(args.traces, args.overwrite)
     base = SimConfig.small() if args.size == "small" else DEMO_CONFIG
     overrides = {k: v for k, v in {"seed": args.seed, "n_neurons": args.neurons}.items() if v is not None}
@@ -37,6 +38,9 @@ def cmd_simulate(args) -> None:
     except ConfigError as err:
         name = {"seed": "--seed", "n_neurons": "--neurons"}.get(err.field, f"--size {args.size}: field '{err.field}'")
         raise DinaError(f"{name} {err.found}: expected {err.expected}") from None
+    if getattr(args, "animals", None):
+        from .compare import cmd_simulate_animals
+        return cmd_simulate_animals(args, config)
     if args.traces:  # before any work: the recording's own memory is checked by simulate_recording
         from ..simulate.trace_writers import check_trace_fits
         pixels = config.n_images * config.image_shape[0] * config.image_shape[1]

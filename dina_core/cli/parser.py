@@ -12,6 +12,7 @@ from .commands import cmd_benchmark, cmd_demo, cmd_import, cmd_info, cmd_simulat
 from .scoring import cmd_analyze, cmd_evaluate
 from .tuning import cmd_tune
 from .validate_model import add_parser as add_validate_model
+from .compare import add_consistency_parser
 
 
 class Parser(argparse.ArgumentParser):
@@ -67,14 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_info)
 
-    p = add("simulate", help="write a simulated V1 recording with ground truth")
-    p.add_argument("out")
+    p = add("simulate", help="write a simulated V1 recording with ground truth (or several animals' recordings)")
+    p.add_argument("out", help="OUT.h5; with --animals K a folder for animal1.h5 ... animalK.h5")
     p.add_argument("--size", choices=("demo", "small"), default="demo")
     p.add_argument("--seed", type=int)
     p.add_argument("--neurons", type=int)
     p.add_argument("--traces", metavar="DIR", help="also write the raw recording behind OUT: DIR/suite2p, "
                    "DIR/stimulus_table.csv, DIR/images.npy, DIR/recording.nwb")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT (and --traces files)")
+    p.add_argument("--animals", type=int, help="K recordings of one simulated visual system: one image set, each "
+                   "animal its own neurons, noise and behaviour")
+    p.add_argument("--shared-fraction", type=float, help="with --animals: share of each tier's images every animal "
+                   "sees (default 0.5)")
+    p.add_argument("--different-features", metavar="I,J", help="with --animals: these animals' neurons follow another "
+                   "feature model (local luminance), the consistency test's negative")
     p.set_defaults(func=cmd_simulate)
 
     p = add("import", help="convert a recording to a DINA dataset file")
@@ -142,4 +149,5 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scoring(add, "evaluate", cmd_evaluate, "test-tier retrieval of a trained run",
                  "write the rows to this JSON file", json_required=False)
     add_validate_model(add)
+    add_consistency_parser(add)
     return parser

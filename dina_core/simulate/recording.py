@@ -59,11 +59,15 @@ def simulate_population(config: SimConfig) -> Population:
     return make_population(config, np.random.default_rng(_streams(config)[1]))
 
 
-def simulate_recording(config: SimConfig) -> DinaData:
+def simulate_recording(config: SimConfig, stimuli: tuple[np.ndarray, np.ndarray] | None = None,
+                       population: Population | None = None) -> DinaData:
     """Simulate a whole V1 recording with its ground truth; deterministic in ``config``.
 
     Args:
         config: sizes, tuning, noise and seed (see :class:`SimConfig`).
+        stimuli: (images (config.n_images, H, W) 0..255, their sources) to show instead of drawing them (several
+            animals shown one image set, ``simulate.animals``); train first, then validation, then test.
+        population: the neurons instead of ``simulate_population(config)`` (an animal of another feature model).
 
     Returns:
         DinaData with images (n_images, H, W) float32 0..255; responses (n_trials,
@@ -77,9 +81,14 @@ def simulate_recording(config: SimConfig) -> DinaData:
                  f"of {config.n_images:,} images, image_shape {config.image_shape[0]} x {config.image_shape[1]})",
                  "fewer neurons, images or test repeats")
     stim_seed, _, session_seed, noise_seed = _streams(config)
-    images, sources = sample_crops(np.random.default_rng(stim_seed), config.n_images, config.image_shape,
-                                   config.crop_height_range, config.n_crop_scales)
-    population = simulate_population(config)
+    if stimuli is None:
+        images, sources = sample_crops(np.random.default_rng(stim_seed), config.n_images, config.image_shape,
+                                       config.crop_height_range, config.n_crop_scales)
+    else:
+        images, sources = stimuli
+        if images.shape != (config.n_images, *config.image_shape):
+            raise ValueError(f"stimuli of shape {images.shape}, expected {(config.n_images, *config.image_shape)}")
+    population = population or simulate_population(config)
     mean_response = population.expected_responses(images)
 
     session = np.random.default_rng(session_seed)

@@ -92,6 +92,8 @@ def test_two_real_regions_shown_the_same_images_are_consistent():
     for i, j in ((0, 1), (1, 0)):
         assert result["matrix"][i][j] > result["control"][i][j] + 2 * result["control_sd"][i][j], result
     assert result["matrix"][0][2] is None and result["control"][2][1] is None  # region 3 saw other images
+    with pytest.raises(DinaError, match="the same recording as region1"):
+        consistency([recordings[0], Recording("again", recordings[0].data, recordings[0].run)])
 
 
 def test_simulate_animals_on_the_command_line(tmp_path, capsys):

@@ -23,8 +23,10 @@ from sklearn.decomposition import PCA
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 
+from ..data.fingerprint import data_fingerprint
 from ..data.format import DinaData
 from ..data.matching import shared_images
+from ..errors import DinaError
 from ..model.config import ENCODING, ENCODING_MODEL, GLOBAL, LINEAR
 from ..runs.run import Run, check_compatible
 
@@ -84,14 +86,23 @@ def _r2(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, shuffle: bool) -
 def consistency(recordings: list[Recording], seed: int = SEED) -> dict:
     """The K x K consistency matrix of ``recordings`` and its control.
 
+    Raises:
+        DinaError: a run that does not fit its recording, or one recording given twice.
+
     Returns:
         {'names': [K], 'matrix': K x K (entry [i][j]: R^2 of recording j's representation predicted from i's;
         1.0 on the diagonal; None where fewer than ``MIN_SHARED`` images are shared), 'control': the same with
         image labels shuffled, 'matrix_sd' / 'control_sd': their standard deviations over the random halves,
         'n_shared': K x K shared stimuli, 'notes': pairs not compared and why, 'representation': what was mapped}.
     """
+    seen: dict[str, str] = {}
     for rec in recordings:
         check_compatible(rec.run, rec.data, rec.name)
+        fingerprint = data_fingerprint(rec.data)
+        if fingerprint in seen:
+            raise DinaError(f"{rec.name}: the same recording as {seen[fingerprint]} (fingerprint {fingerprint[:12]}); "
+                            "consistency compares different recordings")
+        seen[fingerprint] = rec.name
     reps = [representation(rec.run, rec.data) for rec in recordings]
     k = len(recordings)
     matrix = [[1.0 if i == j else None for j in range(k)] for i in range(k)]

@@ -26,6 +26,7 @@ PAGES = [
     st.Page("pages/probes.py", title="Structure probes", icon=":material/blur_on:"),
     st.Page("pages/neurons.py", title="Neurons", icon=":material/hub:"),
     st.Page("pages/model_validation.py", title="Model validation", icon=":material/fact_check:"),
+    st.Page("pages/across_animals.py", title="Across animals", icon=":material/compare_arrows:"),
     st.Page("pages/report.py", title="Report", icon=":material/description:"),
 ]
 

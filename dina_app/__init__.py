@@ -19,6 +19,7 @@
 * ``report``    self-contained HTML report and PNG export (no Streamlit); ``report_validation`` its model-validation section
 * ``model_validation_panel``, ``model_validation_results``  the Model validation page: networks, layers and the job; the
   profile, table and alignment map of a finished validation
+* ``across_animals``  the Across animals page: saved runs of several recordings, their consistency matrix and its control
 * ``import_wizard``, ``import_picker``, ``sources``, ``trace_figures``  the Data page's import of raw recordings
 * ``browser``   how to drive the app in headless Chromium with Playwright (browser tests, bench)
 """

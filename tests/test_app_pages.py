@@ -18,7 +18,8 @@ from dina_app import keys
 from studio_pages import APP, TIMEOUT, demo_fingerprint, open_page, texts, traces
 
 
-PAGES = ["data", "train", "retrieval", "feature_maps", "attributions", "probes", "neurons", "model_validation", "report"]
+PAGES = ["data", "train", "retrieval", "feature_maps", "attributions", "probes", "neurons", "model_validation",
+         "across_animals", "report"]
 FIGURE_PAGES = {"data", "retrieval", "feature_maps", "attributions", "probes", "neurons"}
 
 

@@ -40,8 +40,10 @@ def test_weights_belong_to_torchvision_specs_only(tmp_path):
 
 
 def test_an_unknown_torchvision_name_lists_real_ones():
-    with pytest.raises(DinaError, match="not a torchvision architecture.*resnet18"):
+    with pytest.raises(DinaError, match="not a torchvision classification architecture.*resnet18"):
         load_network(parse_spec("torchvision:resnet9000"))
+    with pytest.raises(DinaError, match="classification"):  # its builder would download an ImageNet backbone
+        load_network(parse_spec("torchvision:fasterrcnn_resnet50_fpn"))
 
 
 def test_a_state_dict_loads_and_gives_the_same_network(tmp_path):

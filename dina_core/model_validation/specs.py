@@ -79,12 +79,14 @@ def file_digest(path: str | os.PathLike) -> str:
 
 
 def _torchvision(name: str) -> nn.Module:
+    """A torchvision classification architecture, randomly initialised. Only classification models: the detection
+    and segmentation builders default to downloading an ImageNet backbone even with ``weights=None``."""
     import torchvision
-    names = torchvision.models.list_models()
+    names = torchvision.models.list_models(module=torchvision.models)
     if name not in names:
-        raise DinaError(f"--model torchvision:{name}: not a torchvision architecture; e.g. "
+        raise DinaError(f"--model torchvision:{name}: not a torchvision classification architecture; e.g. "
                         f"{', '.join(n for n in names if n.startswith(('resnet', 'vgg', 'alexnet')))[:200]} "
-                        f"({len(names)} in all: torchvision.models.list_models())")
+                        f"({len(names)} in all: torchvision.models.list_models(module=torchvision.models))")
     return torchvision.models.get_model(name, weights=None)
 
 

@@ -83,10 +83,11 @@ def test_validation_writes_rows_references_and_a_profile(resnet_validation):
     assert result["grid"] == [9, 16] and result["best"][RESNET.label] in ("layer1", "layer2")
 
 
-def test_the_default_grid_is_the_networks_coarsest_stage(small, tmp_path):
-    result = validate_models(small, [RESNET], tmp_path, layers="layer1", joint=False,
-                             train_config=TrainConfig(epochs=1))
-    assert result["grid"] == [4, 7]  # layer4 at 112 x 199 input, whichever layers are chosen
+def test_the_default_grid_is_the_networks_coarsest_stage(small):
+    from dina_core.model_validation.flow import Progress, _open_all
+    for layers in ("layer1", "relu,layer2"):
+        _, grid = _open_all([RESNET], small, layers, None, None, None, Progress())
+        assert grid == (4, 7)  # layer4 at 112 x 199 input, whichever layers are chosen
 
 
 def test_the_cache_serves_other_stage_layers_of_the_same_network(small, resnet_validation, tmp_path):
@@ -166,7 +167,7 @@ def test_a_dina_runs_own_tower_is_fed_as_it_was_trained(small):
 def test_the_python_api_validates_a_network(small, tmp_path):
     import dina_core
     result = dina_core.validate_model(small, [("torchvision:resnet18", None)], tmp_path, layers="layer1",
-                                      settings={"epochs": 1}, joint=False)
+                                      settings={"epochs": 1}, joint=False, input_size="native")
     assert [r["layer"] for r in result["rows"]] == ["layer1"] and (tmp_path / "validation.md").exists()
     with pytest.raises(DinaError, match="settings"):
         dina_core.validate_model(small, "torchvision:resnet18", tmp_path, settings={"epoch": 1})

@@ -104,3 +104,7 @@ def test_simulate_animals_on_the_command_line(tmp_path, capsys):
     assert main(["simulate", str(tmp_path / "study"), "--animals", "2", "--size", "small"]) == 2  # no --overwrite
     assert main(["simulate", str(tmp_path / "s2"), "--animals", "2", "--different-features", "3"]) == 2
     assert "expected animals 1..2" in capsys.readouterr().err
+    assert main(["simulate", str(tmp_path / "s3"), "--animals", "0"]) == 2
+    assert main(["simulate", str(tmp_path / "one.h5"), "--shared-fraction", "0.5"]) == 2
+    assert "only with --animals" in capsys.readouterr().err
+    assert not (tmp_path / "s3").exists() and not (tmp_path / "one.h5").exists()

@@ -104,6 +104,8 @@ def test_a_damaged_cache_file_is_recomputed_not_trusted(tmp_path):
     file = next(tmp_path.glob("key/*.npy"))
     assert cache.load("key", "layer1", (3, 2, 1, 1)) is not None
     assert cache.load("key", "layer1", (4, 2, 1, 1)) is None  # another recording's shape
+    np.save(file, np.full((3, 2, 1, 1), 7, np.float32))  # right shape, other values: not the bytes written
+    assert cache.load("key", "layer1", (3, 2, 1, 1)) is None
     file.write_bytes(b"not numpy")
     assert cache.load("key", "layer1", (3, 2, 1, 1)) is None
 

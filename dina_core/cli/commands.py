@@ -27,9 +27,12 @@ def cmd_simulate(args) -> None:
     from ..config import ConfigError
     from ..data.format import write_dataset
     from ..simulate import DEMO_CONFIG, SimConfig, simulate_recording
-    if not getattr(args, "animals", None):
+    animals = getattr(args, "animals", None) is not None
+    if not animals:
+        if getattr(args, "shared_fraction", None) is not None or getattr(args, "different_features", None):
+            raise DinaError("--shared-fraction and --different-features: only with --animals K")
         preflight.output_file(args.out, "output file", overwrite=args.overwrite)
-    if args.traces and not getattr(args, "animals", None):
+    if args.traces and not animals:
         _traces_preflight(args.traces, args.overwrite)
     base = SimConfig.small() if args.size == "small" else DEMO_CONFIG
     overrides = {k: v for k, v in {"seed": args.seed, "n_neurons": args.neurons}.items() if v is not None}
@@ -38,7 +41,7 @@ def cmd_simulate(args) -> None:
     except ConfigError as err:
         name = {"seed": "--seed", "n_neurons": "--neurons"}.get(err.field, f"--size {args.size}: field '{err.field}'")
         raise DinaError(f"{name} {err.found}: expected {err.expected}") from None
-    if getattr(args, "animals", None):
+    if animals:
         from .compare import cmd_simulate_animals
         return cmd_simulate_animals(args, config)
     if args.traces:  # before any work: the recording's own memory is checked by simulate_recording

@@ -94,7 +94,9 @@ def extract(network: nn.Module, names: list[str], images: np.ndarray, input_spec
 
 
 class FeatureCache:
-    """Pooled maps on disk: ``folder/<key>/<layer>.npy`` (float32, written atomically) and ``meta.json``."""
+    """Pooled maps on disk: ``folder/<key>/<layer>.npy`` (float32, written atomically) beside the sha256 of its bytes
+    (``.sha256``), and ``meta.json``. A file that is unreadable, of another shape or whose bytes no longer match
+    their digest is recomputed, never trusted."""
 
     def __init__(self, folder: str | os.PathLike | None):
         self.folder = None if folder is None else Path(folder)
@@ -103,15 +105,24 @@ class FeatureCache:
         safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in layer)
         return self.folder / key / f"{safe}.{hashlib.sha256(layer.encode()).hexdigest()[:6]}.npy"
 
+    @staticmethod
+    def _digest(array: np.ndarray) -> str:
+        return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
     def load(self, key: str, layer: str, expected: tuple[int, ...]) -> np.ndarray | None:
-        """The cached maps of ``layer``, or None (absent, unreadable or another shape: recomputed, not trusted)."""
-        if self.folder is None or not self._file(key, layer).is_file():
+        """The cached maps of ``layer``, or None (absent, unreadable, another shape, or not the bytes written)."""
+        if self.folder is None:
+            return None
+        file = self._file(key, layer)
+        digest = file.with_suffix(".sha256")
+        if not file.is_file() or not digest.is_file():
             return None
         try:
-            array = np.load(self._file(key, layer), allow_pickle=False)
-        except (OSError, ValueError):
+            array = np.load(file, allow_pickle=False)
+            written = digest.read_text().strip()
+        except (OSError, ValueError, UnicodeDecodeError):
             return None
-        ok = array.shape == expected and array.dtype == np.float32 and np.isfinite(array).all()
+        ok = array.shape == expected and array.dtype == np.float32 and self._digest(array) == written
         return array if ok else None
 
     def save(self, key: str, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -119,9 +130,12 @@ class FeatureCache:
             return
         (self.folder / key).mkdir(parents=True, exist_ok=True)
         for layer, array in arrays.items():
-            with atomic_path(self._file(key, layer)) as tmp:
+            file = self._file(key, layer)
+            with atomic_path(file) as tmp:
                 with open(tmp, "wb") as f:
                     np.save(f, array, allow_pickle=False)
+            with atomic_path(file.with_suffix(".sha256")) as tmp:
+                tmp.write_text(self._digest(array))
         with atomic_path(self.folder / key / "meta.json") as tmp:
             tmp.write_text(json.dumps(meta, indent=2))
 

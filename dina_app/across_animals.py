@@ -21,7 +21,7 @@ from dina_core.errors import DinaError
 from dina_core.paths import inside, is_inside
 
 from . import figures as F
-from . import jobs, saved_runs, state
+from . import job_panel, jobs, saved_runs, state
 from .chrome import figure_columns, guard, show
 
 RESULTS_DIR = "consistency"  # under the runs folder: one JSON per computation
@@ -97,30 +97,15 @@ def consistency_work(chosen: list[dict], out: Path) -> Callable[[jobs.Job], dict
     return work
 
 
+def _running(snap: dict) -> None:
+    waiting = snap["status"] == "queued"
+    st.info("Waiting for another job on this machine to finish…" if waiting else
+            f"{snap['stage'] or 'Starting'}… {snap['elapsed_s']:.0f} s elapsed", icon=":material/pending:")
+
+
 def job_status() -> None:
     """This session's computation: its stage, polled every second, with a Stop button while it runs."""
-    job = jobs.get(job_key())
-    if job is None:
-        return
-    was_live = job.live
-    if was_live and st.button("Stop", icon=":material/stop:", key="aa.stop", help="Nothing is written"):
-        job.stop()
-
-    @st.fragment(run_every=1.0 if was_live else None)
-    def panel() -> None:
-        snap = job.snapshot()
-        if snap["status"] in jobs.LIVE:
-            waiting = snap["status"] == "queued"
-            st.info("Waiting for another job on this machine to finish…" if waiting else
-                    f"{snap['stage'] or 'Starting'}… {snap['elapsed_s']:.0f} s elapsed", icon=":material/pending:")
-        elif snap["status"] == "failed":
-            st.error(f"{snap['label']} failed: {snap['error']}", icon=":material/error:")
-        elif snap["status"] == "stopped":
-            st.info(f"{snap['label']}: stopped; nothing was written.", icon=":material/stop:")
-        if was_live and not job.live:
-            st.rerun(scope="app")
-
-    panel()
+    job_panel.stoppable_status(job_key(), _running, stop_label="Stop", stop_key="aa.stop", stop_help="Nothing is written")
 
 
 def builder() -> None:

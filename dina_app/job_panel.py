@@ -1,6 +1,9 @@
-"""The live progress panel of a background job (``jobs``): progress bar, ETA, loss and validation curves."""
+"""The live progress panels of background jobs (``jobs``): a training's progress bar, ETA, loss and validation
+curves (``job_progress``), and any job's status with a Stop button (``stoppable_status``)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -64,4 +67,35 @@ def job_progress(key: str, curves: bool = True, chance: float | None = None) -> 
                     st.caption("Validation accuracy appears after the first epoch.")
 
     was_live = job.live
+    panel()
+
+
+def stoppable_status(key: str, running: Callable[[dict], None], *, stop_label: str, stop_key: str, stop_help: str,
+                     finished: str | None = None) -> None:
+    """The status of job ``key``, polled every second while it lives, with a Stop button.
+
+    ``running(snapshot)`` draws a queued or running job; a failed job is one error line, a stopped one says nothing
+    was written, a finished one says ``finished`` (nothing when None); the page reruns once the job ends.
+    """
+    job = jobs.get(key)
+    if job is None:
+        return
+    was_live = job.live
+    if was_live and st.button(stop_label, icon=":material/stop:", key=stop_key, help=stop_help):
+        job.stop()
+
+    @st.fragment(run_every=1.0 if was_live else None)
+    def panel() -> None:
+        snap = job.snapshot()
+        if snap["status"] in jobs.LIVE:
+            running(snap)
+        elif snap["status"] == "failed":
+            st.error(f"{snap['label']} failed: {snap['error']}", icon=":material/error:")
+        elif snap["status"] == "stopped":
+            st.info(f"{snap['label']}: stopped; nothing was written.", icon=":material/stop:")
+        elif finished is not None:
+            st.success(f"{snap['label']}: {finished}", icon=":material/check_circle:")
+        if was_live and not job.live:
+            st.rerun(scope="app")
+
     panel()

@@ -24,7 +24,7 @@ from dina_core.model_validation.layers import LayerInfo
 from dina_core.paths import inside, is_inside
 from dina_core.runs.config import TrainConfig
 
-from . import active_run, jobs, saved_runs, state
+from . import active_run, job_panel, jobs, saved_runs, state
 from .chrome import guard
 from .model_validation_results import VALIDATION_DIR, short
 
@@ -181,39 +181,25 @@ def validation_work(data: DinaData, specs: list[ModelSpec], out_dir: Path, layer
     return work
 
 
+def _running(snap: dict) -> None:
+    """A queued or running validation: a neural tower's epoch and step, or a network's maps so far."""
+    last, stage = snap["last"] or {}, short(snap["stage"] or "starting")
+    if snap["status"] == "queued":
+        st.progress(0.0, text="Waiting for another job on this machine to finish…")
+        return
+    if "step" in last:  # a neural tower training (StepInfo), else a network's maps (done, total stimuli)
+        done, steps = last["step"] / max(last["total_steps"], 1), f"{last['step']}/{last['total_steps']}"
+        text = f"epoch {last['epoch'] + 1}/{snap['meta']['epochs']} · step {steps} · loss {last['loss']:.3f}"
+    else:
+        done, text = last.get("done", 0) / max(last.get("total", 1), 1), f"{last.get('done', 0)} stimuli"
+    st.progress(min(done, 1.0), text=f"{stage} · {text} · {snap['elapsed_s']:.0f} s elapsed")
+
+
 def job_status() -> None:
     """This session's validation: its stage and progress, polled every second, with a Stop button while it runs."""
-    job = jobs.get(job_key())
-    if job is None:
-        return
-    was_live = job.live
-    if was_live and st.button("Stop the validation", icon=":material/stop:", key="mv.stop",
-                              help="Ends at the next batch of stimuli or training step; nothing is written"):
-        job.stop()
-
-    @st.fragment(run_every=1.0 if was_live else None)
-    def panel() -> None:
-        snap = job.snapshot()
-        last, stage = snap["last"] or {}, short(snap["stage"] or "starting")
-        if snap["status"] == "queued":
-            st.progress(0.0, text="Waiting for another job on this machine to finish…")
-        elif snap["status"] == "running":
-            if "step" in last:  # a neural tower training (StepInfo), else a network's maps (done, total stimuli)
-                done, steps = last["step"] / max(last["total_steps"], 1), f"{last['step']}/{last['total_steps']}"
-                text = f"epoch {last['epoch'] + 1}/{snap['meta']['epochs']} · step {steps} · loss {last['loss']:.3f}"
-            else:
-                done, text = last.get("done", 0) / max(last.get("total", 1), 1), f"{last.get('done', 0)} stimuli"
-            st.progress(min(done, 1.0), text=f"{stage} · {text} · {snap['elapsed_s']:.0f} s elapsed")
-        elif snap["status"] == "failed":
-            st.error(f"{snap['label']} failed: {snap['error']}", icon=":material/error:")
-        elif snap["status"] == "stopped":
-            st.info(f"{snap['label']}: stopped; nothing was written.", icon=":material/stop:")
-        else:
-            st.success(f"{snap['label']}: finished; its results are below.", icon=":material/check_circle:")
-        if was_live and not job.live:
-            st.rerun(scope="app")
-
-    panel()
+    job_panel.stoppable_status(job_key(), _running, stop_label="Stop the validation", stop_key="mv.stop",
+                               stop_help="Ends at the next batch of stimuli or training step; nothing is written",
+                               finished="finished; its results are below.")
 
 
 def builder(data_key: state.FileKey) -> None:

@@ -138,7 +138,7 @@ def _test_images(folder: str, stamp: tuple, model: str, layer: str) -> np.ndarra
     """(N,) stimulus rows of the test images a row's level was scored on (``views.test_images``)."""
     result = _checked(folder, stamp)
     row = next(r for r in result["rows"] if r["model"] == model and r["layer"] == layer)
-    return views.test_images(result, folder, row)
+    return views.test_images(folder, row)
 
 
 def alignment_panel(folder: Path, best: list[tuple[dict, dict | None]], data_key: state.FileKey) -> None:

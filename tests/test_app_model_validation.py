@@ -95,7 +95,7 @@ def test_validation_shows_its_table_profile_and_best_layers_map(validation):
     assert traces(at.get("plotly_chart")[0])[0]["y"] == [r["averaged"] for r in result["rows"][:2]]
 
     row = next(r for r in result["rows"] if r["layer"] == best)
-    images = views.test_images(result, folder, row)
+    images = views.test_images(folder, row)
     at.slider(key="mv.map.image").set_value(3).run()
     aligned = views.alignment_map(result, folder, row, data, int(images[3]))
     assert f"similarity ({aligned.sum():.2f})" in texts(at)

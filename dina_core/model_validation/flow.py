@@ -24,6 +24,7 @@ from ..errors import DinaError
 from ..evaluate.ceiling import tier_ceiling
 from ..evaluate.model_eval import COMBINED, evaluate_run
 from ..model.device import resolve_device
+from ..progress import Progress as ProgressCallback
 from ..runs.config import TrainConfig
 from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import Run, check_compatible
@@ -43,7 +44,7 @@ class Progress:
     network's maps are computed (stimuli done), ``on_step(StepInfo)`` per training step (``info.stage`` names the fit)."""
 
     def __init__(self, on_stage: Callable[[str], None] | None = None,
-                 on_count: Callable[[int, int, str], None] | None = None, on_step: Callable | None = None):
+                 on_count: ProgressCallback | None = None, on_step: Callable | None = None):
         self.on_stage, self.on_count, self.on_step = on_stage, on_count, on_step
 
     def stage(self, text: str) -> None:

@@ -15,7 +15,7 @@ from ..limits import check_memory
 from .features import FeatureCache, cache_key, check_grid, extract, images_digest
 from .inputs import InputSpec, default_input
 from .layers import LayerInfo, list_layers
-from .specs import ModelSpec, file_digest, load_network, random_twin
+from .specs import ModelSpec, file_digest, freeze, load_network, random_twin
 
 CONTROL_SEED = 1  # the random twin's seed (fixed, so a control is the same network in every run)
 CONTROL_SUFFIX = " [random-weight control]"  # how outputs name a network's twin
@@ -56,7 +56,7 @@ class OpenNetwork:
         weights = [t for t in (*self.module.parameters(), *self.module.buffers()) if t.is_floating_point() and t.numel() > 1]
         if not weights:
             return None
-        return replace(self, module=random_twin(self.spec, CONTROL_SEED), control=True, cache_hits=[],
+        return replace(self, module=random_twin(self.spec, self.module, CONTROL_SEED), control=True, cache_hits=[],
                        identity={**self.identity, "control_seed": CONTROL_SEED})
 
     def pooled(self, names: list[str], images: np.ndarray, cache: FeatureCache, device: str = "cpu",
@@ -116,16 +116,17 @@ def _factory(spec: ModelSpec):
     return getattr(importlib.import_module(module_name), name)
 
 
-def _dina_input(spec: ModelSpec, images: np.ndarray) -> tuple[InputSpec, list[str]]:
-    """A DINA run's tower is fed as it was trained: one channel at the run's image size, its own normaliser."""
+def _dina_tower(spec: ModelSpec, images: np.ndarray) -> tuple[nn.Module, InputSpec, list[str]]:
+    """A DINA run's frozen tower, fed as it was trained (one channel at the run's image size, its own normaliser
+    restated on the recording's [0, 1] grey levels), and its levels as the stage-level layers."""
     from ..runs.run import load_run
     run = load_run(spec.target)
-    lo, hi = float(np.min(images)), float(np.max(images))
-    hi = hi if hi > lo else lo + 1.0
+    fed = InputSpec(channels=1, size=tuple(run.model.image_shape), short_side=None, mean=(0.0,), std=(1.0,))
+    fed = fed.for_recording(images)
+    lo, hi = fed.grey_range
     norm = run.preprocessing.image_normalizer
-    fed = InputSpec(channels=1, size=tuple(run.model.image_shape), short_side=None,
-                    mean=((norm.mean - lo) / (hi - lo),), std=(norm.std / (hi - lo),), grey_range=(lo, hi))
-    return fed, [s for s in run.model.config.aligned_stages]
+    fed = replace(fed, mean=((norm.mean - lo) / (hi - lo),), std=(norm.std / (hi - lo),))
+    return freeze(run.model.image_tower), fed, list(run.model.config.aligned_stages)
 
 
 def open_network(spec: ModelSpec, data: DinaData, *, input_channels: int | None = None,
@@ -136,11 +137,11 @@ def open_network(spec: ModelSpec, data: DinaData, *, input_channels: int | None 
         DinaError: the spec cannot be loaded, or the network fails on the stimuli as fed.
     """
     notes: list[str] = []
-    module = load_network(spec, notes)
     stages = None
     if spec.kind == "dina":
-        fed, stages = _dina_input(spec, data.images)
+        module, fed, stages = _dina_tower(spec, data.images)
     else:
+        module = load_network(spec, notes)
         fed = default_input(spec.kind, input_channels, input_size, getattr(module, "dina_input", None))
         fed = fed.for_recording(data.images)
     layers = list_layers(module, fed.batch(data.images[:2]), spec.label, stages)

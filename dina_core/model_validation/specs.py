@@ -10,6 +10,7 @@ Specs:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib
 import os
@@ -119,10 +120,9 @@ def _python(target: str) -> nn.Module:
 
 
 def load_network(spec: ModelSpec, notes: list[str] | None = None) -> nn.Module:
-    """The frozen network of ``spec``, on the CPU, in eval mode, with no gradients.
-
-    ``dina:RUN`` gives the run's ``ImageTower`` (its stage maps are the layers). ``notes``, when given, receives
-    what loading the weights left aside (``weights.load_weights``).
+    """The frozen network of a torchvision, TorchScript or python ``spec``, on the CPU, in eval mode, with no
+    gradients. ``notes``, when given, receives what loading the weights left aside (``weights.load_weights``).
+    A ``dina:RUN`` tower comes with its run's normaliser and levels: ``networks.open_network`` loads the run.
     """
     if spec.kind == "torchvision":
         network = _torchvision(spec.target)
@@ -135,8 +135,7 @@ def load_network(spec: ModelSpec, notes: list[str] | None = None) -> nn.Module:
     elif spec.kind == "python":
         network = _python(spec.target)
     else:
-        from ..runs.run import load_run
-        network = load_run(spec.target).model.image_tower
+        raise ValueError(f"load_network: {spec.kind}:... specs are opened by networks.open_network")
     return freeze(network)
 
 
@@ -148,18 +147,18 @@ def freeze(network: nn.Module) -> nn.Module:
     return network
 
 
-def random_twin(spec: ModelSpec, seed: int) -> nn.Module:
-    """The control: the same architecture without its learned weights.
+def random_twin(spec: ModelSpec, network: nn.Module, seed: int) -> nn.Module:
+    """The control of ``network`` (loaded from ``spec``): the same architecture without its learned weights.
 
     torchvision: the architecture built afresh (its own initialisation) under ``seed``. Any other network (whose
-    initialisation DINA cannot know): every parameter and buffer tensor with its entries permuted at random, so each
-    keeps its distribution of values while the learned structure is gone (BatchNorm statistics are permuted too).
+    initialisation DINA cannot know): a copy with every parameter and buffer tensor's entries permuted at random, so
+    each keeps its distribution of values while the learned structure is gone (BatchNorm statistics are permuted too).
     """
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         if spec.kind == "torchvision":
             return freeze(_torchvision(spec.target))
-        twin = load_network(spec)
+        twin = copy.deepcopy(network)
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for tensor in [*twin.parameters(), *twin.buffers()]:

@@ -39,7 +39,7 @@ def load_result(folder: str | os.PathLike) -> dict:
     return result
 
 
-def test_images(result: dict, folder: str | os.PathLike, row: dict) -> np.ndarray:
+def test_images(folder: str | os.PathLike, row: dict) -> np.ndarray:
     """(N,) stimulus rows of the test tier a row's level was scored on (the images its map can be drawn over)."""
     _, payload = _level(folder, row)
     return payload["test_images"].numpy()

@@ -109,6 +109,13 @@ class FeatureCache:
     def _digest(array: np.ndarray) -> str:
         return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
+    def holds(self, key: str, layer: str) -> bool:
+        """Whether ``layer``'s file and digest are there (not read: :meth:`load` checks them when they are used)."""
+        if self.folder is None:
+            return False
+        file = self._file(key, layer)
+        return file.is_file() and file.with_suffix(".sha256").is_file()
+
     def load(self, key: str, layer: str, expected: tuple[int, ...]) -> np.ndarray | None:
         """The cached maps of ``layer``, or None (absent, unreadable, another shape, or not the bytes written)."""
         if self.folder is None:

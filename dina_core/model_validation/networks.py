@@ -80,7 +80,7 @@ class OpenNetwork:
         if missing:
             extra = [layer.name for layer in self.layers if layer.stage and layer.name not in names
                      and layer.shape[1] >= self.grid[0] and layer.shape[2] >= self.grid[1]]
-            wanted = missing + [n for n in extra if cache.load(key, n, (len(images), shapes[n][0], *self.grid)) is None]
+            wanted = missing + [n for n in extra if not cache.holds(key, n)]  # a stage already cached is kept
             check_grid([layer for layer in self.layers if layer.name in missing], self.grid, self.label)
             channels = sum(shapes[n][0] for n in wanted)
             # the pooled maps, their cached copy and the reduction's float64 chunks: about three float32 copies

@@ -119,8 +119,9 @@ def cmd_import(args) -> None:
 
 
 def _train_preflight(args, kind: str):
-    """(model config or None, TrainConfig) after checking the data file, --out and every option."""
-    preflight.input_file(args.data, "data file", DATA_FILE)
+    """(model config or None, TrainConfig) after checking the data file(s), --out and every option."""
+    for path in args.data if isinstance(args.data, list) else [args.data]:
+        preflight.input_file(path, "data file", DATA_FILE)
     preflight.output_folder(args.out, "--out")
     if getattr(args, "ensemble", 1) < 1:
         raise DinaError(f"--ensemble must be at least 1, got {args.ensemble}")
@@ -157,6 +158,14 @@ def cmd_train(args) -> None:
     from ..train.ensemble import train_ensemble
     from ..train.run import train_run
     model_config, train_config = _train_preflight(args, args.kind)
+    if isinstance(args.data, list) and len(args.data) > 1:
+        from .recordings import cmd_train_joint
+        return cmd_train_joint(args, model_config, train_config)
+    args.data = args.data[0] if isinstance(args.data, list) else args.data
+    if getattr(args, "from_run", None) or getattr(args, "freeze_image_tower", False) or \
+            getattr(args, "fine_tune_image_tower", False):
+        from .recordings import cmd_train_from
+        return cmd_train_from(args, model_config, train_config)
     dist = distributed.init_from_environment(train_config.device)
     label = f"train {args.kind}"
     try:

@@ -13,7 +13,8 @@ from .preflight import DATA_FILE
 def add_consistency_parser(add) -> None:
     p = add("consistency", help="do the animals encode the same features? R^2 of one run's neural-tower outputs "
                                 "from another's on their shared images, beside a shuffled-label control")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="two or more runs, each trained on its own recording")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="two or more runs, each trained on its own recording, or "
+                   "a joint run (each of its recordings counts as one)")
     p.add_argument("--data", nargs="+", metavar="DATA", help="each run's recording, in the runs' order (default: the "
                                                              "file each run was trained on)")
     p.add_argument("--json", help="write the matrix, its control and the shared-image counts to this JSON file")
@@ -58,23 +59,38 @@ def cmd_simulate_animals(args, base) -> None:
               f"{data.n_neurons} neurons, {data.n_trials} trials")
 
 
+def _expanded_runs(paths: list[str]) -> list[tuple[str, object]]:
+    """(name, Run) per recording: a single run is one (its folder's name), a joint run one per recording in it
+    ('JOINT/NAME')."""
+    from ..runs.joint import is_joint_run, load_joint_run
+    from ..runs.run import load_run
+    found = []
+    for path in paths:
+        preflight.input_path(path, "run", "a run folder (single or joint)")
+        if is_joint_run(path):
+            found += [(f"{Path(path).name}/{name}", run) for name, run in load_joint_run(path).runs.items()]
+        else:
+            found.append((Path(path).name, load_run(path)))
+    return found
+
+
 def cmd_consistency(args) -> None:
     from ..data.io import read_dataset
     from ..evaluate.consistency import Recording, consistency
-    from ..runs.run import load_run
-    if len(args.runs) < 2:
-        raise DinaError("consistency: expected two or more runs")
-    if args.data and len(args.data) != len(args.runs):
-        raise DinaError(f"--data: {len(args.data)} files for {len(args.runs)} runs; expected one per run, in order")
     if args.json:
         preflight.output_file(args.json, "--json")
-    runs = [load_run(preflight.input_path(r, "run", "a run folder")) for r in args.runs]
-    paths = args.data or [run.metadata.get("data_path") for run in runs]
-    for run_dir, path in zip(args.runs, paths):
+    runs = _expanded_runs(args.runs)
+    if len(runs) < 2:
+        raise DinaError("consistency: expected two or more runs, or a joint run of several recordings")
+    if args.data and len(args.data) != len(runs):
+        raise DinaError(f"--data: {len(args.data)} files for {len(runs)} recordings' runs; expected one per run, in "
+                        "order (a joint run counts once per recording)")
+    paths = args.data or [run.metadata.get("data_path") for _, run in runs]
+    for (name, _), path in zip(runs, paths):
         if not path:
-            raise DinaError(f"{run_dir}: the run does not record its recording; pass --data")
-    recordings = [Recording(Path(r).name, read_dataset(preflight.input_file(p, "data file", DATA_FILE)), run)
-                  for r, p, run in zip(args.runs, paths, runs)]
+            raise DinaError(f"{name}: the run does not record its recording; pass --data")
+    recordings = [Recording(name, read_dataset(preflight.input_file(p, "data file", DATA_FILE)), run)
+                  for (name, run), p in zip(runs, paths)]
     result = consistency(recordings)
     print(matrix_text(result))
     if args.json:

@@ -13,6 +13,7 @@ from .scoring import cmd_analyze, cmd_evaluate
 from .tuning import cmd_tune
 from .validate_model import add_parser as add_validate_model
 from .compare import add_consistency_parser
+from .recordings import add_fewshot_parser
 
 
 class Parser(argparse.ArgumentParser):
@@ -110,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, help_text in (("train", cmd_train, "train a model on a dataset file"),
                                   ("benchmark", cmd_benchmark, "DINA beside the baselines; metrics.json + .md")):
         p = add(name, help=help_text)
-        p.add_argument("data")
+        if name == "train":
+            p.add_argument("data", nargs="+", help="a dataset file; several: one joint model over them (one image "
+                           "tower, a neural tower per recording)")
+        else:
+            p.add_argument("data")
         p.add_argument("--out", required=True, help="run folder" if name == "train" else "output folder")
         p.add_argument("--config", help='JSON file {"model": {...}, "train": {...}}')
         p.add_argument("--device", help="'auto' (default), 'cpu', 'cuda', 'cuda:1'")
@@ -124,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         if name == "train":
             p.add_argument("--kind", choices=("dina", "linear"), default="dina")
+            p.add_argument("--alpha", type=float, default=1.0, help="several data files: each recording's batches "
+                           "per epoch go as its train trials^alpha (1, default: one pass over each; 0: equal turns)")
+            p.add_argument("--from", dest="from_run", metavar="RUN", help="start from a trained DINA run (single, "
+                           "ensemble or joint): its image tower copied, only the new recording's neural tower new")
+            tower = p.add_mutually_exclusive_group()
+            tower.add_argument("--freeze-image-tower", action="store_true", help="with --from: keep the copied image "
+                               "tower fixed (default: train it frozen and fine-tuned, keep the better on validation)")
+            tower.add_argument("--fine-tune-image-tower", action="store_true", help="with --from: train the copied "
+                               "image tower too")
             p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
             p.add_argument("--overwrite", action="store_true",
                            help="start afresh in an --out that holds a run (its model is replaced when saved)")
@@ -150,4 +164,5 @@ def build_parser() -> argparse.ArgumentParser:
                  "write the rows to this JSON file", json_required=False)
     add_validate_model(add)
     add_consistency_parser(add)
+    add_fewshot_parser(add)
     return parser

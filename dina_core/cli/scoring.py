@@ -71,7 +71,11 @@ def _write_json(path: str, payload: dict) -> None:
 
 def cmd_evaluate(args) -> None:
     from ..evaluate.table import CEILING_NOTE, evaluation_table, format_rows
+    from ..runs.joint import is_joint_run
     _scoring_preflight(args)
+    if is_joint_run(args.run):
+        from .recordings import cmd_evaluate_joint
+        return cmd_evaluate_joint(args)
     run, data, _, check = _run_and_data(args)
     table = evaluation_table(run, data, "test")  # what DINA.score returns, from the same function
     print("\n".join(format_rows(table["rows"] + [{"level": "ceiling", **c} for c in table["ceiling"]])))

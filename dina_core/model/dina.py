@@ -41,6 +41,8 @@ class DinaModel(TwoTowerModel):
     (``level_weights``) are ``config.retrieval_weights`` when set (chosen on validation).
     """
 
+    IMAGE_SIDE = ("image_tower", "image_proj", "image_global")  # the modules that see only the stimulus (image_side)
+
     def __init__(self, config: ModelConfig, n_neurons: int, image_shape: tuple[int, int]):
         super().__init__(config.levels(), config.loss_weights(), config.init_temperature)
         if config.retrieval_weights:
@@ -66,9 +68,19 @@ class DinaModel(TwoTowerModel):
         self.encoding_head = (EncodingHead(self.n_neurons, self.image_tower.stage_channels[config.encoding_stage])
                               if config.encoding_level else None)
         self.encoding_model = EncodingModelLevel(self.n_neurons) if config.encoding_model_level else None
+        self.image_side_frozen = False  # set by ``image_side.copy_image_side``: a transferred image side kept fixed
         if self.encoding_model is not None:  # never trained by the contrastive loss: nor is its temperature
             self.loss_weights[ENCODING_MODEL] = 0.0
             self.logit_scale[ENCODING_MODEL].requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "DinaModel":
+        """``nn.Module.train``; a frozen image side stays in eval mode (its batch norm keeps its statistics)."""
+        super().train(mode)
+        if self.image_side_frozen:
+            for name in self.IMAGE_SIDE:
+                if getattr(self, name) is not None:
+                    getattr(self, name).eval()
+        return self
 
     # --- maps -------------------------------------------------------------------------------
     def image_latent_maps(self, images: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:

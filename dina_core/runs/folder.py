@@ -3,8 +3,10 @@
 A run folder is, from a writer's point of view (``contents``):
     'missing' / 'empty'   a new run may start (only DINA's lock file or orphaned temporary files inside)
     'interrupted'         ``state.pt`` present (with or without a ``model.pt`` saved when it was stopped),
-                          or a seed ensemble's ``members/`` folder: ``resume`` continues it
-    'finished'            ``model.pt`` without ``state.pt``: a trained model, never written over silently
+                          or a seed ensemble's ``members/`` folder, or a joint run's ``recordings/`` without its
+                          ``run.json``: ``resume`` continues it
+    'finished'            ``model.pt`` (or a joint run's ``recordings/`` and ``run.json``) without ``state.pt``:
+                          a trained model, never written over silently
     'other'               files that are not a DINA run
 
 The rules (``check_target``) are shared by ``dina train`` and DINA Studio's Train page through
@@ -23,6 +25,7 @@ from .lock import LOCK_FILE, check_free
 
 MODEL_FILE, STATE_FILE, SUMMARY_FILE = "model.pt", "state.pt", "run.json"
 MEMBERS_DIR = "members"  # a seed ensemble's members while it trains (dina_core.train.ensemble)
+RECORDINGS_DIR = "recordings"  # a joint run's per-recording runs (dina_core.runs.joint)
 # Train-config fields a resume may change: where it runs does not change what it computes.
 RESUMABLE_CHANGES = ("device",)
 STATE_KEYS = ("epoch", "model", "optimizer", "best_model", "best_epoch", "best_val_top1", "bad_epochs", "history")
@@ -47,9 +50,9 @@ def contents(folder: str | os.PathLike) -> str:
         raise DinaError(f"{folder}: cannot be read ({exc.strerror}); expected a run folder") from None
     if not names:
         return "empty"
-    if STATE_FILE in names or MEMBERS_DIR in names:
-        return "interrupted"
-    return "finished" if MODEL_FILE in names else "other"
+    if STATE_FILE in names or MEMBERS_DIR in names or (RECORDINGS_DIR in names and SUMMARY_FILE not in names):
+        return "interrupted"  # a joint run's run.json is written after its recordings' runs
+    return "finished" if MODEL_FILE in names or RECORDINGS_DIR in names else "other"
 
 
 def check_target(folder: str | os.PathLike, *, resume: bool = False, overwrite: bool = False,
@@ -80,7 +83,8 @@ def check_target(folder: str | os.PathLike, *, resume: bool = False, overwrite: 
     if found == "finished":
         what = ("nothing to resume" if resume else
                 "choose another run name or folder, delete it, or replace it with `dina train --overwrite`")
-        raise DinaError(f"{folder}: already holds a finished run ({MODEL_FILE}, no {STATE_FILE}); {what}")
+        held = f"{MODEL_FILE}" if (folder / MODEL_FILE).exists() else f"a joint run: {RECORDINGS_DIR}/, {SUMMARY_FILE}"
+        raise DinaError(f"{folder}: already holds a finished run ({held}, no {STATE_FILE}); {what}")
     if found == "interrupted" and not resume:
         raise DinaError(f"{folder}: holds an interrupted training ({STATE_FILE}); continue it with "
                         "`dina train --resume`, or start afresh with `dina train --overwrite`")

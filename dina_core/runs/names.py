@@ -37,3 +37,8 @@ def check_run_name(name: str, taken: Iterable[str] = ()) -> str:
     if clash is not None:
         raise DinaError(f"run name {name!r}: a run folder {clash!r} exists already; choose another name")
     return name
+
+
+def is_folder_name(name: object) -> bool:
+    """Whether ``name`` is a portable folder name (``ALLOWED``; no separators, never '.' or '..')."""
+    return isinstance(name, str) and len(name) <= MAX_NAME_LENGTH and _NAME.fullmatch(name) is not None

@@ -27,6 +27,7 @@ from ..model.two_tower import TwoTowerModel
 from ..runs.config import TrainConfig
 from ..runs.prepare import PreparedData
 from .distributed import broadcast_parameters, current
+from .schedule import epoch_schedule, turns_per_epoch
 from .step import EpochLosses, pairing, param_groups, train_step
 from .validation import validation_top1
 
@@ -86,10 +87,23 @@ def _check_finite(losses: EpochLosses, step: int, total_steps: int, epoch: int, 
             "training stopped and saved no model. Train again with a lower learning rate")
 
 
-def _validate(model: TwoTowerModel, data: PreparedData, config: TrainConfig) -> float:
-    """Validation top-1 under the training's autocast: on CUDA the run stays bf16 end to end."""
-    with autocast(data.images.device, config.amp):
-        return validation_top1(model, data)
+@dataclass
+class Task:
+    """One recording's part of a fit: its model (sharing its image side with the others' in a joint fit) and data."""
+
+    name: str
+    model: TwoTowerModel
+    data: PreparedData
+
+
+def _validate(tasks: list[Task], config: TrainConfig) -> tuple[float, dict[str, float]]:
+    """Validation top-1 under the training's autocast (on CUDA the run stays bf16 end to end): the recordings' mean,
+    and each recording's."""
+    scores = {}
+    for task in tasks:
+        with autocast(task.data.images.device, config.amp):
+            scores[task.name] = validation_top1(task.model, task.data)
+    return sum(scores.values()) / len(scores), scores
 
 
 def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
@@ -120,18 +134,38 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
     Under ``torchrun`` every rank calls ``fit`` alike; ``config.batch_size`` is the global batch
     (see ``distributed``), and only the caller decides which rank reports and saves.
     """
+    return fit_tasks(model, [Task("", model, data)], config, on_step=on_step, should_stop=should_stop,
+                     save_state=save_state, resume_state=resume_state, stage=stage)
+
+
+def fit_tasks(root: torch.nn.Module, tasks: list[Task], config: TrainConfig, *,
+              on_step: Callable[[StepInfo], None] | None = None,
+              should_stop: Callable[[], bool] | None = None,
+              save_state: Callable[[dict], None] | None = None,
+              resume_state: dict | None = None, stage: str = "train", alpha: float = 1.0) -> FitResult:
+    """``fit`` over one or several recordings: each step trains one task's model on a batch of its own recording,
+    in the order ``schedule.epoch_schedule`` gives (``alpha``: its turns' exponent).
+
+    Args:
+        root: the module holding every task's parameters once (one task: its model; several: a ModuleDict of the
+            models, whose shared image side it holds once): what the optimiser steps, the state saves and the best
+            weights restore.
+        tasks: the recordings, in a fixed order (the schedule's recording index).
+        The rest as ``fit``; early stopping follows the tasks' mean validation top-1, and with several tasks each
+        epoch's history row also holds each one's (``val_top1_by_recording``).
+    """
     dist = current()
-    device = data.images.device
-    train = torch.as_tensor(data.tier_trials["train"], device=device)
-    paired_images = pairing(data, train, config)
-    steps_per_epoch = max(1, math.ceil(len(train) / config.batch_size))
+    device = tasks[0].data.images.device
+    trains = [torch.as_tensor(t.data.tier_trials["train"], device=device) for t in tasks]
+    paired = [pairing(t.data, train, config) for t, train in zip(tasks, trains)]
+    steps_per_epoch = sum(turns_per_epoch([len(t) for t in trains], config.batch_size, alpha))
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = max(1, int(config.warmup_epochs * steps_per_epoch))
-    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr)
+    optimizer = torch.optim.AdamW(param_groups(root, config.weight_decay), lr=config.lr)
 
     result, best_state, bad_epochs, start_epoch = FitResult(), None, 0, 0
     if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
+        root.load_state_dict(resume_state["model"])
         optimizer.load_state_dict(resume_state["optimizer"])
         best_state = resume_state["best_model"]
         result.history = list(resume_state["history"])
@@ -139,32 +173,32 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         result.best_val_top1 = float(resume_state["best_val_top1"])
         bad_epochs = int(resume_state["bad_epochs"])
         start_epoch = int(resume_state["epoch"]) + 1
-    broadcast_parameters(model, dist)
+    broadcast_parameters(root, dist)
 
     start_time, start_step = time.perf_counter(), start_epoch * steps_per_epoch
     step, shown = start_step, (math.nan, 0)  # (loss, its step) as last read back, for on_step
     for epoch in range(start_epoch, config.epochs):
-        model.train()
+        root.train()
         torch.manual_seed(config.seed * 100_003 + epoch + 1_000_003 * dist.rank)  # dropout draws, per epoch and rank
-        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(config.seed + epoch)).to(device)
+        schedule = epoch_schedule([len(t) for t in trains], config.batch_size, config.seed, epoch, alpha, device)
         shifts = torch.Generator(device=device).manual_seed(config.seed * 100_003 + epoch + 7 + 1_000_003 * dist.rank)
         epoch_start, losses, val = time.perf_counter(), EpochLosses(), None
-        for b in range(steps_per_epoch):
-            batch = dist.usable(order[b * config.batch_size:(b + 1) * config.batch_size])
+        for b, (k, positions) in enumerate(schedule):
+            batch = dist.usable(positions)
             if len(batch) < 2:
                 continue
             lr = lr_at(step, total_steps, warmup_steps, config.lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss, per_level = train_step(model, data, train, paired_images, batch, optimizer, config.amp, dist,
-                                         max(config.shift_pixels, 0), shifts)
+            loss, per_level = train_step(tasks[k].model, tasks[k].data, trains[k], paired[k], batch, optimizer,
+                                         config.amp, dist, max(config.shift_pixels, 0), shifts)
             step += 1
             losses.add(loss, per_level)
-            last = b == steps_per_epoch - 1
+            last = b == len(schedule) - 1
             if last or step % LOG_EVERY == 0 or step == start_step + 1:
                 shown = losses.read(), step
                 _check_finite(losses, step, total_steps, epoch, lr, config)
-            val = _validate(model, data, config) if last else None
+            val, by_recording = _validate(tasks, config) if last else (None, None)
             if on_step is not None:
                 elapsed = time.perf_counter() - start_time
                 eta = elapsed / (step - start_step) * (total_steps - step)
@@ -177,19 +211,20 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
         losses.read()  # an epoch whose last batch was too small to train has steps still pending
         _check_finite(losses, step, total_steps, epoch, lr, config)
         if val is None:
-            val = _validate(model, data, config)
+            val, by_recording = _validate(tasks, config)
         result.history.append({
             "epoch": epoch, "train_loss": losses.total / steps_per_epoch, "val_top1": val, "lr": lr,
             "seconds": time.perf_counter() - epoch_start,
             **{f"loss_{k}": v / steps_per_epoch for k, v in losses.levels.items()},
+            **({"val_top1_by_recording": by_recording} if len(tasks) > 1 else {}),
         })
         if val > result.best_val_top1:
             result.best_val_top1, result.best_epoch, bad_epochs = val, epoch, 0
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in root.state_dict().items()})
         else:
             bad_epochs += 1
         if save_state is not None:
-            save_state({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            save_state({"epoch": epoch, "model": root.state_dict(), "optimizer": optimizer.state_dict(),
                         "best_model": best_state, "best_epoch": result.best_epoch,
                         "best_val_top1": result.best_val_top1, "bad_epochs": bad_epochs,
                         "history": result.history})
@@ -197,6 +232,6 @@ def fit(model: TwoTowerModel, data: PreparedData, config: TrainConfig, *,
             result.stopped_early = True
             break
     if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        root.load_state_dict(best_state)
+    root.eval()
     return result

@@ -26,10 +26,13 @@ def training_bytes(kind: str, model_config: dict, n_neurons: int, image_shape: t
     return weights, 4 * WEIGHT_COPIES * weights + buffers
 
 
-def check_training_fits(kind: str, model_config: dict | None, n_neurons: int, image_shape: tuple[int, int],
-                        device: str) -> None:
+def check_training_fits(kind: str, model_config: dict | None, n_neurons: int | list[int],
+                        image_shape: tuple[int, int], device: str) -> None:
     """Refuse a model whose size fields exceed ``limits.MODEL_MAXIMA``, or whose training needs more memory
     than ``device`` has free now.
+
+    ``n_neurons``: a list for a joint model over several recordings (one model per recording: their needs add up,
+    the shared image side counted once per recording, an over-estimate by its few weights).
 
     Raises:
         SizeError: a size field above its maximum (a ConfigError naming the field).
@@ -38,8 +41,11 @@ def check_training_fits(kind: str, model_config: dict | None, n_neurons: int, im
     if kind not in MODEL_KINDS:
         raise DinaError(f"unknown model kind {kind!r}; expected one of {', '.join(sorted(MODEL_KINDS))}")
     config = MODEL_KINDS[kind][1].from_dict(dict(model_config or {}))  # sizes checked by the config
-    weights, need = training_bytes(kind, config.to_dict(), n_neurons, image_shape)
+    counts = [n_neurons] if isinstance(n_neurons, int) else list(n_neurons)
+    needs = [training_bytes(kind, config.to_dict(), n, image_shape) for n in counts]
+    weights, need = sum(w for w, _ in needs), sum(b for _, b in needs)
     sizes = ", ".join(f"{name} {getattr(config, name)}" for name in MODEL_MAXIMA[type(config).__name__]
                       if ":" not in name)
-    check_memory(need, f"{kind} model of {weights:,} weights for {n_neurons:,} neurons ({sizes})",
+    neurons = " + ".join(f"{n:,}" for n in counts)
+    check_memory(need, f"{kind} model of {weights:,} weights for {neurons} neurons ({sizes})",
                  "smaller sizes or fewer neurons", device)

@@ -19,10 +19,9 @@ from .. import __version__
 from ..data.checked import check_recording
 from ..data.fingerprint import recording_identity
 from ..data.format import DinaData
-from ..errors import DinaError
 from ..evaluate.encoding import EncodingFit
 from ..model import ModelConfig, build_model
-from ..model.device import autocast, resolve_device
+from ..model.device import resolve_device
 from ..runs.checkpoint import atomic_save, load_checkpoint
 from ..runs.folder import check_resume_state, check_target, identity, remove_temp_files
 from ..runs.lock import run_lock
@@ -30,16 +29,9 @@ from ..runs.prepare import Preprocessing, prepare
 from ..runs.run import STATE_FILE, Run, save_run
 from ..runs.config import TrainConfig
 from .distributed import current, rank_device
-from .level_weights import set_level_weights
-from .encoding_model_level import fit_encoding_model_level, has_encoding_model_level, set_rule_and_level_weights
-from .linear_level import fit_linear_level, freeze_linear_level, has_linear_level, maps_scored_alone
 from .loop import FitResult, StepInfo, fit
 from .memory import check_training_fits
-from .validation import validation_top1
-
-
-class NothingTrainedError(DinaError):
-    """Training ended (stopped by the user) before its first epoch finished: there is no model to save."""
+from .stages import NothingTrainedError, finish_levels, fit_first_levels, is_staged, maps_alone
 
 
 def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = "dina",
@@ -47,7 +39,7 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
               resume: bool = False, overwrite: bool = False,
               metadata: dict | None = None, on_step: Callable[[StepInfo], None] | None = None,
               should_stop: Callable[[], bool] | None = None,
-              encoding_fit: EncodingFit | None = None) -> tuple[Run, FitResult]:
+              encoding_fit: EncodingFit | None = None, transfer=None) -> tuple[Run, FitResult]:
     """Fit preprocessing on the train tier, build a model, train it, save it.
 
     Args:
@@ -65,6 +57,8 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         encoding_fit: for a DINA model with the encoding-model level, the encoding model already fitted on this
             recording with this run's seed and validation fraction (the benchmark's encoding row), copied in
             instead of fitting it again; None: fitted here.
+        transfer: for a DINA model, a ``transfer.Transfer``: its image side starts as a trained model's, frozen or
+            fine-tuned (recorded in ``metadata['transfer']``, and a resume must match it).
 
     Raises:
         DatasetError: ``data`` breaks a rule a DINA file must keep (``data.checked.validate_data``: test images
@@ -107,15 +101,19 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
         model = build_model(kind, model_config, prepared.n_neurons, prepared.image_shape).to(
             device, memory_format=torch.channels_last)
         model_config = model.config.to_dict()
+        if transfer is not None:
+            transfer.apply(model)
         recording = recording_identity(data)
         fingerprint = recording["data_fingerprint"]
-        wanted = identity(kind, model_config, train_config.to_dict(), fingerprint,
+        started_from = {} if transfer is None else {"transfer": transfer.describe()}
+        wanted = identity(kind, model_config, {**train_config.to_dict(), **started_from}, fingerprint,
                           preprocessing.to_dict()["neuron_indices"])
         val_trials = prepared.tier_trials["validation"]  # what the validation top-1 is a fraction of (evaluate.chance)
         metadata = {"dina_version": __version__, "torch_version": str(torch.__version__), **recording,
                     "data_name": str(data.attrs.get("name", "")), "device": str(device),
                     "processes": dist.world_size, "validation_trials": int(len(val_trials)),
-                    "validation_images": int(len(np.unique(data.image_index[val_trials]))), **(metadata or {})}
+                    "validation_images": int(len(np.unique(data.image_index[val_trials]))), **started_from,
+                    **(metadata or {})}
 
         resume_state = None
         if resume and found == "interrupted":
@@ -128,56 +126,18 @@ def train_run(data: DinaData, out_dir: str | os.PathLike | None, *, kind: str = 
                              "encoding_model_level": metadata.get("encoding_model_level")}, state_path)
 
         started = time.perf_counter()
-        if has_encoding_model_level(model) and resume_state is not None:  # the state holds the fitted level
-            if isinstance(resume_state.get("encoding_model_level"), dict):
-                metadata["encoding_model_level"] = resume_state["encoding_model_level"]
-        elif has_encoding_model_level(model):
-            fitted = fit_encoding_model_level(model, data, prepared, preprocessing, train_config, fitted=encoding_fit,
-                                              should_stop=should_stop, on_step=on_step if dist.is_main else None)
-            if fitted is None:
-                raise NothingTrainedError(f"{out_dir or 'training'}: stopped while fitting the encoding model, "
-                                          "before its first epoch finished; no model was saved")
-            metadata["encoding_model_level"] = fitted
-        if has_linear_level(model) and resume_state is not None:
-            freeze_linear_level(model)  # resuming the maps: the state holds the linear level fitted before them
-            if isinstance(resume_state.get("linear_level"), dict):
-                metadata["linear_level"] = resume_state["linear_level"]
-        elif has_linear_level(model):
-            linear = fit_linear_level(model, prepared, train_config, should_stop,
-                                      on_step=on_step if dist.is_main else None)
-            if linear.interrupted:
-                raise NothingTrainedError(f"{out_dir or 'training'}: stopped while fitting the linear level, before "
-                                          "the first epoch of the maps; no model was saved")
-            metadata["linear_level"] = {"epochs": len(linear.history), "best_epoch": linear.best_epoch,
-                                        "best_val_top1": linear.best_val_top1,
-                                        "seconds": time.perf_counter() - started}
-        staged = has_linear_level(model) or has_encoding_model_level(model)  # levels fitted before the maps
-        with maps_scored_alone(model) if staged else contextlib.nullcontext():
+        fit_first_levels(model, data, prepared, preprocessing, train_config, metadata, resume_state,
+                         where=str(out_dir or "training"), encoding_fit=encoding_fit, should_stop=should_stop,
+                         on_step=on_step if dist.is_main else None)
+        with maps_alone([model]):
             result = fit(model, prepared, train_config, on_step=on_step if dist.is_main else None,
                          should_stop=should_stop, save_state=save_state, resume_state=resume_state,
-                         stage="maps" if staged else "train")
+                         stage="maps" if is_staged(model) else "train")
         model.to(memory_format=torch.contiguous_format)  # a loaded run's layout: it scores as saved, bit for bit
         if not result.history:
             raise NothingTrainedError(f"{out_dir or 'training'}: stopped before the first epoch finished; "
                                       "no model was saved")
-        with autocast(device, train_config.amp):  # the trained weights' score: no level-weight search chose it
-            saved_val_top1 = unselected_val_top1 = validation_top1(model, prepared)
-        if train_config.tune_level_weights and len(model.levels) > 1 and not result.interrupted:
-            with autocast(device, train_config.amp):
-                if has_encoding_model_level(model) and model.config.encoding_model_rule == "auto":
-                    metadata["level_weights"] = set_rule_and_level_weights(model, prepared)  # the rule too
-                    metadata["encoding_model_level"]["rule"] = model.encoding_model.rule_name
-                else:
-                    metadata["level_weights"] = set_level_weights(model, prepared)
-                saved_val_top1 = validation_top1(model, prepared)  # the saved model's own: its chosen weights
-            model_config = model.config.to_dict()
-        metadata.update(train_seconds=time.perf_counter() - started, best_epoch=result.best_epoch,
-                        best_val_top1=saved_val_top1 if np.isfinite(saved_val_top1) else result.best_val_top1,
-                        unselected_val_top1=(unselected_val_top1 if np.isfinite(unselected_val_top1)
-                                             else result.best_val_top1),
-                        early_stopping_val_top1=result.best_val_top1, stopped_early=result.stopped_early,
-                        interrupted=result.interrupted)
-        model.eval()  # a Run's model is applied, not trained (the level-weight choice may have left train mode)
+        model_config = finish_levels(model, prepared, train_config, device, result, metadata, started)
         run = Run(model, kind, model_config, train_config, preprocessing, result.history, metadata)
         if writes:
             save_run(run, out_dir)

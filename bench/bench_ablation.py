@@ -35,7 +35,8 @@ from real_fixtures import allen, antolik, available  # noqa: E402
 from dina_core.evaluate.encoding import fit_encoding  # noqa: E402
 from dina_core.evaluate.encoding_scores import evaluate_encoding  # noqa: E402
 from dina_core.evaluate.encoding_scores import tier_embeddings as encoding_embeddings  # noqa: E402
-from dina_core.evaluate.model_eval import evaluate_run, tier_embeddings  # noqa: E402
+from dina_core.evaluate.model_eval import evaluate_run  # noqa: E402
+from dina_core.evaluate.paired import single_trial_hits  # noqa: E402
 from dina_core.evaluate.retrieval import bootstrap_ci  # noqa: E402
 from dina_core.model import LinearConfig, ModelConfig  # noqa: E402
 from dina_core.runs.config import TrainConfig  # noqa: E402
@@ -146,13 +147,6 @@ def _encoding_row(data_name, data, seed, started, references) -> None:
     print(f"| {data_name} | encoding_model ({rule}) | {result['scores']['validation_top1'][rule]:.3f} | "
           f"{_ci(single)} | {_ci(avg)} | {linear} | | {seconds:.0f} | {result['training']['epochs_run']} |",
           flush=True)
-
-
-def single_trial_hits(run, data) -> tuple[np.ndarray, np.ndarray]:
-    """(T,) 1.0 where a test trial retrieves its own image first (neural -> image), and (T,) its image column."""
-    embeddings = tier_embeddings(run, run.prepare(data))
-    ranks = embeddings.ranks("neural_to_image", "single_trial")
-    return (ranks == 0).astype(np.float64), embeddings.groups("neural_to_image", "single_trial")
 
 
 def _paired(hits, groups, reference, seed) -> str:

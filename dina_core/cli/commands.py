@@ -197,8 +197,11 @@ def cmd_benchmark(args) -> None:
     if unknown:
         raise DinaError(f"--models: unknown {unknown}; choose from {list(ALL_MODELS)}")
     model_config, train_config = _train_preflight(args, "dina")
-    data = read_dataset(args.data)
     models = tuple(dict.fromkeys(args.models or ALL_MODELS))  # each once: a model's folder is its name
+    if isinstance(args.data, list) and len(args.data) > 1:
+        from .recordings import cmd_benchmark_joint
+        return cmd_benchmark_joint(args, model_config, train_config, models)
+    data = read_dataset(args.data[0] if isinstance(args.data, list) else args.data)
     with Reporter(args.progress, label="benchmark") as reporter:
         started = []  # in running order: the encoding row may run first, to hand its fit to DINA's level
 

@@ -111,11 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, help_text in (("train", cmd_train, "train a model on a dataset file"),
                                   ("benchmark", cmd_benchmark, "DINA beside the baselines; metrics.json + .md")):
         p = add(name, help=help_text)
-        if name == "train":
-            p.add_argument("data", nargs="+", help="a dataset file; several: one joint model over them (one image "
-                           "tower, a neural tower per recording)")
-        else:
-            p.add_argument("data")
+        p.add_argument("data", nargs="+", help="a dataset file; several: one joint model over them (one image "
+                       "tower, a neural tower per recording)" + ("" if name == "train" else ", beside each one's "
+                       "models alone (the 'separate' row)"))
         p.add_argument("--out", required=True, help="run folder" if name == "train" else "output folder")
         p.add_argument("--config", help='JSON file {"model": {...}, "train": {...}}')
         p.add_argument("--device", help="'auto' (default), 'cpu', 'cuda', 'cuda:1'")

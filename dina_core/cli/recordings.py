@@ -91,6 +91,22 @@ def cmd_train_from(args, model_config, train_config) -> None:
           f"(best epoch {result.best_epoch + 1}); saved {args.out}")
 
 
+def cmd_benchmark_joint(args, model_config, train_config, models) -> None:
+    """``dina benchmark A.h5 B.h5 ... --out DIR``: each recording alone and the joint model (``benchmark_joint``)."""
+    from ..benchmark_joint import run_joint_benchmark
+    from ..data.io import read_dataset
+    if args.ensemble > 1:
+        raise DinaError("--ensemble: a benchmark of several recordings trains single runs")
+    names = recording_names(args.data)
+    recordings = {name: read_dataset(path) for name, path in zip(names, args.data)}
+    with Reporter(args.progress, label="benchmark") as reporter:
+        result = run_joint_benchmark(recordings, args.out, train_config=train_config, model_config=model_config,
+                                     models=models, on_model=lambda label: reporter.begin(label, label),
+                                     on_step=lambda _name, info: reporter.on_step(info))
+    print((Path(args.out) / "metrics.md").read_text())
+    print(f"joint model: {result['joint_dir']}")
+
+
 def cmd_evaluate_joint(args) -> None:
     """``dina evaluate RUN`` of a joint run: each recording scored on its own file, then the mean over them."""
     from ..data.fingerprint import recording_identity

@@ -56,11 +56,31 @@ def setup(kind: str):
     return model, prepared, trials, prepared.image_index[trials]
 
 
+def setup_joint():
+    """A joint model of two recordings (other neurons, one image side): (root, [(model, data, trials, paired)])."""
+    from dina_core.model.image_side import share_image_side
+    members = [setup("dina")]
+    data = simulate_recording(SimConfig.small(**{**TINY.to_dict(), "seed": 1, "n_neurons": 30}))
+    prepared = prepare(data, Preprocessing.fit(data))
+    model = build_model("dina", KINDS["dina"], prepared.n_neurons, prepared.image_shape).train()
+    trials = torch.as_tensor(prepared.tier_trials["train"])
+    members.append((model, prepared, trials, prepared.image_index[trials]))
+    share_image_side([m[0] for m in members])
+    return torch.nn.ModuleDict({"r0": members[0][0], "r1": members[1][0]}), members
+
+
 def flat_parameters(model) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
 def sharded_step(kind: str, dist: Dist) -> torch.Tensor:
+    """One step of ``kind`` on the global batch; 'joint': a step on the second recording, then one on the first."""
+    if kind == "joint":
+        root, members = setup_joint()
+        optimizer = torch.optim.AdamW(root.parameters(), lr=1e-2)
+        for model, data, trials, paired in members[::-1]:
+            train_step(model, data, trials, paired, torch.arange(BATCH), optimizer, dist=dist)
+        return flat_parameters(root)
     model, data, trials, paired = setup(kind)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     train_step(model, data, trials, paired, torch.arange(BATCH), optimizer, dist=dist)
@@ -72,7 +92,7 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
     try:
         dist = current()
         assert dist == Dist(rank, world, 0)
-        for kind in KINDS:
+        for kind in (*KINDS, "joint"):
             params = sharded_step(kind, dist)
             torch.save(params, Path(out_dir) / f"{kind}-rank{rank}.pt")
     finally:
@@ -103,13 +123,25 @@ def two_rank_steps(tmp_path_factory):
 
 
 def reference_step(kind: str, shards: int) -> torch.Tensor:
-    """One process: forward the global batch shard by shard, the loss on all of it, one step.
+    """One process: forward the global batch shard by shard, the loss on all of it, one step ('joint': one such
+    step per recording, in ``sharded_step``'s order).
 
     Each shard is forwarded from the random state every rank starts its step with (the encoding head's
     readout jitter draws from it), and a model's own loss ('fit_loss', a mean over the shard) counts
     shard / batch of it, as the ranks' summed gradients do."""
+    if kind == "joint":
+        root, members = setup_joint()
+        optimizer = torch.optim.AdamW(root.parameters(), lr=1e-2)
+        for member in members[::-1]:
+            _reference_update(*member, optimizer, shards)
+        return flat_parameters(root)
     model, data, trials, paired = setup(kind)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    _reference_update(model, data, trials, paired, optimizer, shards)
+    return flat_parameters(model)
+
+
+def _reference_update(model, data, trials, paired, optimizer, shards: int) -> None:
     batch = torch.arange(BATCH)
     state, outs = torch.get_rng_state(), []
     for part in batch.chunk(shards):
@@ -120,20 +152,22 @@ def reference_step(kind: str, shards: int) -> torch.Tensor:
     merged["logit_scale"] = outs[0]["logit_scale"]
     loss, _ = multilevel_info_nce(merged, model.loss_weights, paired[batch])
     loss = loss + sum(o["fit_loss"] / shards for o in outs if "fit_loss" in o)
+    optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return flat_parameters(model)
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", [*KINDS, "joint"])
 def test_two_ranks_step_like_one_process_on_the_global_batch(two_rank_steps, kind):
     rank0 = torch.load(two_rank_steps / f"{kind}-rank0.pt", weights_only=True)
     rank1 = torch.load(two_rank_steps / f"{kind}-rank1.pt", weights_only=True)
     assert torch.equal(rank0, rank1)  # the ranks stay identical
-    model = setup(kind)[0]
+    model = setup_joint()[0] if kind == "joint" else setup(kind)[0]
     before = flat_parameters(model)
     assert not torch.allclose(rank0, before)  # the step moved the weights
     assert kind != "dina" or "encoding" in model.levels  # the encoding head's own loss is covered too
+    if kind == "joint":  # both recordings' steps moved the one image tower
+        assert model["r0"].image_tower is model["r1"].image_tower
     torch.testing.assert_close(rank0, reference_step(kind, shards=2), rtol=1e-5, atol=1e-6)
     if kind == "linear":  # no BatchNorm: identical to the plain single-process step on the whole batch
         torch.testing.assert_close(rank0, sharded_step(kind, SINGLE), rtol=1e-5, atol=1e-6)
@@ -164,3 +198,22 @@ def test_torchrun_trains_one_run_written_by_rank_zero(tmp_path):
     assert summary["metadata"]["processes"] == 2 and len(summary["history"]) == 2
     assert not (tmp_path / "run" / "state.pt").exists()
     load_run(tmp_path / "run")  # a normal run: loads and rebuilds
+
+
+def test_torchrun_trains_a_joint_run_written_by_rank_zero(tmp_path):
+    from dina_core.data.format import write_dataset
+    from dina_core.runs.joint import load_joint_run
+
+    write_dataset(tmp_path / "a.h5", simulate_recording(TINY))
+    write_dataset(tmp_path / "b.h5", simulate_recording(SimConfig.small(**{**TINY.to_dict(), "seed": 1})))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "dina_core.cli", "train", str(tmp_path / "a.h5"), str(tmp_path / "b.h5"), "--out",
+         str(tmp_path / "run"), "--epochs", "2", "--batch-size", "16"],
+        capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.count("joint model of 2 recordings") == 1
+    joint = load_joint_run(tmp_path / "run")
+    assert set(joint.runs) == {"a", "b"} and joint.metadata["processes"] == 2 and len(joint.history) == 2
+    assert not (tmp_path / "run" / "state.pt").exists()

@@ -161,7 +161,7 @@ def test_bad_input_is_a_one_line_error(fitted, small_data, call, message):
 def test_unfitted_and_other_data(small_data):
     with pytest.raises(DinaError, match="not fitted yet"):
         dina_core.DINA().score(small_data)
-    with pytest.raises(DinaError, match="one recording per model for now"):
+    with pytest.raises(DinaError, match="the same recording"):  # a joint model takes each recording once
         dina_core.DINA().fit([small_data, small_data])
     other = dina_core.simulate_recording(size="small", seed=3)
     model = dina_core.DINA(**TINY).fit(small_data)

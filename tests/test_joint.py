@@ -129,3 +129,20 @@ def test_recordings_one_model_cannot_share_are_refused(animals):
     other = simulate_animals(2, config=SimConfig.small(image_shape=(24, 40)))[0]
     with pytest.raises(DinaError, match="one image size"):
         check_recordings({"A": animals[0], "B": other})
+
+
+def test_an_interrupted_joint_training_resumes_to_the_same_model(animals, tmp_path):
+    config = TrainConfig(epochs=3, batch_size=64, patience=100)
+    recordings = {"A": animals[0], "B": animals[1]}
+    full, _ = train_joint(recordings, None, train_config=config)
+    out = tmp_path / "run"
+    _, stopped = train_joint(recordings, out, train_config=config, should_stop=lambda: (out / "state.pt").exists())
+    assert stopped.interrupted and len(stopped.history) == 1 and contents(out) == "interrupted"
+    resumed, result = train_joint(recordings, out, train_config=config, resume=True)
+    assert len(result.history) == 3 and not (out / "state.pt").exists()
+    for name in recordings:
+        a, b = full.runs[name].model.state_dict(), resumed.runs[name].model.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name  # the same model as an uninterrupted training
+    train_joint(recordings, out, train_config=config, overwrite=True, should_stop=lambda: (out / "state.pt").exists())
+    with pytest.raises(DinaError, match="differs"):  # a resume must be of the same recordings and settings
+        train_joint({"A": animals[0], "B": animals[2]}, out, train_config=config, resume=True)

@@ -12,6 +12,7 @@ import torch
 from ..errors import DinaError
 from ..model.inference import encode_images, encode_responses, eval_mode
 from ..runs.run import Run, load_run
+from .fitting import member_for
 from .arrays import as_recording, images_tensor, interpreted_model, positive_int, responses_tensor
 from .scores import Retrieval, Scores, score_run
 from .settings import check_names, defaults, same_setting, settings_doc, split
@@ -75,45 +76,54 @@ class DINA:
 
     # --- training --------------------------------------------------------------------------------------
     def fit(self, recording, *, out: str | os.PathLike | None = None, resume: bool = False,
-            overwrite: bool = False, on_step: Callable | None = None) -> "DINA":
+            overwrite: bool = False, on_step: Callable | None = None, start_from: str | os.PathLike | None = None,
+            image_tower: str = "auto") -> "DINA":
         """Train on the recording's train tier, early-stopped and level-weighted on its validation tier.
 
         Args:
-            recording: a ``DinaData``, the path of a DINA file, or a list holding one of them.
+            recording: a ``DinaData`` or a DINA file's path; several (a list, or {name: recording}): one joint model
+                (``dina train A.h5 B.h5``; ``recording(name)``: one recording's estimator, ``joint_``: the JointRun).
             out: run folder to write as it trains (resumable, what ``dina train --out`` writes); None: in memory.
             resume, overwrite: the folder rules of ``dina train`` (``runs.folder.check_target``).
             on_step: called with a ``StepInfo`` after optimiser steps (epoch, loss, validation top-1, ETA).
+            start_from: a trained DINA run folder (single, ensemble or joint) whose image tower this recording's
+                model starts from (``dina train --from``); ``image_tower`` 'auto', 'frozen' or 'fine-tune'.
 
-        Returns:
-            self, fitted (``run_``, ``model_``, ``history_``).
-
-        Raises:
-            DinaError: a bad setting, recording or folder, in one line.
+        Returns self, fitted (``run_``, ``model_``, ``history_``); DinaError: a bad setting, recording or folder.
         """
-        from ..train.ensemble import train_ensemble
-        from ..train.run import train_run
-        if isinstance(recording, (list, tuple)):
-            if len(recording) != 1:
-                raise DinaError(f"DINA.fit: one recording per model for now, got {len(recording)}; fit each "
-                                "recording separately")
-            recording = recording[0]
-        data, path = as_recording(recording, "DINA.fit")
+        from .fitting import fit_joint, train_one
         model_config, train_config = split(self.kind, self._settings)
         k = positive_int(self.ensemble, "DINA setting 'ensemble'")
-        options = dict(kind=self.kind, model_config=model_config, train_config=train_config, resume=resume,
-                       overwrite=overwrite, metadata={"data_path": str(Path(path).resolve())} if path else None)
-        if k > 1:
-            run, _ = train_ensemble(data, out, k, **options,
-                                    on_step=(lambda _, info: on_step(info)) if on_step is not None else None)
+        options = dict(resume=resume, overwrite=overwrite, on_step=on_step)
+        if isinstance(recording, dict) or (isinstance(recording, (list, tuple)) and len(recording) > 1):
+            self._set_joint(fit_joint(self.kind, k, model_config, train_config, recording, out, **options))
         else:
-            run, _ = train_run(data, out, **options, on_step=on_step)
-        self._set_run(run)
+            one = recording[0] if isinstance(recording, (list, tuple)) else recording
+            self._set_run(train_one(self.kind, k, model_config, train_config, one, out, **options,
+                                    start_from=start_from, image_tower=image_tower))
         return self
+
+    def _set_joint(self, joint) -> None:  # a joint estimator applies its towers through ``recording(name)``
+        self.joint_, self.history_ = joint, list(joint.history)
+        self.__dict__.pop("run_", None), self.__dict__.pop("model_", None)
+
+    def recording(self, name: str) -> "DINA":
+        """One recording's fitted estimator of a joint model (its run shares the joint image tower)."""
+        runs = getattr(self, "joint_", None)
+        if runs is None or name not in runs.runs:
+            raise DinaError(f"DINA.recording({name!r}): " + ("not a joint model" if runs is None else
+                                                             f"expected one of {', '.join(runs.runs)}"))
+        member = type(self)("dina", **self._settings)
+        member._set_run(runs.runs[name])
+        return member
 
     def _set_run(self, run: Run) -> None:
         self.run_, self.model_, self.history_ = run, run.model, list(run.history)
+        self.__dict__.pop("joint_", None)
 
     def _run(self) -> Run:
+        if hasattr(self, "joint_"):
+            raise DinaError(f"a joint model of {', '.join(self.joint_.runs)}: choose one with model.recording(NAME)")
         if not hasattr(self, "run_"):
             raise DinaError(NOT_FITTED)
         return self.run_
@@ -135,7 +145,9 @@ class DINA:
         if tier not in ("test", "validation"):
             raise DinaError(f"DINA.score: tier {tier!r}: expected 'test' or 'validation'")
         data, path = as_recording(recording, "DINA.score")
-        return score_run(self._run(), data, tier, source=path or "DINA.score: recording",
+        # a joint model scores the recording given through that recording's own run
+        run = member_for(self.joint_.runs, data) if hasattr(self, "joint_") else self._run()
+        return score_run(run, data, tier, source=path or "DINA.score: recording",
                          allow_other_data=allow_other_data)
 
     # --- applying the towers to the user's own arrays --------------------------------------------------
@@ -220,25 +232,19 @@ class DINA:
 
     # --- persistence -----------------------------------------------------------------------------------
     def save(self, folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
-        """Write the run folder (``model.pt``, ``run.json``) that ``dina evaluate`` and DINA Studio read.
-
-        Refuses a folder holding another run or other files unless ``overwrite`` (a finished run only).
-        """
-        from ..runs.folder import check_target
-        from ..runs.lock import run_lock
-        from ..runs.run import save_run
-        run = self._run()
-        check_target(folder, overwrite=overwrite)
-        with run_lock(folder):
-            check_target(folder, overwrite=overwrite, locked=True)
-            save_run(run, folder)
-        return Path(folder)
+        """Write the run folder (``model.pt``, ``run.json``; a joint model's ``runs.joint`` folder) that ``dina
+        evaluate`` and DINA Studio read. Refuses a folder holding another run or other files unless ``overwrite``
+        (a finished run only)."""
+        from .fitting import save_folder
+        return save_folder(self.joint_ if hasattr(self, "joint_") else self._run(), folder, overwrite)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, *, device: str = "cpu") -> "DINA":
-        """A fitted estimator from a run folder (or its ``model.pt``), loaded weights-only."""
-        run = load_run(folder, device=device)
+        """A fitted estimator from a run folder (or its ``model.pt``; a joint run's folder), loaded weights-only."""
+        from ..runs.joint import is_joint_run, load_joint_run
+        joint = load_joint_run(folder, device=device) if is_joint_run(folder) else None
+        run = next(iter(joint.runs.values())) if joint else load_run(folder, device=device)
         estimator = cls(run.kind, ensemble=len(getattr(run.model, "members", ())) or 1,
                         **run.model_config, **run.train_config.to_dict())
-        estimator._set_run(run)
+        estimator._set_joint(joint) if joint else estimator._set_run(run)
         return estimator

@@ -3,7 +3,8 @@
 
 Each computation is saved as ``<runs folder>/consistency/<timestamp>.json`` (written atomically): the core's
 result with the runs and recordings it compared; the newest is shown when the page opens. A run is offered only
-when its recording (``metadata["data_path"]``) lies under the data or demo folder and opens as a DINA file.
+when its recording (``metadata["data_path"]``) lies under the data or demo folder and opens as a DINA file; a joint
+run (``joint_runs``) is offered as one choice that stands for its recordings' runs, when all of them are.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dina_core.errors import DinaError
 from dina_core.paths import inside, is_inside
 
 from . import figures as F
-from . import job_panel, jobs, saved_runs, state
+from . import job_panel, joint_runs, jobs, saved_runs, state
 from .chrome import figure_columns, guard, show
 
 RESULTS_DIR = "consistency"  # under the runs folder: one JSON per computation
@@ -108,20 +109,29 @@ def job_status() -> None:
     job_panel.stoppable_status(job_key(), _running, stop_label="Stop", stop_key="aa.stop", stop_help="Nothing is written")
 
 
+def _option(path: str, joints: dict[str, dict], by_path: dict[str, dict]) -> str:
+    if path in joints:
+        return f"joint run {joints[path]['name']}: the runs of {', '.join(joints[path]['recordings'])}"
+    return f"{by_path[path]['label']}: run {by_path[path]['name']}"
+
+
 def builder() -> None:
     """The runs to compare, the Compute button, then this session's computation's progress."""
     usable, refused = candidates()
+    joints, refused_joints = joint_runs.comparable(usable)
     job = jobs.get(job_key())
     by_path = {r["path"]: r for r in usable}  # paths as options: a run re-listed with new scores stays chosen
-    picked = st.multiselect("DINA runs to compare (one per recording)", list(by_path), key="aa.runs",
-                            format_func=lambda p: f"{by_path[p]['label']}: run {by_path[p]['name']}",
+    picked = st.multiselect("DINA runs to compare (one per recording), or joint runs", [*joints, *by_path],
+                            key="aa.runs", format_func=lambda p: _option(p, joints, by_path),
                             help="Each run's own recording is read; the images the recordings share are matched "
-                                 "by content")
-    chosen = [by_path[p] for p in picked if p in by_path]
+                                 "by content. A joint run stands for the runs of all its recordings")
+    expanded = {r["path"]: r for p in picked for r in (joints[p]["members"] if p in joints else [by_path.get(p)]) if r}
+    chosen = list(expanded.values())  # a run picked alone and through its joint run counts once
     if not usable:
         st.caption("No saved DINA run with a readable recording yet: train one per recording (Train page).")
-    if refused:
-        st.caption("Runs that cannot be compared:  \n" + "  \n".join(f"· {n}: {why}" for n, why in refused))
+    if refused or refused_joints:
+        st.caption("Runs that cannot be compared:  \n" + "  \n".join(f"· {n}: {why}"
+                                                                      for n, why in [*refused_joints, *refused]))
     if st.button("Compute consistency", type="primary", icon=":material/play_arrow:", key="aa.start",
                  disabled=len(chosen) < 2 or (job is not None and job.live),
                  help="Two or more runs; a few seconds per pair on small recordings"):

@@ -4,8 +4,9 @@ Runs are loaded through ``st.cache_resource``: one copy shared by every browser 
 run is never modified or trained (analyses use masks and copies). Every cache is keyed by a
 ``state.FileKey`` of the run's ``model.pt``: a run saved again gets a new key and is reloaded.
 Listings read the scores each run's ``model.pt`` records (``dina_core.runs.summary``), again
-only when its files change. The folders themselves come from ``state`` (``DINA_RUNS_DIR``,
-``DINA_DEMO_RUN``).
+only when its files change. A joint run (``dina_core.runs.joint``) is listed through its recordings' runs
+(``J/recordings/NAME``, each an ordinary run), never as a run of its own. The folders themselves come from
+``state`` (``DINA_RUNS_DIR``, ``DINA_DEMO_RUN``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from dina_core.errors import DinaError
+from dina_core.errors import CheckpointError, DinaError
 from dina_core.paths import inside
-from dina_core.runs.folder import MEMBERS_DIR
+from dina_core.runs.folder import MEMBERS_DIR, MODEL_FILE, RECORDINGS_DIR
 from dina_core.runs.summary import describe
 
 from .state import FileKey, demo_run_dir, load_data, runs_dir
@@ -61,8 +62,9 @@ def list_runs() -> list[dict]:
     them, never as its editable ``run.json`` does (``disagreement``: where that says otherwise, else None).
     ``problem`` is None for a usable run, else why it is broken (naming the file and field:
     ``dina_core.runs.summary``); a broken run is listed so it can be deleted, never used.
-    A folder with a ``state.pt`` and no model yet is a training in progress or interrupted: not listed. Which
-    runs belong to a recording: ``active_run.compatible_runs``.
+    A folder with a ``state.pt`` and no model yet is a training in progress or interrupted: not listed. A joint
+    run's folder is not listed (its recordings' runs are) unless a recording's model is missing: then it is listed
+    as broken, to be deleted. Which runs belong to a recording: ``active_run.compatible_runs``.
     """
     root = runs_dir()
     folders = {f.parent for pattern in ("*/run.json", "*/model.pt", "*/*/*/run.json", "*/*/*/model.pt")
@@ -73,10 +75,49 @@ def list_runs() -> list[dict]:
     for folder in folders:
         if folder.parent.name == MEMBERS_DIR or (not (folder / "model.pt").exists() and (folder / "state.pt").exists()):
             continue  # a seed ensemble's member while it trains, or a training in progress or interrupted
+        joint, joint_problem = _joint_state(folder)
+        if joint and joint_problem is None:
+            continue
         name = str(folder.relative_to(root)) if folder.is_relative_to(root) else f"shipped demo ({folder.name})"
-        found.append({"path": str(folder), "name": name, "modified": _modified(folder),
-                      **_described(str(folder), _stamps(folder))})
+        entry = {"path": str(folder), "name": name, "modified": _modified(folder),
+                 **_described(str(folder), _stamps(folder))}
+        if joint:  # describe() would report the fields of a single run's run.json that a joint one lacks
+            entry["problem"] = joint_problem
+        found.append(entry)
     return sorted(found, key=lambda r: -r["modified"])
+
+
+def joint_recordings(folder: str | os.PathLike) -> list[str] | None:
+    """The recording names of the joint run in ``folder``, in its order, or None when it holds none; read again
+    when its run.json changes.
+
+    Raises:
+        CheckpointError: its run.json is a joint run's whose recordings field is broken (naming file and field).
+    """
+    return _joint_names(str(folder), _stamps(Path(folder))[0])
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _joint_names(folder: str, stamp: tuple | None) -> list[str] | None:
+    from dina_core.runs.joint import is_joint_run, read_joint_summary  # imports torch: only when a folder may be one
+    if not is_joint_run(folder):
+        return None
+    return [r["name"] for r in read_joint_summary(folder)["recordings"]]
+
+
+def _joint_state(folder: Path) -> tuple[bool, str | None]:
+    """(whether ``folder`` is a joint run's, why it cannot be used or None)."""
+    if not (folder / RECORDINGS_DIR).is_dir() or (folder / MODEL_FILE).exists():
+        return False, None
+    try:
+        names = joint_recordings(folder)
+    except CheckpointError as exc:
+        return True, str(exc)
+    if names is None:
+        return False, None
+    missing = [n for n in names if not (folder / RECORDINGS_DIR / n / MODEL_FILE).is_file()]
+    return True, (f"{folder}: a joint run whose recordings {', '.join(missing)} have no {MODEL_FILE} in "
+                  f"{RECORDINGS_DIR}/" if missing else None)
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
@@ -125,8 +166,14 @@ def checkpoint_problem(key: FileKey) -> str | None:
 
 
 def run_label(run_key: FileKey) -> str:
+    """The run's folder name; 'J · NAME' for recording NAME's run in joint run J."""
     folder = Path(run_key[0]).parent
-    return folder.name if folder != demo_run_dir() else "shipped demo run"
+    if folder == demo_run_dir():
+        return "shipped demo run"
+    with contextlib.suppress(CheckpointError):
+        if folder.parent.name == RECORDINGS_DIR and folder.name in (joint_recordings(folder.parent.parent) or []):
+            return f"{folder.parent.parent.name} · {folder.name}"
+    return folder.name
 
 
 def delete_run(run_dir: str | os.PathLike) -> None:

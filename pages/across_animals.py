@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dina_app import across_animals as A
-from dina_app import state
+from dina_app import agreement_panel, fewshot_panel, state
 from dina_app.chrome import page_header
 
 page_header("Across animals", "Do different animals encode the same image features?")
@@ -15,3 +15,7 @@ else:
     A.builder()
 st.subheader("Results")
 A.results_panel()
+st.subheader("Where the animals agree")
+agreement_panel.panel()
+st.subheader("How many trials the next animal needs")
+fewshot_panel.panel()

@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from bench_ablation import _ci, _paired, single_trial_hits
+from bench_ablation import _ci, _paired
+from dina_core.evaluate.paired import single_trial_hits
 from dina_core.evaluate.model_eval import evaluate_run
 from dina_core.fewshot import fewshot
 from dina_core.runs.config import TrainConfig

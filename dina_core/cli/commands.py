@@ -162,6 +162,8 @@ def cmd_train(args) -> None:
         from .recordings import cmd_train_joint
         return cmd_train_joint(args, model_config, train_config)
     args.data = args.data[0] if isinstance(args.data, list) else args.data
+    if getattr(args, "alpha", 1.0) != 1.0:
+        raise DinaError("--alpha: only with several data files (a joint model's turns per recording)")
     if getattr(args, "from_run", None) or getattr(args, "freeze_image_tower", False) or \
             getattr(args, "fine_tune_image_tower", False):
         from .recordings import cmd_train_from

@@ -45,8 +45,13 @@ def cmd_train_joint(args, model_config, train_config) -> None:
     from ..runs.folder import check_target
     from ..train import distributed
     from ..train.joint import train_joint
-    if args.kind != "dina" or args.ensemble > 1:
-        raise DinaError("several data files train one joint DINA model: --kind linear and --ensemble take one file")
+    if args.kind != "dina" or args.ensemble > 1 or args.from_run or args.freeze_image_tower or \
+            args.fine_tune_image_tower:
+        raise DinaError("several data files train one joint DINA model: --kind linear, --ensemble and --from (and "
+                        "its image-tower options) take one file")
+    if not 0.0 <= args.alpha <= 1.0:  # also NaN
+        raise DinaError(f"--alpha {args.alpha}: expected a number from 0 (equal turns) to 1 (turns proportional to "
+                        "trials)")
     names = recording_names(args.data)
     dist = distributed.init_from_environment(train_config.device)
     try:

@@ -23,6 +23,7 @@ import torch
 
 from ..atomic import atomic_path
 from ..errors import CheckpointError
+from ..paths import is_inside
 from ..model.image_side import image_side, share_image_side
 from .config import TrainConfig
 from .folder import RECORDINGS_DIR, SUMMARY_FILE
@@ -110,6 +111,10 @@ def load_joint_run(run_dir: str | os.PathLike, device: str | torch.device = "cpu
     """
     summary = read_joint_summary(run_dir)
     names = [r["name"] for r in summary["recordings"]]
+    for name in names:  # a recording's folder linked elsewhere would load a model from outside the run
+        if not is_inside(run_dir, recording_folder(run_dir, name)):
+            raise CheckpointError(f"{recording_folder(run_dir, name)}: leads outside the joint run {run_dir} (a "
+                                  "link); a joint run's recordings are folders inside it")
     runs = {name: load_run(recording_folder(run_dir, name), device=device) for name in names}
     models = [run.model for run in runs.values()]
     first = _side_tensors(models[0])

@@ -36,15 +36,15 @@ def _row(rows: list[dict], responses: str) -> dict:
                 and r["responses"] == responses)
 
 
-def compare(label: str, recordings: dict, config: TrainConfig, seed: int = 0) -> str:
+def compare(label: str, recordings: dict, config: TrainConfig, model_config: dict | None = None, seed: int = 0) -> str:
     """Table rows: each recording alone and in the joint model, with the paired single-trial difference."""
     lines, alone = [], {}
     for name, data in recordings.items():
         started = time.perf_counter()
-        run, _ = train_run(data, None, train_config=config)
+        run, _ = train_run(data, None, model_config=model_config, train_config=config)
         alone[name] = run, time.perf_counter() - started
     started = time.perf_counter()
-    joint, _ = train_joint(recordings, None, train_config=config)
+    joint, _ = train_joint(recordings, None, model_config=model_config, train_config=config)
     joint_seconds = time.perf_counter() - started
     for name, data in recordings.items():
         reference = single_trial_hits(alone[name][0], data)
@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=800, help="train images per animal")
     parser.add_argument("--budgets", default="100,300,800", help="the next animal's train-trial budgets")
     parser.add_argument("--skip-real", action="store_true")
+    parser.add_argument("--maps-only", action="store_true", help="DINA's aligned maps alone (no linear or "
+                        "encoding-model level): what the shared image tower itself gains; no few-shot curve")
     parser.add_argument("--out", default="/tmp/dina_bench_joint", help="folder for the joint run and the curve")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -71,10 +73,13 @@ def main() -> None:
                           n_test_images=60, n_test_repeats=5)
     animals = simulate_animals(3, config=sim)
     first_two = {"animal1": animals[0], "animal2": animals[1]}
+    model_config = {"encoding_model_level": False, "linear_level": False} if args.maps_only else None
     print(HEADER)
-    print(compare("simulator", first_two, config), flush=True)
+    print(compare("simulator", first_two, config, model_config), flush=True)
     if available() and not args.skip_real:
-        print(compare("Antolik 2016", {f"region{r}": antolik(r) for r in (1, 2, 3)}, config), flush=True)
+        print(compare("Antolik 2016", {f"region{r}": antolik(r) for r in (1, 2, 3)}, config, model_config), flush=True)
+    if args.maps_only:
+        return
     started = time.perf_counter()
     train_joint(first_two, f"{args.out}/joint12", train_config=config, overwrite=True)
     fewshot(animals[2], f"{args.out}/joint12", [int(b) for b in args.budgets.split(",")],

@@ -185,22 +185,32 @@ def live_out_dirs() -> set[str]:
 def start_training(key: str, label: str, data, out_dir: Path, train_config, kind: str = "dina",
                    model_config: dict | None = None, metadata: dict | None = None, resume: bool = False,
                    overwrite: bool = False) -> Job:
-    """Start training a run into ``out_dir`` (``dina_core.train.run.train_run``) under ``key`` (see ``start``).
+    """Start training a run into ``out_dir`` (``dina_core.train.run.train_run``) under ``key`` (see ``start_fit``)."""
+    def fit(job: Job) -> tuple:
+        from dina_core.train.run import train_run
+        return train_run(data, out_dir, kind=kind, model_config=model_config, train_config=train_config,
+                         metadata=metadata, resume=resume, overwrite=overwrite, on_step=job.on_step,
+                         should_stop=job.should_stop)
+    return start_fit(key, label, out_dir, train_config, fit)
 
-    The job's meta names the epoch count and the device, shown beside its progress.
+
+def start_fit(key: str, label: str, out_dir: Path, train_config, fit: Callable[[Job], tuple]) -> Job:
+    """Start ``fit(job)`` under ``key`` (see ``start``): a training into ``out_dir`` (``train_run``, ``train_from``,
+    ``train_joint``) that reports to ``job.on_step``, polls ``job.should_stop``, returns (Run or JointRun, FitResult).
+
+    The job's meta names the epoch count and the device, shown beside its progress; its result is
+    {best_val_top1, best_epoch, interrupted, stopped_early}.
 
     Raises:
-        RuntimeError: ``train_config.device`` names a device this machine lacks (before any thread starts).
-        DinaError: another live job will write ``out_dir`` (``check_free``).
+        DinaError: ``train_config.device`` names a device this machine lacks (``DeviceError``, before any thread
+            starts), or another live job will write ``out_dir`` (``check_free``).
     """
     from dina_core.model.device import resolve_device  # torch: only once a training starts
 
     def work(job: Job) -> dict:
-        from dina_core.train.run import NothingTrainedError, train_run
+        from dina_core.train.run import NothingTrainedError
         try:
-            run, result = train_run(data, out_dir, kind=kind, model_config=model_config, train_config=train_config,
-                                    metadata=metadata, resume=resume, overwrite=overwrite, on_step=job.on_step,
-                                    should_stop=job.should_stop)
+            run, result = fit(job)
         except NothingTrainedError:  # the user stopped it in its first epoch: stopped, nothing saved
             raise Stopped from None
         return {"best_val_top1": run.metadata["best_val_top1"], "best_epoch": result.best_epoch,

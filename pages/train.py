@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dina_app import active_run, jobs, keys, saved_runs, state
+from dina_app import active_run, jobs, keys, saved_runs, state, train_options
 from dina_app.chrome import guard, page_header
 from dina_app.forms import dataclass_form
 from dina_app.job_panel import job_progress
@@ -28,6 +28,31 @@ def offer(run: dict, key: str) -> None:
         st.rerun()
 
 
+def submit() -> None:
+    """Check the run name and the options, then start the training, or say in one line why not."""
+    try:  # the name and folder rules of the core: never a path, never over another run (runs.names, runs.folder)
+        out_dir = state.runs_dir() / check_run_name(name.strip(), taken=saved_runs.run_folder_names())
+        check_target(out_dir)
+        jobs.check_free(out_dir, job_key)  # a queued training of that name has no folder yet
+    except DinaError as exc:
+        st.error(f"Choose another run name: {exc}")
+        return
+    try:  # before the job: what the core would refuse only once the files are read
+        names = train_options.check(options, data_key)
+    except DinaError as exc:
+        st.error(f"Not started: {exc}")
+        return
+    try:
+        train_config = TrainConfig.from_dict(train_values)
+        model_config = model_cls.from_dict(model_values).to_dict()
+        train_options.start(job_key, out_dir, kind, options, names, data_key, train_config, model_config)
+    except (TypeError, ValueError, DinaError) as exc:  # DinaError: a device this machine lacks
+        st.error(f"Invalid configuration: {exc}")
+        return
+    st.session_state[keys.TRAIN_RENEW] = True
+    st.rerun()
+
+
 page_header("Train", "Does a model learn to match this recording's responses to its images?")
 with st.spinner("Loading PyTorch (first visit only)…"):
     from dina_core.model import LinearConfig, ModelConfig
@@ -45,6 +70,7 @@ kind = st.segmented_control("Model", ["dina", "linear"], default="dina", key="tr
                                          "linear": "Linear two-tower (baseline)"}.get) or "dina"
 if keys.TRAIN_NAME not in st.session_state or st.session_state.pop(keys.TRAIN_RENEW, False):
     st.session_state[keys.TRAIN_NAME] = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"  # fixed until a run starts
+options = train_options.draw(data_key, busy) if kind == "dina" else train_options.Options()
 tuned = tuned_values()  # a finished tuning's chosen settings, once the user took them
 with st.form("train.form", border=not big, enter_to_submit=False):  # only the button starts a run
     name = st.text_input("Run name", key=keys.TRAIN_NAME,  # no max_chars: it would cut a pasted name silently
@@ -63,23 +89,7 @@ with st.form("train.form", border=not big, enter_to_submit=False):  # only the b
     submitted = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy)
 
 if submitted:
-    try:  # the name and folder rules of the core: never a path, never over another run (runs.names, runs.folder)
-        out_dir = state.runs_dir() / check_run_name(name.strip(), taken=saved_runs.run_folder_names())
-        check_target(out_dir)
-        jobs.check_free(out_dir, job_key)  # a queued training of that name has no folder yet
-    except DinaError as exc:
-        st.error(f"Choose another run name: {exc}")
-    else:
-        try:
-            train_config = TrainConfig.from_dict(train_values)
-            model_config = model_cls.from_dict(model_values).to_dict()
-            jobs.start_training(job_key, f"Training {out_dir.name}", state.load_data(data_key), out_dir, train_config,
-                                kind, model_config, {"data_path": data_key[0]})
-        except (TypeError, ValueError, DinaError) as exc:  # DinaError: a device this machine lacks
-            st.error(f"Invalid configuration: {exc}")
-        else:
-            st.session_state[keys.TRAIN_RENEW] = True
-            st.rerun()
+    submit()
 
 chance = 1 / max(summary["images_per_tier"]["validation"] or summary["images_per_tier"]["train"] // 10, 1)
 if job is not None:
@@ -89,7 +99,14 @@ if job is not None:
                                  help="Ends after this step and keeps the best weights so far"):
         job.stop()
     job_progress(job_key, chance=chance)
-    finished = next((r for r in active_run.compatible_runs(data_key) if Path(r["path"]) == job.out_dir), None)
+    members = train_options.joint_folders(job.out_dir) if not busy else None  # {name: folder} of a joint run
+    if members:
+        st.info(f"**{job.out_dir.name}** holds one model per recording: "
+                + ", ".join(f"{n} in `{folder}`" for n, folder in members.items())
+                + ". Each is listed under Checkpoints while its own recording is open (Data page): choose it there "
+                  "and **Use this model**.", icon=":material/folder_copy:")
+    mine = {job.out_dir, *(members or {}).values()}  # a joint run's model of this recording is its member's run
+    finished = next((r for r in active_run.compatible_runs(data_key) if Path(r["path"]) in mine), None)
     if not busy and finished is not None:
         offer(finished, "train.use_finished")
 

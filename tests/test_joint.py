@@ -131,9 +131,11 @@ def test_recordings_one_model_cannot_share_are_refused(animals):
         check_recordings({"A": animals[0], "B": other})
 
 
-def test_an_interrupted_joint_training_resumes_to_the_same_model(animals, tmp_path):
-    config = TrainConfig(epochs=3, batch_size=64, patience=100)
-    recordings = {"A": animals[0], "B": animals[1]}
+def test_an_interrupted_joint_training_resumes_to_the_same_model(tmp_path):
+    tiny = simulate_animals(3, config=SimConfig.small(n_neurons=48, n_train_images=80, n_validation_images=16,
+                                                      n_test_images=8))
+    config = TrainConfig(epochs=3, batch_size=32, patience=100)
+    recordings = {"A": tiny[0], "B": tiny[1]}
     full, _ = train_joint(recordings, None, train_config=config)
     out = tmp_path / "run"
     _, stopped = train_joint(recordings, out, train_config=config, should_stop=lambda: (out / "state.pt").exists())
@@ -145,4 +147,4 @@ def test_an_interrupted_joint_training_resumes_to_the_same_model(animals, tmp_pa
         assert all(torch.equal(a[k], b[k]) for k in a), name  # the same model as an uninterrupted training
     train_joint(recordings, out, train_config=config, overwrite=True, should_stop=lambda: (out / "state.pt").exists())
     with pytest.raises(DinaError, match="differs"):  # a resume must be of the same recordings and settings
-        train_joint({"A": animals[0], "B": animals[2]}, out, train_config=config, resume=True)
+        train_joint({"A": tiny[0], "B": tiny[2]}, out, train_config=config, resume=True)

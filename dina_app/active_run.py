@@ -35,7 +35,8 @@ from . import keys, saved_runs, state
 CHOICES_FILE = "active_runs.json"
 
 
-def _choice_id(data_key: state.FileKey) -> str:
+def recording_id(data_key: state.FileKey) -> str:
+    """What a recording's remembered choice and decks are filed under: its provenance, else its content hash."""
     ident = state.identity(data_key)  # a re-simulated demo keeps its provenance, not its content hash
     return ident.get("data_provenance") or ident["data_fingerprint"]
 
@@ -70,10 +71,10 @@ def use(data_key: state.FileKey, run_dir: str | os.PathLike | None) -> None:
     choices = _remembered()
     if run_dir is None:
         st.session_state.pop(keys.RUN, None)
-        choices.pop(_choice_id(data_key), None)
+        choices.pop(recording_id(data_key), None)
     else:
         st.session_state[keys.RUN] = str(Path(run_dir).resolve())
-        choices[_choice_id(data_key)] = str(Path(run_dir).resolve())
+        choices[recording_id(data_key)] = str(Path(run_dir).resolve())
     with atomic_path(state.runs_dir() / CHOICES_FILE) as tmp:
         tmp.write_text(json.dumps(choices, indent=1))
 
@@ -86,7 +87,7 @@ def active(data_key: state.FileKey) -> tuple[dict, str] | None:
     listed = saved_runs.list_runs()
     runs = {str(Path(r["path"]).resolve()): r for r in _compatible(listed, data_key)}
     broken = {str(Path(r["path"]).resolve()): r for r in listed if r["problem"] is not None}
-    for chosen in (st.session_state.get(keys.RUN), _remembered().get(_choice_id(data_key))):
+    for chosen in (st.session_state.get(keys.RUN), _remembered().get(recording_id(data_key))):
         if chosen in runs or chosen in broken:  # a chosen run broken since: the pages say why, never swap it
             return runs.get(chosen) or broken[chosen], "chosen"
     usable = [r for r in runs.values() if not r["shuffled"] and score(r, data_key).clearly_above_chance]

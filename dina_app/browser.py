@@ -29,7 +29,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 PAGES = [("Data", "data"), ("Train", "train"), ("Retrieval", "retrieval"), ("Feature maps", "feature_maps"),
          ("Attributions", "attributions"), ("Structure probes", "probes"), ("Neurons", "neurons"),
          ("Model validation", "model_validation"), ("Across animals", "across_animals"),
-         ("Report", "report")]  # (sidebar title, file in pages/), in order
+         ("Report", "report"), ("Deck", "deck")]  # (sidebar title, file in pages/), in order
 IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"  # the page's script run is over
 CHARTS_DRAWN = ("() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
                 ".every(e => e.querySelector('.main-svg'))")  # JS: every plotly figure has its SVG

@@ -4,6 +4,8 @@ figure display, and the error guard."""
 from __future__ import annotations
 
 import contextlib
+import runpy
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,10 @@ import streamlit as st
 
 from dina_core.errors import DinaError
 
-from . import active_run, keys, saved_runs, state
+from . import active_run, keys, links, saved_runs, state
+
+APP_FILE = Path(__file__).resolve().parents[1] / "app.py"
+_inside_app = threading.local()  # per script thread: is app.py running the page now?
 
 # Both modes: labels and metric titles wrap instead of ending in "..."; a segmented control wraps its
 # options onto a second line rather than cutting the last one off in a narrow column.
@@ -45,7 +50,7 @@ BASE_CSS = """<style>
 
 
 def presentation_toggle() -> bool:
-    on = st.sidebar.toggle("Presentation mode", key=keys.PRESENT,
+    on = st.sidebar.toggle("Presentation mode", key=links.key(keys.PRESENT, options=[False, True]),
                            help="Large fonts and figures, fewer controls: for a projector.")
     st.markdown(PRESENTATION_CSS if on else BASE_CSS, unsafe_allow_html=True)
     return on
@@ -82,13 +87,32 @@ def guard() -> Iterator[None]:
 
 
 def show(fig, caption: str, key: str | None = None) -> None:
-    """A figure with the caption that says which question it answers."""
+    """A figure with the caption that says which question it answers (kept for "Pin this view")."""
+    st.session_state.setdefault(keys.SHOWN, []).append((fig, caption))
     st.plotly_chart(fig, key=key, config={"displaylogo": False, "toImageButtonOptions": {"scale": 2}})
     st.caption(caption)
 
 
+@contextlib.contextmanager
+def running_page() -> Iterator[None]:
+    """app.py runs the chosen page inside this: ``page_header`` knows the sidebar and links are in place."""
+    _inside_app.active = True
+    try:
+        yield
+    finally:
+        _inside_app.active = False
+
+
 def page_header(title: str, question: str) -> None:
-    """Every page's first call: its title and the one question it answers."""
+    """Every page's first call: its title and the one question it answers.
+
+    Streamlit runs a ``pages/`` file alone (its legacy multipage mode) when a server's first request is a page's
+    URL (a link, a bookmark) and in AppTest's ``switch_page``; the page then runs app.py, which draws the sidebar
+    and runs this page again inside it, and this run ends there.
+    """
+    if not getattr(_inside_app, "active", False):
+        runpy.run_path(str(APP_FILE), run_name="__main__")
+        st.stop()
     st.title(title)
     st.markdown(f"*{question}*")
 

@@ -14,6 +14,13 @@ RUN = "dina.run_path"  # str run folder chosen in this session; absent: the reme
 PRESENT = "dina.presentation"  # bool: presentation mode (large fonts, fewer controls); the sidebar toggle's key
 SESSION = "dina.session_id"  # str: this browser session's id (keys its training and import jobs)
 
+# -- links and decks (``links``, ``deck_controls``) -------------------------------------------------
+LINK_APPLIED = "links.applied"  # {param: URL value} last restored or published: a value differing from it is new
+LINK_KEYS = "links.keys"  # {param: None}: the view's widget keys registered by this script run, in order
+LINK_NOTICES = "links.notices"  # list[str]: what this run could not restore from the URL, one line each
+SHOWN = "links.shown"  # list[(plotly figure, caption)]: the figures this script run drew (``chrome.show``)
+SHOWING = "deck.showing"  # {'deck': deck file path, 'index': int}: the deck being presented and its current view
+
 # -- Data page and its import wizard -------------------------------------------------------------
 DATA_FLASH = "data.flash"  # str: message of the last recording change, shown once on the next run
 DATA_SEED = "data.seed"  # int: which random draw of stimuli the gallery shows ("Show other images")

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dina_app import cached, labels, saved_runs, state
+from dina_app import cached, labels, links, saved_runs, state
 from dina_app import map_figures as M
 from dina_app.chrome import figure_columns, page_header, show
 from dina_app.run_guard import require_run
@@ -23,27 +23,29 @@ gt = data.ground_truth
 n = len(cached.embeddings(run_key, data_key, None)["candidates"])
 available = [m for m in SPATIAL_METHODS if m != "grad_cam" or cached.is_dina(run_key)]  # Grad-CAM needs a CNN layer
 methods = st.multiselect("Methods", available, default=["integrated_gradients", "occlusion"],
-                         format_func=METHOD_NAMES.get, key="attr.methods", max_selections=4)  # own row: 4 fit
+                         format_func=METHOD_NAMES.get, key=links.key("attr.methods", options=available, multi=True),
+                         max_selections=4)  # own row: 4 fit
 c1, c2 = st.columns(2)
-pos = c1.slider("Test image", 0, n - 1, 0, key="attr.image")
-opacity = c2.slider("Map opacity", 0.0, 1.0, 0.65, 0.05, key="attr.opacity")
+pos = c1.slider("Test image", 0, n - 1, 0, key=links.key("attr.image", lo=0, hi=n - 1))
+opacity = c2.slider("Map opacity", 0.0, 1.0, 0.65, 0.05, key=links.key("attr.opacity", lo=0.0, hi=1.0))
 params = {"target": "similarity", "baseline": "mean_grey", "n_steps": 32, "window": (6, 6), "stride": (3, 3),
           "stage": None}
 if not big:
     with st.expander("Method parameters"):
         p1, p2, p3, p4 = st.columns(4)
-        params["target"] = p1.selectbox("Explain", TARGETS, key="attr.target",
+        params["target"] = p1.selectbox("Explain", TARGETS, key=links.key("attr.target", options=TARGETS),
                                         format_func=labels.ATTRIBUTION_TARGETS.get,
                                         help="similarity of the true pair, or its margin over the other responses")
-        params["baseline"] = p2.selectbox("Reference image", BASELINES, key="attr.baseline",
-                                          format_func=labels.ATTRIBUTION_BASELINES.get,
+        params["baseline"] = p2.selectbox("Reference image", BASELINES,
+                                          key=links.key("attr.baseline", options=BASELINES), format_func=labels.ATTRIBUTION_BASELINES.get,
                                           help="mean grey, or the image blurred (keeps coarse luminance)")
-        params["n_steps"] = p3.slider("Integration steps", 8, 64, 32, 8, key="attr.steps")
-        size = p4.slider("Occlusion patch (px)", 2, 12, 6, key="attr.window")
+        params["n_steps"] = p3.slider("Integration steps", 8, 64, 32, 8, key=links.key("attr.steps", lo=8, hi=64))
+        size = p4.slider("Occlusion patch (px)", 2, 12, 6, key=links.key("attr.window", lo=2, hi=12))
         params["window"], params["stride"] = (size, size), (max(1, size // 2),) * 2
-        params["stage"] = st.selectbox("Level explained", [None, *cached.levels(run_key)], key="attr.stage",
+        explained = [None, *cached.levels(run_key)]
+        params["stage"] = st.selectbox("Level explained", explained, key=links.key("attr.stage", options=explained),
                                        format_func=labels.level)
-top_n = st.slider("True receptive fields of the top-k driven neurons", 0, 30, 10, key="attr.rf",
+top_n = st.slider("True receptive fields of the top-k driven neurons", 0, 30, 10, key=links.key("attr.rf", lo=0, hi=30),
                   help="Simulated data only: outlines of the RFs of the neurons this image drives most") if gt else 0
 key_params = tuple(sorted(params.items()))
 
@@ -60,8 +62,9 @@ if methods:
 
 st.subheader("Across the test set")
 a1, a2 = st.columns([1, 2], vertical_alignment="bottom")
-method = a1.selectbox("Method", methods or ["integrated_gradients"], format_func=METHOD_NAMES.get, key="attr.agg")
-if a2.toggle(f"Aggregate over all {n} test images", key="attr.aggregate",
+aggregated = methods or ["integrated_gradients"]
+method = a1.selectbox("Method", aggregated, format_func=METHOD_NAMES.get, key=links.key("attr.agg", options=aggregated))
+if a2.toggle(f"Aggregate over all {n} test images", key=links.key("attr.aggregate", options=[False, True]),
              help="Runs the method on every test pair: seconds to a minute"):
     result = cached.attributions(run_key, data_key, method, tuple(range(n)), key_params)
     maps, rows = result["maps"], result["image_rows"]

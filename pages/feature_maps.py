@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dina_app import cached, labels, saved_runs, state
+from dina_app import cached, labels, links, saved_runs, state
 from dina_app import figures as F
 from dina_app import map_figures as M
 from dina_app.chrome import figure_columns, page_header, show
@@ -21,12 +21,13 @@ if not cached.is_dina(run_key):
 data = state.load_data(data_key)
 
 c1, c2, c3 = st.columns(3)
-stage = c1.selectbox("Feature-map level", list(saved_runs.load_run(run_key).model.config.aligned_stages), key="maps.stage",
+stages = list(saved_runs.load_run(run_key).model.config.aligned_stages)
+stage = c1.selectbox("Feature-map level", stages, key=links.key("maps.stage", options=stages),
                      format_func=labels.level, help="Aligned stage of the image tower: each one halves the resolution")
 maps = cached.stage_maps(run_key, data_key, stage)
 n = len(maps["image_rows"])
-pos = c2.slider("Test image", 0, n - 1, 0, key="maps.image")
-opacity = c3.slider("Map opacity", 0.0, 1.0, 0.6, 0.05, key="maps.opacity")
+pos = c2.slider("Test image", 0, n - 1, 0, key=links.key("maps.image", lo=0, hi=n - 1))
+opacity = c3.slider("Map opacity", 0.0, 1.0, 0.6, 0.05, key=links.key("maps.opacity", lo=0.0, hi=1.0))
 image = data.images[maps["image_rows"][pos]]
 aligned = maps["alignment"][pos]
 h, w = aligned.shape
@@ -43,7 +44,7 @@ with left:
 channel_order = np.argsort(-maps["channels"])
 with right:
     n_top = 8 if big else 12
-    chosen = st.selectbox("Latent channel", channel_order, key="maps.channel",
+    chosen = st.selectbox("Latent channel", channel_order, key=links.key("maps.channel", options=channel_order),
                           format_func=lambda c: f"channel {c} (#{int(np.flatnonzero(channel_order == c)[0]) + 1} "
                                                 f"most alignable)")
     top = channel_order[:n_top]

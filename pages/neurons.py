@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, cached, labels, saved_runs, state
+from dina_app import analysis, cached, labels, links, saved_runs, state
 from dina_app import figures as F
 from dina_app import map_figures as M
 from dina_app import result_figures as R
@@ -19,11 +19,13 @@ run, data = saved_runs.load_run(run_key), state.load_data(data_key)
 
 c1, c2 = (st, st) if big else st.columns(2)  # presentation: the honest ranking tier, one control fewer, no gap
 tier = "validation" if big else c1.segmented_control(
-    "Rank neurons on", ["validation", "test"], default="validation", key="neurons.tier",
+    "Rank neurons on", ["validation", "test"], default="validation",
+    key=links.key("neurons.tier", options=["validation", "test"]),
     help="validation: the ranking never sees the test images it is scored on (honest subset sizes); test: "
          "repeat-averaged, less noisy, mildly optimistic") or "validation"
 responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
-                                 default="averaged", key="neurons.responses") or "averaged"
+                                 default="averaged",
+                                 key=links.key("neurons.responses", options=list(analysis.RESPONSES))) or "averaged"
 ranked, unavailable = cached.rankings(run_key, data_key, tier)
 ev = cached.evaluator(run_key, data_key, responses)
 n = ev.n_neurons
@@ -43,10 +45,11 @@ def pruning_panel() -> None:
 def _pruning_panel() -> None:
     left, right = st.columns([2, 3])
     with left:
-        criterion = st.selectbox("Keep", criteria, format_func=labels.RANKING_CHOICES.get, key="neurons.criterion",
+        criterion = st.selectbox("Keep", criteria, format_func=labels.RANKING_CHOICES.get,
+                                 key=links.key("neurons.criterion", options=criteria),
                                  help="Importance: mean |integrated gradients| of the true pair's similarity with "
                                       "respect to each neuron")
-        k = st.slider("Neurons kept (k)", 1, n, max(1, n // 10), key="neurons.k")
+        k = st.slider("Neurons kept (k)", 1, n, max(1, n // 10), key=links.key("neurons.k", lo=1, hi=n))
         by = "importance" if criterion == "importance_bottom" else criterion
         source = None if criterion == "random" else ranked[by]
         mask = analysis.keep_mask(source, k, n, least_first=criterion == "importance_bottom")
@@ -81,13 +84,15 @@ with left:
         st.metric("Strong responders found (ROC AUC)", f"{strong_responder_auc(ranked['importance'], strong):.2f}",
                   help="1: every simulated strong responder outranks every weak neuron; 0.5: no better than chance")
 with right:
-    kind = st.segmented_control("Matrix", list(labels.INTERACTIONS), default="synergy", key="neurons.matrix",
+    kind = st.segmented_control("Matrix", list(labels.INTERACTIONS), default="synergy",
+                                key=links.key("neurons.matrix", options=list(labels.INTERACTIONS)),
                                 format_func=labels.INTERACTIONS.get) or "synergy"
-    m = 10 if big else st.slider("Top neurons in the matrix", 4, 20, 10, key="neurons.m")
+    m = 10 if big else st.slider("Top neurons in the matrix", 4, 20, 10, key=links.key("neurons.m", lo=4, hi=20))
     metric = "margin"
     if kind == "synergy" and not big:
         metric = st.segmented_control("Pair ablation scored by", list(labels.SYNERGY_METRICS), default="margin",
-                                      format_func=labels.SYNERGY_METRICS.get, key="neurons.metric") or "margin"
+                                      format_func=labels.SYNERGY_METRICS.get,
+                                      key=links.key("neurons.metric", options=list(labels.SYNERGY_METRICS))) or "margin"
     inter = cached.synergy(run_key, data_key, tier, m, metric)
     title = labels.INTERACTIONS[kind] + (f" ({labels.SYNERGY_METRICS[metric]})" if kind == "synergy" else " (r)")
     show(M.interaction_matrix(inter[kind], [str(ids[i]) for i in inter["neurons"]], title, big=big),

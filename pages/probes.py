@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dina_app import analysis, cached, labels, state
+from dina_app import analysis, cached, labels, links, state
 from dina_app import figures as F
 from dina_app import result_figures as R
 from dina_app.chrome import page_header, show
@@ -17,14 +17,15 @@ n = len(cached.embeddings(run_key, data_key, None)["candidates"])
 
 c1, c2 = st.columns([1, 1] if big else [2, 1])  # room for both options at presentation size
 name = c1.selectbox("Manipulation", list(MANIPULATIONS), format_func=lambda m: labels.MANIPULATIONS.get(m, m),
-                    key="probe.name")
+                    key=links.key("probe.name", options=list(MANIPULATIONS)))
 responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
-                                 default="averaged", key="probe.responses") or "averaged"
+                                 default="averaged",
+                                 key=links.key("probe.responses", options=list(analysis.RESPONSES))) or "averaged"
 manipulation, title = MANIPULATIONS[name], labels.MANIPULATIONS.get(name, name)
 st.caption(manipulation.description + " The responses are untouched: only the candidate images change.")
 grid = list(manipulation.strengths)
 strength = st.select_slider(f"Strength: {manipulation.unit}", options=grid, value=grid[len(grid) // 2],
-                            key=f"probe.strength.{name}")
+                            key=links.key(f"probe.strength.{name}", options=grid))
 
 examples = cached.manipulated(data_key, run_key, name, strength, 4 if big else 6)
 show(F.image_grid(examples, [f"test image {i + 1}" for i in range(len(examples))], cols=len(examples), big=big),
@@ -46,7 +47,7 @@ st.markdown(f"**{title} at {strength:g} ({manipulation.unit}): top-1 {at['top1']
 show(fig, f"How much of the decoding survives {title.lower()}? Response → image retrieval among "
           f"the {n} test images as the manipulation grows; the grey line marks the strength shown above.")
 
-if not big and st.toggle("Compare every manipulation", key="probe.all",
+if not big and st.toggle("Compare every manipulation", key=links.key("probe.all", options=[False, True]),
                          help="Scores all manipulations at their default strengths: a few seconds each"):
     panels = {}
     for other in MANIPULATIONS:

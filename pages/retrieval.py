@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, cached, jobs, keys, labels, saved_runs, state
+from dina_app import analysis, cached, jobs, keys, labels, links, saved_runs, state
 from dina_app import figures as F
 from dina_app.chrome import figure_columns, page_header, show
 from dina_app.job_panel import job_progress
@@ -25,19 +25,21 @@ if big:  # presentation: the combined score only, and no empty column where its 
     level, (c2, c3) = "combined", st.columns([1.5, 1])
 else:
     c1, c2, c3 = st.columns([1, 1.3, 1])
-    level = c1.selectbox("Feature-map level", ["combined", *cached.levels(run_key)], key="retrieval.level",
+    levels = ["combined", *cached.levels(run_key)]
+    level = c1.selectbox("Feature-map level", levels, key=links.key("retrieval.level", options=levels),
                          format_func=labels.level,
                          help="combined: the retrieval score (weighted sum over aligned levels); or one level alone")
 responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
-                                 default="averaged", key="retrieval.responses") or "averaged"
-k = c3.slider("Candidates shown", 3, 12, 6, key="retrieval.k")
+                                 default="averaged",
+                                 key=links.key("retrieval.responses", options=list(analysis.RESPONSES))) or "averaged"
+k = c3.slider("Candidates shown", 3, 12, 6, key=links.key("retrieval.k", lo=3, hi=12))
 emb = cached.embeddings(run_key, data_key, None if level == "combined" else level)
 n = len(emb["candidates"])
 
 to_image, to_response = st.tabs(["Response → images", "Image → responses"])
 with to_image:
     n_queries = n if responses == "averaged" else len(emb["trials"])
-    q = st.slider("Test response", 0, n_queries - 1, 0, key="retrieval.query",
+    q = st.slider("Test response", 0, n_queries - 1, 0, key=links.key("retrieval.query", lo=0, hi=n_queries - 1),
                   help="averaged: one repeat-averaged response per test image; single trial: one trial")
     top = analysis.query_topk(emb, "neural_to_image", responses, q, k)
     st.markdown(f"**The true image ranks #{top['true_rank']} of {n}.**")
@@ -48,9 +50,9 @@ with to_response:
     single = responses == "single_trial"
     n_repeats = int(np.bincount(emb["trial_target"]).max()) if single else 1  # repeat sets (tasks.repeat_sets)
     s1, s2 = st.columns([2, 1]) if n_repeats > 1 and not big else (st, None)
-    q = s1.slider("Test image", 0, n - 1, 0, key="retrieval.image")
+    q = s1.slider("Test image", 0, n - 1, 0, key=links.key("retrieval.image", lo=0, hi=n - 1))
     repeat = 0 if s2 is None else s2.slider(
-        "Repeat", 1, n_repeats, 1, key="retrieval.repeat",
+        "Repeat", 1, n_repeats, 1, key=links.key("retrieval.repeat", lo=1, hi=n_repeats),
         help="Single trials are scored N-way: the image ranks one trial of every test image (repeat 1: each "
              "image's first presentation, and so on)") - 1
     top = analysis.query_topk(emb, "image_to_neural", responses, q, k, repeat=repeat)
@@ -69,7 +71,9 @@ show(fig, "Is every response most similar to its own image? Similarity of each t
 
 st.subheader("Top-k accuracy")
 direction = st.segmented_control("Direction", list(analysis.DIRECTIONS), format_func=analysis.DIRECTIONS.get,
-                                 default="neural_to_image", key="retrieval.direction") or "neural_to_image"
+                                 default="neural_to_image",
+                                 key=links.key("retrieval.direction", options=list(analysis.DIRECTIONS))) \
+    or "neural_to_image"
 fp = state.fingerprint(data_key)
 bench = analysis.find_benchmark(state.runs_dir(), fp)
 ks = np.arange(1, n + 1)

@@ -19,7 +19,7 @@ from studio_pages import APP, TIMEOUT, demo_fingerprint, open_page, texts, trace
 
 
 PAGES = ["data", "train", "retrieval", "feature_maps", "attributions", "probes", "neurons", "model_validation",
-         "across_animals", "report"]
+         "across_animals", "report", "deck"]
 FIGURE_PAGES = {"data", "retrieval", "feature_maps", "attributions", "probes", "neurons"}
 
 

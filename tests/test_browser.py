@@ -36,22 +36,8 @@ def server(tmp_path_factory, playwright_chromium, small_data, small_run_dir):
     shutil.copytree(simulated_files(small_data, tmp_path_factory).suite2p.parent, root / "data" / "session1")
     env = {**os.environ, "DINA_DATA_DIR": str(root / "data"), "DINA_RUNS_DIR": str(root / "runs"),
            "DINA_DEMO_DIR": str(root / "demo"), "DINA_DEMO_SIZE": "small", "DINA_DEMO_RUN": str(small_run_dir[0])}
-    with studio_server(env, timeout_s=120) as url:
-        _open_root_once(playwright_chromium, url)
+    with studio_server(env, timeout_s=120) as url:  # its first request is a page's URL (/train): see app.py
         yield url, root
-
-
-def _open_root_once(browser, url: str) -> None:
-    """Open the app at its root, as a user does: the server leaves Streamlit's legacy ``pages/`` mode for good
-    (see app.py), so the tests' deep links (``/train``) run through app.py's navigation and sidebar."""
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.set_default_timeout(SLOW_MS)
-        page.goto(url)
-        page.locator("[data-testid=stSidebar]", has_text="Presentation mode").wait_for()
-    finally:
-        context.close()
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@
 * ``jobs``      background training/benchmark/import workers, polled by the pages (no Streamlit)
 * ``cached``    cached analyses of the active run on the active recording
 * ``warmup``    fills those caches for the shipped run on the demo in a background thread, once per server
+* ``view_needs``  per page, the cached computations a view of it needs (what warm-up and a deck's prefetch fill)
+* ``prefetch``  computes what an opened deck's views need in a background thread, with progress
 * ``analysis``  small glue between ``dina_core`` results and figures (no Streamlit)
 * ``figures``   plotly figure builders: curves, bars, images (no Streamlit; legends below the plot)
 * ``map_figures``  maps over stimuli, channel maps, the raster, neuron-pair matrices (one colour bar each)
@@ -21,5 +23,8 @@
   profile, table and alignment map of a finished validation
 * ``across_animals``  the Across animals page: saved runs of several recordings, their consistency matrix and its control
 * ``import_wizard``, ``import_picker``, ``sources``, ``trace_figures``  the Data page's import of raw recordings
+* ``links``     every view has a link: recording, run and the page's choices in the URL, restored or named as not
+* ``decks``, ``deck_export``  decks of pinned views as JSON in the runs folder; their HTML and PNG exports (no Streamlit)
+* ``deck_controls``, ``deck_panel``  "Copy link", "Pin this view" and the presenter's bar; the Deck page
 * ``browser``   how to drive the app in headless Chromium with Playwright (browser tests, bench)
 """

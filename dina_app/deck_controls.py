@@ -15,7 +15,7 @@ import streamlit as st
 from dina_core import __version__
 from dina_core.errors import DinaError
 
-from . import active_run, decks, keys, links, state
+from . import active_run, decks, keys, links, prefetch, state
 
 NEW_DECK = "+ new deck"
 VIEW = "links.view"  # (page stem, params) of the last run's view: what a pin callback pins
@@ -141,6 +141,9 @@ def presenter_bar() -> None:
                               disabled=index == len(views) - 1, help="The next slide (→, Page Down, space)")
     caption = views[index]["caption"]
     text_col.markdown(f"**Slide {index + 1} / {len(views)}**" + (f" · {escape_markdown(caption)}" if caption else ""))
+    progress = prefetch.start(Path(showing["deck"]), views, state.active_data_key())  # once per deck version
+    if not progress.ended:  # said at each slide; never a rerun of its own in front of the audience
+        text_col.caption(progress.describe())
     stop = end_col.button("End", icon=":material/close:", key="deck-end", width="stretch",
                           help="Back to the Deck page")
     st.html(CLICKER_JS, unsafe_allow_javascript=True)

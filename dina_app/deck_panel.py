@@ -10,7 +10,7 @@ import streamlit as st
 
 from dina_core.errors import DinaError
 
-from . import deck_controls, deck_export, decks, links, report, state
+from . import deck_controls, deck_export, decks, links, prefetch, report, state
 
 FLASH = "deck.flash"  # (ok, message) of the last change, shown once
 EXPORTS = "deck.exports"  # (deck path, its mtime_ns, html, png zip or None, why no PNGs): the last exports
@@ -76,11 +76,26 @@ def panel(data_key: state.FileKey) -> None:
                    f"{folder}, and open this page again.")
         return
     views = deck["views"]
+    _preparing(prefetch.start(deck_path, views, data_key))
     _deck_actions(deck_path, deck)
     if not views:
         st.caption("This deck is empty: pin views from any page.")
     for i, view in enumerate(views):
         _view_row(deck_path, i, view, len(views))
+
+
+def _preparing(progress: prefetch.Progress) -> None:
+    """What the views need is computed in the background once the deck is open: its progress, live until done."""
+    if progress.ended:
+        st.caption(progress.describe())
+        return
+
+    @st.fragment(run_every=1.0)
+    def live() -> None:
+        if progress.ended:
+            st.rerun()  # the whole page once: the static line above, no more polling
+        st.progress(progress.ready / max(progress.views, 1), text=progress.describe())
+    live()
 
 
 def _deck_actions(deck_path: Path, deck: dict) -> None:

@@ -121,6 +121,14 @@ def key(name: str, *, options: Sequence | None = None, lo=None, hi=None, multi: 
     return name
 
 
+def hidden(name: str, default, **spec):
+    """The value of a control a page hides (in presentation mode): the view's own, from its link or from this
+    session, else ``default``. Registered like ``key`` (``spec``: its options or range), so the view keeps it in
+    its URL: a view pinned with its advanced settings presents with them."""
+    key(name, **spec)
+    return st.session_state.get(name, default)
+
+
 def recording_param(data_key: state.FileKey) -> str:
     """``rec``'s value for a recording: ``demo``, or its path relative to the data folder."""
     if state.is_demo(data_key):
@@ -148,15 +156,20 @@ def restore_context() -> None:
     raw = _new_value(RUN)
     if raw is not None:
         try:
-            data_key = state.active_data_key()
-            found = [r for r in active_run.compatible_runs(data_key) if r["name"] == raw]
+            path = run_path(state.active_data_key(), raw)
         except DinaError:
-            found = []
-        if found:
-            st.session_state[keys.RUN] = str(Path(found[0]["path"]).resolve())  # this session only
+            path = None
+        if path is not None:
+            st.session_state[keys.RUN] = path  # this session only
         else:
             notice(f"The link's model {raw[:80]!r} is not a saved model of this recording; using the model in "
                    "the sidebar instead.")
+
+
+def run_path(data_key: state.FileKey, name: str) -> str | None:
+    """The folder of the saved model of this recording that a link names ``run=name``, or None."""
+    found = [r for r in active_run.compatible_runs(data_key) if r["name"] == name]
+    return str(Path(found[0]["path"]).resolve()) if found else None
 
 
 def _current_recording() -> str:

@@ -7,7 +7,8 @@ questions of the shipped run on the demo recording, so as soon as a session open
 a daemon thread fills the very caches the pages read (``cached``, with the pages' default widget
 values), page by page in the sidebar's order. A page visited before its turn computes its own
 share under its spinner, and the thread then finds it cached. Other runs are not warmed: their
-analyses cost minutes on a large recording, and only a visit should spend them.
+analyses cost minutes on a large recording, and only a visit (or a deck presented: ``prefetch``) should
+spend them. What each view needs is ``view_needs``' list.
 
 At interpreter exit the thread is asked to stop after its current step and waited for: a daemon thread
 still inside torch when Python finalises aborts the process ("terminate called without an active
@@ -21,7 +22,7 @@ import logging
 import threading
 from pathlib import Path
 
-from . import saved_runs, state
+from . import state
 
 log = logging.getLogger(__name__)
 _STARTED: set[tuple] = set()
@@ -46,31 +47,37 @@ def warm_shipped_run(run_key: state.FileKey | None, data_key: state.FileKey) -> 
         if (run_key, data_key) in _STARTED:
             return
         _STARTED.add((run_key, data_key))
-    thread = threading.Thread(target=_warm, args=(run_key, data_key), name="dina-warmup", daemon=True)
+    from . import cached, view_needs  # torch: in the thread's steps, never in the Data page's run
+
+    def steps() -> list[view_needs.Step]:
+        pages = ["retrieval", "feature_maps", "probes", "neurons"]  # the pages' default first views, in order
+        return [*[s for page in pages for s in view_needs.steps(page, run_key, data_key, {})],
+                ("single-trial ranks", lambda: cached.ranks(run_key, data_key, None, "neural_to_image",
+                                                            "single_trial")),
+                ("test scores", lambda: cached.evaluation(run_key, data_key))]
+    background(steps, name="dina-warmup")
+
+
+def background(steps, name: str, on_step=None) -> threading.Thread:
+    """Run ``steps()``'s (what, call) pairs one after the other in a daemon thread (stopped at exit between two
+    steps); ``on_step(done, what)`` before each and at the end (``what`` None). A failing step is logged and ends
+    the thread: the page that needs it computes it (and reports its error) itself."""
+    def work() -> None:
+        done = 0
+        try:
+            for what, call in steps():
+                if _STOP.is_set():
+                    return
+                if on_step is not None:
+                    on_step(done, what)
+                call()
+                done += 1
+        except Exception:  # noqa: BLE001  a page computes (and reports) the same thing itself when visited
+            log.exception("%s: a background step failed", name)
+        finally:
+            if on_step is not None:
+                on_step(done, None)
+    thread = threading.Thread(target=work, name=name, daemon=True)
     _THREADS.append(thread)
     thread.start()
-
-
-def _warm(run_key: state.FileKey, data_key: state.FileKey) -> None:
-    """The pages' default first views: retrieval, feature maps, probes, neurons (no Streamlit elements)."""
-    from dina_core.interpret.probes import MANIPULATIONS  # torch: in this thread, never in the Data page's run
-
-    from . import cached
-
-    steps = [lambda: cached.embeddings(run_key, data_key, None),
-             *[lambda mode=mode: cached.ranks(run_key, data_key, None, "neural_to_image", mode)
-               for mode in ("averaged", "single_trial")],
-             lambda: cached.stage_maps(run_key, data_key, saved_runs.load_run(run_key).model.config.aligned_stages[0]),
-             lambda: cached.probe(run_key, data_key, next(iter(MANIPULATIONS)), "averaged"),
-             lambda: cached.rankings(run_key, data_key, "validation"),
-             lambda: cached.evaluator(run_key, data_key, "averaged"),
-             lambda: cached.pruning(run_key, data_key, "validation", "averaged"),
-             lambda: cached.synergy(run_key, data_key, "validation", 10, "margin"),
-             lambda: cached.evaluation(run_key, data_key)]
-    try:
-        for step in steps:
-            if _STOP.is_set():
-                return
-            step()
-    except Exception:  # a page computes (and reports) the same thing itself when visited
-        log.exception("warming the caches of %s failed", run_key[0])
+    return thread

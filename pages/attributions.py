@@ -5,6 +5,7 @@ import streamlit as st
 
 from dina_app import cached, labels, links, saved_runs, state
 from dina_app import map_figures as M
+from dina_app import view_needs as V
 from dina_app.chrome import figure_columns, page_header, show
 from dina_app.run_guard import require_run
 from dina_core.interpret import ground_truth
@@ -22,32 +23,36 @@ gt = data.ground_truth
 
 n = len(cached.embeddings(run_key, data_key, None)["candidates"])
 available = [m for m in SPATIAL_METHODS if m != "grad_cam" or cached.is_dina(run_key)]  # Grad-CAM needs a CNN layer
-methods = st.multiselect("Methods", available, default=["integrated_gradients", "occlusion"],
+methods = st.multiselect("Methods", available, default=V.ATTR_METHODS,
                          format_func=METHOD_NAMES.get, key=links.key("attr.methods", options=available, multi=True),
                          max_selections=4)  # own row: 4 fit
 c1, c2 = st.columns(2)
 pos = c1.slider("Test image", 0, n - 1, 0, key=links.key("attr.image", lo=0, hi=n - 1))
 opacity = c2.slider("Map opacity", 0.0, 1.0, 0.65, 0.05, key=links.key("attr.opacity", lo=0.0, hi=1.0))
-params = {"target": "similarity", "baseline": "mean_grey", "n_steps": 32, "window": (6, 6), "stride": (3, 3),
-          "stage": None}
-if not big:
+explained = [None, *cached.levels(run_key)]
+if big:  # presentation: the view's own method parameters, without their controls
+    target = links.hidden("attr.target", V.ATTR_TARGET, options=TARGETS)
+    baseline = links.hidden("attr.baseline", V.ATTR_BASELINE, options=BASELINES)
+    n_steps = links.hidden("attr.steps", V.ATTR_STEPS, options=V.ATTR_STEP_CHOICES)
+    size = links.hidden("attr.window", V.ATTR_WINDOW, lo=2, hi=12)
+    stage = links.hidden("attr.stage", None, options=explained)
+else:
     with st.expander("Method parameters"):
         p1, p2, p3, p4 = st.columns(4)
-        params["target"] = p1.selectbox("Explain", TARGETS, key=links.key("attr.target", options=TARGETS),
-                                        format_func=labels.ATTRIBUTION_TARGETS.get,
-                                        help="similarity of the true pair, or its margin over the other responses")
-        params["baseline"] = p2.selectbox("Reference image", BASELINES,
-                                          key=links.key("attr.baseline", options=BASELINES), format_func=labels.ATTRIBUTION_BASELINES.get,
-                                          help="mean grey, or the image blurred (keeps coarse luminance)")
-        params["n_steps"] = p3.slider("Integration steps", 8, 64, 32, 8, key=links.key("attr.steps", lo=8, hi=64))
-        size = p4.slider("Occlusion patch (px)", 2, 12, 6, key=links.key("attr.window", lo=2, hi=12))
-        params["window"], params["stride"] = (size, size), (max(1, size // 2),) * 2
-        explained = [None, *cached.levels(run_key)]
-        params["stage"] = st.selectbox("Level explained", explained, key=links.key("attr.stage", options=explained),
-                                       format_func=labels.level)
+        target = p1.selectbox("Explain", TARGETS, key=links.key("attr.target", options=TARGETS),
+                              format_func=labels.ATTRIBUTION_TARGETS.get,
+                              help="similarity of the true pair, or its margin over the other responses")
+        baseline = p2.selectbox("Reference image", BASELINES, key=links.key("attr.baseline", options=BASELINES),
+                                format_func=labels.ATTRIBUTION_BASELINES.get,
+                                help="mean grey, or the image blurred (keeps coarse luminance)")
+        n_steps = p3.slider("Integration steps", 8, 64, V.ATTR_STEPS, 8,
+                            key=links.key("attr.steps", options=V.ATTR_STEP_CHOICES))
+        size = p4.slider("Occlusion patch (px)", 2, 12, V.ATTR_WINDOW, key=links.key("attr.window", lo=2, hi=12))
+        stage = st.selectbox("Level explained", explained, key=links.key("attr.stage", options=explained),
+                             format_func=labels.level)
 top_n = st.slider("True receptive fields of the top-k driven neurons", 0, 30, 10, key=links.key("attr.rf", lo=0, hi=30),
                   help="Simulated data only: outlines of the RFs of the neurons this image drives most") if gt else 0
-key_params = tuple(sorted(params.items()))
+key_params = V.attribution_key(target, baseline, n_steps, size, stage)
 
 if methods:
     results = {m: cached.attributions(run_key, data_key, m, (pos,), key_params) for m in methods}

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from dina_app import analysis, import_wizard, keys, sources, state
+from dina_app import analysis, import_wizard, keys, links, sources, state
 from dina_app import figures as F
 from dina_app import map_figures as M
 from dina_app.chrome import figure_columns, guard, page_header, show
@@ -89,7 +89,8 @@ if not big:
                f"**Licence:** {summary.get('license') or '–'} · responses in {summary.get('response_unit') or '?'}")
 
 st.subheader("Stimuli")
-tier = st.segmented_control("Tier", ["train", "validation", "test"], default="test", key="data.tier") or "test"
+tiers = ["train", "validation", "test"]
+tier = st.segmented_control("Tier", tiers, default="test", key=links.key("data.tier", options=tiers)) or "test"
 shown = np.unique(data.image_index[data.tiers == tier])
 n_show = 12 if big else 18
 if st.button("Show other images", icon=":material/shuffle:"):

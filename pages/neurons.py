@@ -11,16 +11,16 @@ from dina_app.chrome import figure_columns, guard, page_header, show
 from dina_app.run_guard import require_run
 from dina_core.interpret.neurons import model_columns, order, strong_responder_auc
 
+TIERS = ["validation", "test"]
 page_header("Neurons", "Which neurons carry the match, and how few are enough?")
 big = state.presenting()
 data_key = state.active_data_key()
 run_key = require_run(data_key)
 run, data = saved_runs.load_run(run_key), state.load_data(data_key)
 
-c1, c2 = (st, st) if big else st.columns(2)  # presentation: the honest ranking tier, one control fewer, no gap
-tier = "validation" if big else c1.segmented_control(
-    "Rank neurons on", ["validation", "test"], default="validation",
-    key=links.key("neurons.tier", options=["validation", "test"]),
+c1, c2 = (st, st) if big else st.columns(2)  # presentation: one control fewer, no gap; the view's tier kept
+tier = links.hidden("neurons.tier", "validation", options=TIERS) if big else c1.segmented_control(
+    "Rank neurons on", TIERS, default="validation", key=links.key("neurons.tier", options=TIERS),
     help="validation: the ranking never sees the test images it is scored on (honest subset sizes); test: "
          "repeat-averaged, less noisy, mildly optimistic") or "validation"
 responses = c2.segmented_control("Responses", list(analysis.RESPONSES), format_func=analysis.RESPONSES.get,
@@ -87,12 +87,15 @@ with right:
     kind = st.segmented_control("Matrix", list(labels.INTERACTIONS), default="synergy",
                                 key=links.key("neurons.matrix", options=list(labels.INTERACTIONS)),
                                 format_func=labels.INTERACTIONS.get) or "synergy"
-    m = 10 if big else st.slider("Top neurons in the matrix", 4, 20, 10, key=links.key("neurons.m", lo=4, hi=20))
-    metric = "margin"
-    if kind == "synergy" and not big:
-        metric = st.segmented_control("Pair ablation scored by", list(labels.SYNERGY_METRICS), default="margin",
-                                      format_func=labels.SYNERGY_METRICS.get,
-                                      key=links.key("neurons.metric", options=list(labels.SYNERGY_METRICS))) or "margin"
+    metrics = list(labels.SYNERGY_METRICS)
+    if big:  # presentation: the view's own matrix size and score, without their controls
+        m = links.hidden("neurons.m", 10, lo=4, hi=20)
+        metric = links.hidden("neurons.metric", "margin", options=metrics) if kind == "synergy" else "margin"
+    else:
+        m = st.slider("Top neurons in the matrix", 4, 20, 10, key=links.key("neurons.m", lo=4, hi=20))
+        metric = "margin" if kind != "synergy" else st.segmented_control(
+            "Pair ablation scored by", metrics, default="margin", format_func=labels.SYNERGY_METRICS.get,
+            key=links.key("neurons.metric", options=metrics)) or "margin"
     inter = cached.synergy(run_key, data_key, tier, m, metric)
     title = labels.INTERACTIONS[kind] + (f" ({labels.SYNERGY_METRICS[metric]})" if kind == "synergy" else " (r)")
     show(M.interaction_matrix(inter[kind], [str(ids[i]) for i in inter["neurons"]], title, big=big),

@@ -47,8 +47,10 @@ st.markdown(f"**{title} at {strength:g} ({manipulation.unit}): top-1 {at['top1']
 show(fig, f"How much of the decoding survives {title.lower()}? Response → image retrieval among "
           f"the {n} test images as the manipulation grows; the grey line marks the strength shown above.")
 
-if not big and st.toggle("Compare every manipulation", key=links.key("probe.all", options=[False, True]),
-                         help="Scores all manipulations at their default strengths: a few seconds each"):
+compare = links.hidden("probe.all", False, options=[False, True]) if big else st.toggle(
+    "Compare every manipulation", key=links.key("probe.all", options=[False, True]),
+    help="Scores all manipulations at their default strengths: a few seconds each")
+if compare:
     panels = {}
     for other in MANIPULATIONS:
         other_rows = cached.probe(run_key, data_key, other, responses)

@@ -21,11 +21,11 @@ data_key = state.active_data_key()
 run_key = require_run(data_key)
 data = state.load_data(data_key)
 
-if big:  # presentation: the combined score only, and no empty column where its choice would be
-    level, (c2, c3) = "combined", st.columns([1.5, 1])
+levels = ["combined", *cached.levels(run_key)]
+if big:  # presentation: the view's level without its control, and no empty column where it would be
+    level, (c2, c3) = links.hidden("retrieval.level", "combined", options=levels), st.columns([1.5, 1])
 else:
     c1, c2, c3 = st.columns([1, 1.3, 1])
-    levels = ["combined", *cached.levels(run_key)]
     level = c1.selectbox("Feature-map level", levels, key=links.key("retrieval.level", options=levels),
                          format_func=labels.level,
                          help="combined: the retrieval score (weighted sum over aligned levels); or one level alone")
@@ -51,10 +51,12 @@ with to_response:
     n_repeats = int(np.bincount(emb["trial_target"]).max()) if single else 1  # repeat sets (tasks.repeat_sets)
     s1, s2 = st.columns([2, 1]) if n_repeats > 1 and not big else (st, None)
     q = s1.slider("Test image", 0, n - 1, 0, key=links.key("retrieval.image", lo=0, hi=n - 1))
-    repeat = 0 if s2 is None else s2.slider(
-        "Repeat", 1, n_repeats, 1, key=links.key("retrieval.repeat", lo=1, hi=n_repeats),
-        help="Single trials are scored N-way: the image ranks one trial of every test image (repeat 1: each "
-             "image's first presentation, and so on)") - 1
+    if s2 is not None:
+        repeat = s2.slider("Repeat", 1, n_repeats, 1, key=links.key("retrieval.repeat", lo=1, hi=n_repeats),
+                           help="Single trials are scored N-way: the image ranks one trial of every test image "
+                                "(repeat 1: each image's first presentation, and so on)") - 1
+    else:  # one presentation per image, or presentation mode: the view's own repeat without its control
+        repeat = (links.hidden("retrieval.repeat", 1, lo=1, hi=n_repeats) if n_repeats > 1 else 1) - 1
     top = analysis.query_topk(emb, "image_to_neural", responses, q, k, repeat=repeat)
     among = f"the {top['n']} trials of repeat {repeat + 1} (one per test image)" if single else f"{top['n']}"
     st.markdown(f"**Its own response ranks #{top['true_rank']} of {among}.**")

@@ -37,11 +37,11 @@ def small_run(small_run_dir):
 
 @pytest.fixture(autouse=True)
 def no_background_warmup_left():
-    """DINA Studio warms the shipped run's caches in a daemon thread (dina_app.warmup); a test that started
+    """DINA Studio warms caches in daemon threads (dina_app.warmup, dina_app.prefetch); a test that started
     one waits for it, so it never competes with the next test (a torchrun test's gloo peers, a timing)."""
     yield
     import threading
-    for thread in [t for t in threading.enumerate() if t.name == "dina-warmup"]:
+    for thread in [t for t in threading.enumerate() if t.name in ("dina-warmup", "dina-prefetch")]:
         thread.join(timeout=600)
 
 
